@@ -1,0 +1,133 @@
+#include "sip/msg/grammar.h"
+
+#include <array>
+
+namespace herald::sip::grammar {
+namespace {
+
+constexpr std::array<bool, 256> make_class(std::string_view extra, bool alnum) {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[static_cast<std::size_t>(c)] = alnum && is_alnum(static_cast<char>(c));
+  }
+  for (char c : extra) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}
+
+constexpr auto kTokenChars = make_class("-.!%*_+`'~", true);
+constexpr auto kWordChars = make_class("-.!%*_+`'~()<>:\\\"/[]?{}", true);
+constexpr auto kUnreserved = make_class("-_.!~*'()", true);
+
+}  // namespace
+
+bool is_token_char(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
+bool is_word_char(char c) { return kWordChars[static_cast<unsigned char>(c)]; }
+bool is_unreserved(char c) { return kUnreserved[static_cast<unsigned char>(c)]; }
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!is_token_char(c)) return false;
+  }
+  return true;
+}
+
+bool is_word(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!is_word_char(c)) return false;
+  }
+  return true;
+}
+
+char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
+  }
+  return true;
+}
+
+namespace {
+bool is_trim_char(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+}  // namespace
+
+std::string_view trim_left(std::string_view s) {
+  std::size_t b = 0;
+  while (b < s.size() && is_trim_char(s[b])) ++b;
+  return s.substr(b);
+}
+
+std::string_view trim(std::string_view s) {
+  s = trim_left(s);
+  std::size_t e = s.size();
+  while (e > 0 && is_trim_char(s[e - 1])) --e;
+  return s.substr(0, e);
+}
+
+void skip_ws(std::string_view& s) { s = trim_left(s); }
+
+std::string_view take_token(std::string_view& s) {
+  std::size_t n = 0;
+  while (n < s.size() && is_token_char(s[n])) ++n;
+  std::string_view token = s.substr(0, n);
+  s.remove_prefix(n);
+  return token;
+}
+
+std::optional<std::string_view> take_quoted(std::string_view& s) {
+  if (s.empty() || s.front() != '"') return std::nullopt;
+  for (std::size_t i = 1; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      if (i + 1 >= s.size()) return std::nullopt;
+      // quoted-pair excludes CR and LF.
+      if (s[i + 1] == '\r' || s[i + 1] == '\n') return std::nullopt;
+      ++i;
+    } else if (s[i] == '"') {
+      std::string_view quoted = s.substr(0, i + 1);
+      s.remove_prefix(i + 1);
+      return quoted;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
+  if (s.empty()) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return std::nullopt;
+    std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (v > (max - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+std::size_t find_unquoted(std::string_view s, char sep, std::size_t pos) {
+  bool in_quote = false;
+  bool in_angle = false;
+  for (std::size_t i = pos; i < s.size(); ++i) {
+    char c = s[i];
+    if (in_quote) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_quote = false;
+      }
+    } else if (in_angle) {
+      if (c == '>') in_angle = false;
+    } else if (c == '"') {
+      in_quote = true;
+    } else if (c == '<') {
+      in_angle = true;
+    } else if (c == sep) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace herald::sip::grammar

@@ -1,0 +1,74 @@
+#pragma once
+
+// Character classes and small scanners for the RFC 3261 §25 grammar. Pure functions over
+// string_views; nothing here allocates. Used by the URI, header and message parsers.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace herald::sip::grammar {
+
+inline constexpr bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+inline constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline constexpr bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
+inline constexpr bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+inline constexpr bool is_wsp(char c) { return c == ' ' || c == '\t'; }
+
+// token: 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+bool is_token_char(char c);
+// word: token chars plus "(" ")" "<" ">" ":" "\" DQUOTE "/" "[" "]" "?" "{" "}" (Call-ID)
+bool is_word_char(char c);
+// unreserved: alphanum / mark ("-" "_" "." "!" "~" "*" "'" "(" ")")
+bool is_unreserved(char c);
+
+bool is_token(std::string_view s);
+bool is_word(std::string_view s);
+
+// ASCII case-insensitive equality (SIP names, tokens, schemes).
+bool iequals(std::string_view a, std::string_view b);
+char to_lower(char c);
+
+// Removes leading and trailing SP / HTAB (and CR / LF, which only remain after unfolding).
+std::string_view trim(std::string_view s);
+std::string_view trim_left(std::string_view s);
+
+// Skips linear white space at the front of `s` (SP, HTAB; folding was removed by the parser).
+void skip_ws(std::string_view& s);
+
+// Takes a token from the front of `s`; empty when `s` does not start with a token char.
+std::string_view take_token(std::string_view& s);
+
+// Takes a quoted-string (with its quotes) from the front of `s`, honouring quoted-pairs.
+// Returns nullopt when `s` does not start with DQUOTE or the quote is unterminated.
+std::optional<std::string_view> take_quoted(std::string_view& s);
+
+// Decimal without sign, at most `max`; nullopt for empty, non-digits or overflow.
+std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max);
+
+// Finds the next `sep` in `s` from `pos` that is outside quoted strings and <...>.
+// Returns npos when there is none. An unterminated quote or bracket yields npos too;
+// callers detect those when they parse the element itself.
+std::size_t find_unquoted(std::string_view s, char sep, std::size_t pos = 0);
+
+// Calls f(element) for each comma-separated element of a header value (RFC 3261 §7.3.1),
+// skipping separators inside quotes and angle brackets. Elements are trimmed. An empty
+// element (",," or a trailing comma) is passed as empty so the caller can reject it.
+// Stops early and returns false when f returns false.
+template <class F>
+bool for_each_list_element(std::string_view value, F&& f) {
+  std::size_t start = 0;
+  while (true) {
+    std::size_t comma = find_unquoted(value, ',', start);
+    std::string_view element =
+        trim(value.substr(start, comma == std::string_view::npos ? std::string_view::npos
+                                                                  : comma - start));
+    if (!f(element)) return false;
+    if (comma == std::string_view::npos) return true;
+    start = comma + 1;
+  }
+}
+
+}  // namespace herald::sip::grammar

@@ -1,0 +1,30 @@
+#include "sip/msg/message.h"
+
+namespace herald::sip {
+
+void serialize_to(const Message& m, std::string& out) {
+  std::size_t size = 64 + m.body().size();
+  for (const HeaderField& f : m.headers()) size += f.name.size() + f.value.size() + 4;
+  out.reserve(out.size() + size);
+  if (m.is_request()) {
+    out.append(m.method_name()).append(" ").append(m.request_uri_text()).append(" ").append(m.version());
+  } else {
+    char code[4] = {static_cast<char>('0' + m.status_code() / 100), static_cast<char>('0' + m.status_code() / 10 % 10),
+                    static_cast<char>('0' + m.status_code() % 10), 0};
+    out.append(m.version()).append(" ").append(code, 3).append(" ").append(m.reason_phrase());
+  }
+  out.append("\r\n");
+  for (const HeaderField& f : m.headers()) {
+    out.append(f.name).append(": ").append(f.value).append("\r\n");
+  }
+  out.append("\r\n");
+  out.append(m.body());
+}
+
+std::string serialize(const Message& m) {
+  std::string out;
+  serialize_to(m, out);
+  return out;
+}
+
+}  // namespace herald::sip
