@@ -1,0 +1,207 @@
+#include "app/config.h"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <set>
+
+namespace herald::app {
+namespace {
+
+using sip::transport::ListenPoint;
+using sip::transport::Protocol;
+
+void fill_derived(Config& c) {
+  if (c.listen.empty()) {
+    auto loopback = boost::asio::ip::make_address("127.0.0.1");
+    c.listen.push_back({Protocol::kUdp, loopback, 5060});
+    c.listen.push_back({Protocol::kTcp, loopback, 5060});
+  }
+  if (c.domains.empty()) c.domains.push_back(c.listen.front().address.to_string());
+}
+
+std::string where(const std::filesystem::path& file, const toml::node& node) {
+  return fmt::format("{}:{}", file.string(), node.source().begin.line);
+}
+
+}  // namespace
+
+Config default_config() {
+  Config c;
+  fill_derived(c);
+  return c;
+}
+
+std::optional<ListenPoint> parse_listen(std::string_view text, std::string& error) {
+  ListenPoint p;
+  std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    error = fmt::format("'{}' is not PROTOCOL:ADDRESS:PORT", text);
+    return std::nullopt;
+  }
+  std::string_view proto = text.substr(0, colon);
+  if (proto == "udp") {
+    p.protocol = Protocol::kUdp;
+  } else if (proto == "tcp") {
+    p.protocol = Protocol::kTcp;
+  } else {
+    error = fmt::format("'{}': protocol must be udp or tcp", text);
+    return std::nullopt;
+  }
+  std::string_view rest = text.substr(colon + 1);
+  std::string_view host;
+  std::string_view port;
+  if (!rest.empty() && rest.front() == '[') {
+    std::size_t close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
+      error = fmt::format("'{}': IPv6 address must be written [ADDRESS]:PORT", text);
+      return std::nullopt;
+    }
+    host = rest.substr(1, close - 1);
+    port = rest.substr(close + 2);
+  } else {
+    std::size_t last = rest.rfind(':');
+    if (last == std::string_view::npos) {
+      error = fmt::format("'{}' has no port", text);
+      return std::nullopt;
+    }
+    host = rest.substr(0, last);
+    port = rest.substr(last + 1);
+  }
+  boost::system::error_code ec;
+  p.address = boost::asio::ip::make_address(std::string(host), ec);
+  if (ec) {
+    error = fmt::format("'{}': '{}' is not an IP address", text, host);
+    return std::nullopt;
+  }
+  unsigned value = 0;
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+      (value = static_cast<unsigned>(std::stoul(std::string(port)))) > 65535) {
+    error = fmt::format("'{}': port must be 0-65535", text);
+    return std::nullopt;
+  }
+  p.port = static_cast<std::uint16_t>(value);
+  return p;
+}
+
+std::optional<Config> load_config(const std::filesystem::path& file, std::string& error) {
+  toml::table table;
+  try {
+    table = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    error = fmt::format("{}:{}: {}", file.string(), e.source().begin.line, e.description());
+    return std::nullopt;
+  }
+  Config c;
+  static const std::set<std::string, std::less<>> kTopKeys = {"listen", "data_dir", "log_level", "workers",
+                                                              "domains", "server_header", "limits", "timers"};
+  static const std::set<std::string, std::less<>> kLimitKeys = {"max_message_bytes", "max_header_bytes",
+                                                                "max_tcp_connections", "tcp_idle_timeout"};
+  static const std::set<std::string, std::less<>> kTimerKeys = {"t1", "t2", "t4"};
+  for (auto&& [key, node] : table) {
+    if (!kTopKeys.contains(key.str())) {
+      error = fmt::format("{}: unknown option '{}'", where(file, node), key.str());
+      return std::nullopt;
+    }
+  }
+  auto fail = [&](const toml::node& node, std::string_view option, std::string_view expected) {
+    error = fmt::format("{}: option '{}' must be {}", where(file, node), option, expected);
+    return std::nullopt;
+  };
+  auto integer = [&](const toml::table& t, std::string_view key, std::string_view option, std::int64_t min,
+                     std::int64_t max, auto& out) -> bool {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) return true;
+    auto v = node->value<std::int64_t>();
+    if (!v || *v < min || *v > max) {
+      fail(*node, option, fmt::format("an integer from {} to {}", min, max));
+      return false;
+    }
+    out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
+    return true;
+  };
+
+  if (const toml::node* node = table.get("listen")) {
+    const toml::array* array = node->as_array();
+    if (array == nullptr || array->empty()) return fail(*node, "listen", "a non-empty array of \"udp:ADDR:PORT\" strings");
+    for (const toml::node& item : *array) {
+      auto s = item.value<std::string>();
+      if (!s) return fail(item, "listen", "an array of strings");
+      std::string why;
+      auto point = parse_listen(*s, why);
+      if (!point) {
+        error = fmt::format("{}: option 'listen': {}", where(file, item), why);
+        return std::nullopt;
+      }
+      c.listen.push_back(*point);
+    }
+  }
+  if (const toml::node* node = table.get("data_dir")) {
+    auto s = node->value<std::string>();
+    if (!s || s->empty()) return fail(*node, "data_dir", "a non-empty path");
+    c.data_dir = *s;
+  }
+  if (const toml::node* node = table.get("log_level")) {
+    auto s = node->value<std::string>();
+    static const std::set<std::string, std::less<>> kLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    if (!s || !kLevels.contains(*s)) return fail(*node, "log_level", "one of trace, debug, info, warn, error, critical, off");
+    c.log_level = *s;
+  }
+  if (!integer(table, "workers", "workers", 1, 256, c.workers)) return std::nullopt;
+  if (const toml::node* node = table.get("domains")) {
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return fail(*node, "domains", "an array of domain names");
+    for (const toml::node& item : *array) {
+      auto s = item.value<std::string>();
+      if (!s || s->empty()) return fail(item, "domains", "an array of non-empty strings");
+      c.domains.push_back(*s);
+    }
+  }
+  if (const toml::node* node = table.get("server_header")) {
+    auto s = node->value<std::string>();
+    if (!s) return fail(*node, "server_header", "a string (empty to send none)");
+    c.server_header = *s;
+  }
+  if (const toml::node* node = table.get("limits")) {
+    const toml::table* limits = node->as_table();
+    if (limits == nullptr) return fail(*node, "limits", "a table");
+    for (auto&& [key, value] : *limits) {
+      if (!kLimitKeys.contains(key.str())) {
+        error = fmt::format("{}: unknown option 'limits.{}'", where(file, value), key.str());
+        return std::nullopt;
+      }
+    }
+    std::int64_t idle = c.tcp_idle_timeout.count();
+    if (!integer(*limits, "max_message_bytes", "limits.max_message_bytes", 1024, 1 << 20, c.max_message_bytes) ||
+        !integer(*limits, "max_header_bytes", "limits.max_header_bytes", 512, 1 << 20, c.max_header_bytes) ||
+        !integer(*limits, "max_tcp_connections", "limits.max_tcp_connections", 1, 1 << 20, c.max_tcp_connections) ||
+        !integer(*limits, "tcp_idle_timeout", "limits.tcp_idle_timeout", 1, 86400, idle)) {
+      return std::nullopt;
+    }
+    c.tcp_idle_timeout = std::chrono::seconds(idle);
+  }
+  if (const toml::node* node = table.get("timers")) {
+    const toml::table* timers = node->as_table();
+    if (timers == nullptr) return fail(*node, "timers", "a table");
+    for (auto&& [key, value] : *timers) {
+      if (!kTimerKeys.contains(key.str())) {
+        error = fmt::format("{}: unknown option 'timers.{}'", where(file, value), key.str());
+        return std::nullopt;
+      }
+    }
+    std::int64_t t1 = c.t1.count(), t2 = c.t2.count(), t4 = c.t4.count();
+    if (!integer(*timers, "t1", "timers.t1", 10, 60000, t1) || !integer(*timers, "t2", "timers.t2", 10, 600000, t2) ||
+        !integer(*timers, "t4", "timers.t4", 10, 600000, t4)) {
+      return std::nullopt;
+    }
+    c.t1 = std::chrono::milliseconds(t1);
+    c.t2 = std::chrono::milliseconds(t2);
+    c.t4 = std::chrono::milliseconds(t4);
+  }
+  fill_derived(c);
+  return c;
+}
+
+}  // namespace herald::app

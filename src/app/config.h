@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sip/transport/transport.h"
+
+namespace herald::app {
+
+// Everything `herald serve` can be told, with the defaults it starts with when there is no
+// config file. etc/herald.toml documents each option; load_config() rejects unknown ones.
+struct Config {
+  std::vector<sip::transport::ListenPoint> listen;  // default udp+tcp 127.0.0.1:5060
+  std::filesystem::path data_dir = "var";
+  std::string log_level = "info";
+  std::uint32_t workers = 1;  // shards, one event loop each
+  std::vector<std::string> domains;  // default: the first listen address
+  std::string server_header = "Herald/0.1.0";
+  // limits
+  std::size_t max_message_bytes = 65535;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_tcp_connections = 4096;
+  std::chrono::seconds tcp_idle_timeout{600};
+  // RFC 3261 timers
+  std::chrono::milliseconds t1{500};
+  std::chrono::milliseconds t2{4000};
+  std::chrono::milliseconds t4{5000};
+};
+
+// "udp:127.0.0.1:5060", "tcp:[::1]:5061" → ListenPoint; nullopt with `error` set otherwise.
+std::optional<sip::transport::ListenPoint> parse_listen(std::string_view text, std::string& error);
+
+// Reads a TOML config file. On error returns nullopt and sets `error` to a message that
+// names the file, the line and the option.
+std::optional<Config> load_config(const std::filesystem::path& file, std::string& error);
+
+// The defaults, with derived values filled in (listen points, domains).
+Config default_config();
+
+}  // namespace herald::app

@@ -1,0 +1,121 @@
+// herald: the server and its commands. `herald serve` runs the SIP server; `herald --help`
+// lists the commands.
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "app/config.h"
+#include "app/shard.h"
+
+namespace {
+
+using herald::app::Config;
+
+struct ServeOptions {
+  std::string config_file;
+  std::string log_level;
+  std::vector<std::string> listen;
+  std::string data_dir;
+};
+
+int serve(const ServeOptions& options) {
+  Config config;
+  if (!options.config_file.empty()) {
+    std::string error;
+    auto loaded = herald::app::load_config(options.config_file, error);
+    if (!loaded) {
+      std::fprintf(stderr, "herald: %s\n", error.c_str());
+      return 2;
+    }
+    config = *loaded;
+  } else {
+    config = herald::app::default_config();
+  }
+  if (!options.listen.empty()) {
+    config.listen.clear();
+    for (const std::string& l : options.listen) {
+      std::string error;
+      auto point = herald::app::parse_listen(l, error);
+      if (!point) {
+        std::fprintf(stderr, "herald: --listen: %s\n", error.c_str());
+        return 2;
+      }
+      config.listen.push_back(*point);
+    }
+  }
+  if (!options.data_dir.empty()) config.data_dir = options.data_dir;
+  if (!options.log_level.empty()) config.log_level = options.log_level;
+
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  std::error_code fs_error;
+  std::filesystem::create_directories(config.data_dir, fs_error);
+  if (fs_error) {
+    spdlog::critical("cannot create data directory {}: {}", config.data_dir.string(), fs_error.message());
+    return 1;
+  }
+
+  std::vector<std::unique_ptr<herald::app::Shard>> shards;
+  for (std::uint32_t i = 0; i < config.workers; ++i) {
+    shards.push_back(std::make_unique<herald::app::Shard>(config, i));
+    if (auto ec = shards.back()->start()) {
+      spdlog::critical("cannot listen: {}", ec.message());
+      return 1;
+    }
+    if (i == 0) {
+      // Later shards share the ports the first one bound (port 0 picks one once).
+      config.listen = shards.front()->transport().transports().listening();
+      for (const auto& point : config.listen) {
+        spdlog::info("listening on {}:{}:{}", herald::sip::transport::to_string(point.protocol),
+                     point.address.is_v6() ? "[" + point.address.to_string() + "]" : point.address.to_string(),
+                     point.port);
+      }
+    }
+  }
+  spdlog::info("herald serving with {} worker(s), data directory {}", config.workers, config.data_dir.string());
+
+  boost::asio::signal_set signals(shards.front()->io(), SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {}: shutting down", signal);
+    for (auto& shard : shards) shard->stop();
+  });
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < shards.size(); ++i) threads.emplace_back([&shard = *shards[i]] { shard.run(); });
+  shards.front()->run();
+  for (auto& t : threads) t.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("herald"));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  CLI::App app{"Herald: SIP registrar, proxy, presence agent and IM relay", "herald"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "herald 0.1.0");
+
+  ServeOptions serve_options;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "Run the SIP server (defaults: udp+tcp 127.0.0.1:5060, data in ./var)");
+  serve_cmd->add_option("-c,--config", serve_options.config_file, "TOML configuration file (see etc/herald.toml)")
+      ->check(CLI::ExistingFile);
+  serve_cmd->add_option("--log-level", serve_options.log_level, "trace, debug, info, warn, error, critical or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  serve_cmd->add_option("--listen", serve_options.listen,
+                        "Listen on PROTOCOL:ADDRESS:PORT (udp or tcp; repeatable; overrides the config)");
+  serve_cmd->add_option("--data-dir", serve_options.data_dir, "Data directory (overrides the config)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve_cmd->parsed()) return serve(serve_options);
+  return 0;
+}

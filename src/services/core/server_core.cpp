@@ -1,0 +1,124 @@
+#include "services/core/server_core.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace herald::services {
+namespace {
+
+using sip::HeaderId;
+using sip::Message;
+using sip::Method;
+
+std::string join(const std::vector<std::string>& items) { return fmt::format("{}", fmt::join(items, ", ")); }
+
+std::string_view call_id_of(const Message& m) {
+  const sip::HeaderField* f = m.find(HeaderId::kCallId);
+  return f ? f->value : std::string_view("-");
+}
+
+}  // namespace
+
+ServerCore::ServerCore(Capabilities capabilities, std::string server_header)
+    : capabilities_(std::move(capabilities)),
+      allow_(join(capabilities_.methods)),
+      server_header_(std::move(server_header)),
+      random_(std::random_device{}()) {}
+
+std::string ServerCore::new_tag() { return fmt::format("{:016x}", random_()); }
+
+void ServerCore::respond(sip::txn::ServerTransactionId id, const Message& request, int code,
+                         std::string_view reason, const std::vector<std::pair<HeaderId, std::string>>& extra) {
+  std::string tag = code > 100 ? new_tag() : std::string();
+  Message response = sip::make_response(request, code, reason, tag);
+  for (const auto& [header, value] : extra) response.append(header, value);
+  if (!server_header_.empty()) response.append(HeaderId::kServer, server_header_);
+  ++counters_.responses[std::clamp(code / 100, 1, 6)];
+  if (code >= 300) {
+    spdlog::info("call-id={} {} {} -> {} {}", call_id_of(request), request.method_name(), request.request_uri_text(),
+                 code, reason.empty() ? sip::default_reason(code) : reason);
+  } else {
+    spdlog::debug("call-id={} {} {} -> {}", call_id_of(request), request.method_name(), request.request_uri_text(), code);
+  }
+  layer_->respond(id, response);
+}
+
+void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& request,
+                            const sip::transport::Source& source) {
+  (void)source;
+  const sip::Uri& uri = request.request_uri().value();
+  // §8.2.2.1 / §16.3 step 1: a scheme Herald cannot route.
+  if (!uri.is_sip()) {
+    respond(id, request, 416, "Unsupported URI Scheme");
+    return;
+  }
+  // §16.3 step 3: no more hops.
+  if (auto mf = request.get<sip::hdr::MaxForwards>(); mf.ok() && mf.value() == 0) {
+    respond(id, request, 483, "Too Many Hops");
+    return;
+  }
+  // §8.2.2.3 and §16.3 step 6 (Proxy-Require): extensions the request depends on.
+  if (request.method() != Method::kCancel) {
+    std::vector<std::string> unsupported;
+    auto collect = [&](std::string_view tag) {
+      bool known = std::any_of(capabilities_.supported.begin(), capabilities_.supported.end(),
+                               [&](const std::string& s) { return sip::grammar::iequals(s, tag); });
+      if (!known) unsupported.emplace_back(tag);
+      return true;
+    };
+    request.for_each<sip::hdr::Require>(collect);
+    request.for_each<sip::hdr::ProxyRequire>(collect);
+    if (!unsupported.empty()) {
+      respond(id, request, 420, "Bad Extension", {{HeaderId::kUnsupported, join(unsupported)}});
+      return;
+    }
+  }
+  switch (request.method()) {
+    case Method::kOptions: {
+      std::vector<std::pair<HeaderId, std::string>> extra = {
+          {HeaderId::kAllow, allow_},
+          {HeaderId::kAccept, join(capabilities_.accept)},
+          {HeaderId::kSupported, join(capabilities_.supported)},
+      };
+      if (!capabilities_.events.empty()) extra.emplace_back(HeaderId::kAllowEvents, join(capabilities_.events));
+      respond(id, request, 200, "OK", extra);
+      return;
+    }
+    case Method::kCancel: {
+      // §9.2: 200 for the CANCEL when it matches a transaction; that transaction, if still
+      // unanswered, ends with 487. Nothing Herald serves yet keeps an INVITE pending.
+      auto invite = layer_->find_invite_for_cancel(request);
+      if (!invite) {
+        respond(id, request, 481, "Call/Transaction Does Not Exist");
+        return;
+      }
+      respond(id, request, 200, "OK");
+      if (const Message* original = layer_->request_of(*invite)) {
+        respond(*invite, *original, 487, "Request Terminated");
+      }
+      return;
+    }
+    case Method::kOther:
+      respond(id, request, 501, "Not Implemented", {{HeaderId::kAllow, allow_}});
+      return;
+    default:
+      respond(id, request, 405, "Method Not Allowed", {{HeaderId::kAllow, allow_}});
+      return;
+  }
+}
+
+void ServerCore::on_ack(const Message& ack, const sip::transport::Source& source) {
+  (void)source;
+  ++counters_.stray_acks;
+  spdlog::debug("call-id={} ACK absorbed: no transaction waits for it", call_id_of(ack));
+}
+
+void ServerCore::on_stray_response(const Message& response, const sip::transport::Source& source) {
+  ++counters_.stray_responses;
+  spdlog::debug("call-id={} stray {} response from {}:{} dropped", call_id_of(response), response.status_code(),
+                source.remote_address.to_string(), source.remote_port);
+}
+
+}  // namespace herald::services

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sip/txn/transaction_layer.h"
+
+namespace herald::services {
+
+// What the server itself offers, advertised in OPTIONS answers and 405 / 420 responses.
+// Services add to it as they are wired in (DESIGN.md: one place, assembled from config).
+struct Capabilities {
+  std::vector<std::string> methods;    // Allow
+  std::vector<std::string> events;     // Allow-Events
+  std::vector<std::string> accept;     // Accept (body types the server consumes)
+  std::vector<std::string> supported;  // Supported / option tags it understands
+};
+
+struct CoreCounters {
+  std::uint64_t responses[7] = {};  // by class: [1] 1xx … [6] 6xx
+  std::uint64_t stray_acks = 0;
+  std::uint64_t stray_responses = 0;
+};
+
+// The transaction user for requests that reach the server: the checks every element makes
+// before it looks at the method (RFC 3261 §8.2.1 416, §16.3 483, §8.2.2.3 420), OPTIONS to
+// the server (§11.2), CANCEL (§9.2), and the answer for methods no service handles yet
+// (405 with Allow for methods Herald knows, 501 for the rest).
+//
+// Threading: one instance per shard, called on that shard's thread.
+class ServerCore final : public sip::txn::TransactionUser {
+ public:
+  ServerCore(Capabilities capabilities, std::string server_header);
+
+  // Must be called once, before the layer delivers anything.
+  void attach(sip::txn::TransactionLayer& layer) { layer_ = &layer; }
+
+  void on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
+                  const sip::transport::Source& source) override;
+  void on_ack(const sip::Message& ack, const sip::transport::Source& source) override;
+  void on_stray_response(const sip::Message& response, const sip::transport::Source& source) override;
+
+  const CoreCounters& counters() const { return counters_; }
+  const Capabilities& capabilities() const { return capabilities_; }
+
+ private:
+  // Answers `request` with code/reason, a To tag, Server, and the headers in `extra`.
+  void respond(sip::txn::ServerTransactionId id, const sip::Message& request, int code,
+               std::string_view reason, const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});
+  std::string new_tag();
+
+  Capabilities capabilities_;
+  std::string allow_;  // capabilities_.methods joined, ready to send
+  std::string server_header_;
+  sip::txn::TransactionLayer* layer_ = nullptr;
+  std::mt19937_64 random_;
+  CoreCounters counters_;
+};
+
+}  // namespace herald::services
