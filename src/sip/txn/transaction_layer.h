@@ -1,0 +1,216 @@
+#pragma once
+
+#include <array>
+#include <boost/system/error_code.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "sip/msg/message.h"
+#include "sip/transport/transport_user.h"
+#include "sip/txn/client_invite_machine.h"
+#include "sip/txn/client_non_invite_machine.h"
+#include "sip/txn/server_invite_machine.h"
+#include "sip/txn/server_non_invite_machine.h"
+#include "sip/txn/timer_service.h"
+#include "sip/txn/timer_values.h"
+
+namespace herald::sip::txn {
+
+using ServerTransactionId = std::uint64_t;  // never reused within a process; 0 = none
+using ClientTransactionId = std::uint64_t;  // never reused within a process; 0 = none
+using SendDone = std::function<void(const boost::system::error_code&)>;
+
+// What the transaction layer needs from the transport (implemented by the transport glue).
+// `done` is called once per send, preferably not from inside the call (the layer copes with
+// both); an error makes the transaction report a transport error.
+class MessageSender {
+ public:
+  virtual ~MessageSender() = default;
+  // Sends a response where RFC 3261 §18.2.2 says, given the request's source (the glue reads
+  // the top Via).
+  virtual void send_response(const Message& response, const transport::Source& request_source,
+                             SendDone done) = 0;
+  virtual void send_request(const Message& request, const transport::Destination& to,
+                            SendDone done) = 0;
+};
+
+// Implemented by the layer above (the server core). All calls on the shard thread. A callback
+// may call back into the TransactionLayer (respond, send_request, the queries); calls that
+// change a transaction are then queued and run as soon as the current callback returns,
+// before the outer TransactionLayer call returns.
+class TransactionUser {
+ public:
+  virtual ~TransactionUser() = default;
+  // A new request with its new server transaction (any method but ACK; CANCEL gets its own
+  // transaction too). The TU answers later with TransactionLayer::respond(id, ...).
+  virtual void on_request(ServerTransactionId id, const Message& request,
+                          const transport::Source& source) = 0;
+  // An ACK that matched no server transaction in Completed/Confirmed: an ACK for a 2xx (end
+  // to end), or one passed up by the RFC 6026 Accepted state.
+  virtual void on_ack(const Message& ack, const transport::Source& source) {
+    static_cast<void>(ack);
+    static_cast<void>(source);
+  }
+  // A response that matched no client transaction (§18.1.2 stray response; a proxy may
+  // forward 2xx).
+  virtual void on_stray_response(const Message& response, const transport::Source& source) {
+    static_cast<void>(response);
+    static_cast<void>(source);
+  }
+  // A server transaction ended without the TU's final response being delivered: Timer H
+  // fired (no ACK), or the transport failed (also reported, once per failure, when a 2xx
+  // send fails in the RFC 6026 Accepted state, where the transaction lives on until Timer L).
+  virtual void on_server_transaction_failed(ServerTransactionId id) { static_cast<void>(id); }
+};
+
+// Upcalls of one client transaction; each may be empty. Called on the shard thread; after
+// on_timeout or on_transport_error nothing more is called.
+struct ClientCallbacks {
+  std::function<void(const Message& response)> on_response;  // every response delivered
+  std::function<void()> on_timeout;                          // Timer B / F
+  std::function<void(const boost::system::error_code&)> on_transport_error;
+};
+
+struct TransactionLayerConfig {
+  TimerValues timers;
+  std::uint32_t shard = 0;  // encoded in new_branch()
+};
+
+// The RFC 3261 §17 transaction layer of one shard: owns the server and client transactions,
+// matches incoming messages to them (§17.1.3, §17.2.3), drives their pure machines and
+// executes the machines' actions (sends through MessageSender, upcalls to TransactionUser
+// and ClientCallbacks, timers on the shard's TimerService).
+//
+// Reliability of a transaction comes from the protocol it runs on: UDP unreliable, anything
+// else reliable. INVITE transactions follow RFC 6026 (Accepted state); the server INVITE
+// transaction sends 100 (Trying) at once.
+//
+// Threading: not thread-safe; one layer per shard, used only on the shard's thread.
+// Re-entrancy: upcalls may call any member; calls that feed a machine are queued while an
+// upcall is running and processed in order before the outermost call returns.
+// Lifetime: `timers`, `sender` and `user` must outlive the layer. Destroying the layer
+// cancels its timers; SendDone callbacks that run afterwards do nothing.
+class TransactionLayer {
+ public:
+  TransactionLayer(TimerService& timers, MessageSender& sender, TransactionUser& user,
+                   TransactionLayerConfig config);
+  TransactionLayer(const TransactionLayer&) = delete;
+  TransactionLayer& operator=(const TransactionLayer&) = delete;
+  ~TransactionLayer();
+
+  // A parsed, checked message from the transport. Requests: a retransmission goes to its
+  // transaction (which resends the last response or absorbs it), an ACK to its INVITE
+  // transaction (non-2xx) or to TransactionUser::on_ack, anything else creates a server
+  // transaction and goes to on_request. Responses: matched to a client transaction (§17.1.3)
+  // or passed to on_stray_response. Messages that cannot be keyed are dropped.
+  void receive(const Message& message, const transport::Source& source);
+
+  // The TU's response for server transaction `id`. Ignored (returns false) if the
+  // transaction is gone or `response` is not a response with a status 100-699. A response
+  // the machine does not accept (e.g. one after a final) is dropped.
+  bool respond(ServerTransactionId id, const Message& response);
+
+  // Starts a client transaction for `request`, whose top Via must already carry a branch
+  // (see new_branch()). Returns 0 (and starts nothing) when the request cannot be keyed
+  // (no Via branch or CSeq) or a live client transaction already has its key.
+  ClientTransactionId send_request(const Message& request, const transport::Destination& to,
+                                   ClientCallbacks callbacks);
+
+  // The INVITE server transaction a CANCEL refers to (§9.2: same branch/top Via, method
+  // INVITE), if live.
+  std::optional<ServerTransactionId> find_invite_for_cancel(const Message& cancel) const;
+
+  // The request that created server transaction `id` (nullptr if gone). Valid until the
+  // transaction ends.
+  const Message* request_of(ServerTransactionId id) const;
+
+  // A fresh RFC 3261 branch: "z9hG4bK-" + shard + "-" + 16 hex digits (64 random bits).
+  std::string new_branch();
+  // The shard encoded in a branch made by new_branch(), if it is one.
+  static std::optional<std::uint32_t> shard_of_branch(std::string_view branch);
+
+  std::size_t server_transactions() const { return servers_.size(); }
+  std::size_t client_transactions() const { return clients_.size(); }
+
+ private:
+  using TimerIds = std::array<TimerId, kTimerNameCount>;
+
+  struct ServerTransaction {
+    ServerTransactionId id = 0;
+    Message request;
+    transport::Source source;
+    std::variant<ServerInviteMachine, ServerNonInviteMachine> machine;
+    std::vector<std::string> keys;      // entries in server_index_
+    std::optional<Message> last_response;  // shares the request's text
+    TimerIds timers{};
+  };
+
+  struct ClientTransaction {
+    ClientTransactionId id = 0;
+    Message request;
+    transport::Destination destination;
+    ClientCallbacks callbacks;
+    std::variant<ClientInviteMachine, ClientNonInviteMachine> machine;
+    std::string key;                  // entry in client_index_
+    boost::system::error_code error;  // the last transport error
+    TimerIds timers{};
+  };
+
+  // Runs `step` now and then every step queued meanwhile; the caller queues instead (with
+  // copies of its arguments) when running_ is set, i.e. when called from an upcall.
+  template <class F>
+  void run_now(F&& step);
+
+  void receive_now(const Message& message, const transport::Source& source);
+  void respond_now(ServerTransactionId id, const Message& response);
+  void start_client(ClientTransactionId id);
+
+  void receive_request(const Message& request, const transport::Source& source);
+  void receive_response(const Message& response, const transport::Source& source);
+  void start_server(const Message& request, const transport::Source& source, std::string key);
+
+  void execute(ServerTransaction& txn, const Actions& actions);
+  void execute(ClientTransaction& txn, const Actions& actions);
+  void send_response(ServerTransaction& txn, const Message& response);
+  void send_request(ClientTransaction& txn, const Message& request);
+  SendDone server_done(ServerTransactionId id);
+  SendDone client_done(ClientTransactionId id);
+  void on_server_timer(ServerTransactionId id, TimerName timer);
+  void on_client_timer(ClientTransactionId id, TimerName timer);
+  void erase_server(ServerTransactionId id);
+  void erase_client(ClientTransactionId id);
+  void cancel_all(TimerIds& timers);
+
+  TimerService& timer_service_;
+  MessageSender& sender_;
+  TransactionUser& user_;
+  TransactionLayerConfig config_;
+
+  std::unordered_map<ServerTransactionId, std::unique_ptr<ServerTransaction>> servers_;
+  std::unordered_map<std::string, ServerTransactionId> server_index_;
+  std::unordered_map<ClientTransactionId, std::unique_ptr<ClientTransaction>> clients_;
+  std::unordered_map<std::string, ClientTransactionId> client_index_;
+
+  // The message (TU response, ACK, received response) and source of the input being fed to
+  // a machine; set around one execute() call, read by the actions it runs.
+  const Message* input_message_ = nullptr;
+  const transport::Source* input_source_ = nullptr;
+
+  bool running_ = false;
+  std::deque<std::function<void()>> queued_;
+  std::mt19937_64 random_;
+  // SendDone callbacks hold a weak_ptr to this token and do nothing once it is gone.
+  std::shared_ptr<TransactionLayer*> alive_;
+};
+
+}  // namespace herald::sip::txn
