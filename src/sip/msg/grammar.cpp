@@ -40,16 +40,6 @@ bool is_word(std::string_view s) {
   return true;
 }
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) return false;
-  }
-  return true;
-}
-
 namespace {
 bool is_trim_char(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 }  // namespace

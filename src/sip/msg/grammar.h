@@ -27,9 +27,15 @@ bool is_unreserved(char c);
 bool is_token(std::string_view s);
 bool is_word(std::string_view s);
 
-// ASCII case-insensitive equality (SIP names, tokens, schemes).
-bool iequals(std::string_view a, std::string_view b);
-char to_lower(char c);
+// ASCII case-insensitive equality (SIP names, tokens, schemes). Inline: on the parse path.
+inline constexpr char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+inline constexpr bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (to_lower(a[i]) != to_lower(b[i])) return false;
+  }
+  return true;
+}
 
 // Removes leading and trailing SP / HTAB (and CR / LF, which only remain after unfolding).
 std::string_view trim(std::string_view s);

@@ -221,11 +221,13 @@ bool params_match(const Uri& a, const Uri& b) {
     if (pa.has_value() != pb.has_value()) return false;
     if (pa && !iequals(unescape(*pa), unescape(*pb))) return false;
   }
-  // Any other parameter present in both must match.
+  // Any other parameter present in both must match. A name given twice counts with its
+  // first value on both sides, as find() does, so that equality is reflexive and symmetric.
   bool ok = true;
   a.params.for_each([&](const Param& p) {
+    auto mine = a.params.find(p.name);
     auto other = b.params.find(p.name);
-    if (other && !iequals(unescape(p.value), unescape(*other))) ok = false;
+    if (other && !iequals(unescape(*mine), unescape(*other))) ok = false;
     return ok;
   });
   return ok;

@@ -207,5 +207,28 @@ TEST(Response, KeepsAnExistingToTag) {
   EXPECT_EQ(r.reason_phrase(), "Call/Transaction Does Not Exist");
 }
 
+// ---- Regressions found by fuzz/sip_header_fuzz and fuzz/sip_message_fuzz (scripts/fuzz.sh).
+
+// Minimized input "sip:M;r=.;r": a parameter named twice made a URI unequal to itself, since
+// each occurrence was compared with the other URI's first one.
+TEST(FuzzRegression, UriWithRepeatedParameterEqualsItself) {
+  Message m = parse(
+      "OPTIONS sip:M;r=.;r SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:M;r=.;r>\r\n"
+      "From: <sip:M;r=.>;tag=f\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n\r\n");
+  ASSERT_TRUE(m.request_uri().ok());
+  EXPECT_TRUE(uri_equal(*m.request_uri(), *m.request_uri()));
+  auto to_header = m.get<hdr::To>();
+  auto from_header = m.get<hdr::From>();
+  ASSERT_TRUE(to_header.ok() && from_header.ok());
+  const Uri& to = to_header->uri;
+  const Uri& from = from_header->uri;
+  EXPECT_TRUE(uri_equal(to, *m.request_uri()));
+  EXPECT_EQ(uri_equal(to, from), uri_equal(from, to));
+  auto other = parse_uri("sip:M;r=x;r=.");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(uri_equal(to, *other));
+  EXPECT_FALSE(uri_equal(*other, to));
+}
+
 }  // namespace
 }  // namespace herald::sip

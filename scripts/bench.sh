@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds a Release build (g++) in build/release and runs the sip/msg micro-benchmarks:
+# 5 repetitions, aggregates only (read the _median rows). Extra arguments go to msg_bench,
+# e.g. scripts/bench.sh --benchmark_filter='BM_Parse/'
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/build/release"
+
+cmake -S "$root" -B "$build" -G Ninja \
+  -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
+  -DHERALD_TESTS=OFF -DHERALD_BENCH=ON -DHERALD_SANITIZE=OFF -DHERALD_FUZZ=OFF >/dev/null
+ninja -j2 -C "$build" msg_bench
+
+exec "$build/bench/msg_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "$@"
