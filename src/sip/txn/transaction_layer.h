@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -146,21 +147,40 @@ class TransactionLayer {
   using TimerIds = std::array<TimerId, kTimerNameCount>;
 
   struct ServerTransaction {
+    using Machine = std::variant<ServerInviteMachine, ServerNonInviteMachine>;
+    ServerTransaction(ServerTransactionId id_in, Message request_in, transport::Source source_in,
+                      Machine machine_in)
+        : id(id_in),
+          request(std::move(request_in)),
+          source(std::move(source_in)),
+          machine(std::move(machine_in)) {}
+
     ServerTransactionId id = 0;
     Message request;
     transport::Source source;
-    std::variant<ServerInviteMachine, ServerNonInviteMachine> machine;
-    std::vector<std::string> keys;      // entries in server_index_
+    Machine machine;
+    std::vector<std::string> keys;         // entries in server_index_
     std::optional<Message> last_response;  // shares the request's text
     TimerIds timers{};
   };
 
   struct ClientTransaction {
+    using Machine = std::variant<ClientInviteMachine, ClientNonInviteMachine>;
+    ClientTransaction(ClientTransactionId id_in, Message request_in,
+                      transport::Destination destination_in, ClientCallbacks callbacks_in,
+                      Machine machine_in, std::string key_in)
+        : id(id_in),
+          request(std::move(request_in)),
+          destination(std::move(destination_in)),
+          callbacks(std::move(callbacks_in)),
+          machine(std::move(machine_in)),
+          key(std::move(key_in)) {}
+
     ClientTransactionId id = 0;
     Message request;
     transport::Destination destination;
     ClientCallbacks callbacks;
-    std::variant<ClientInviteMachine, ClientNonInviteMachine> machine;
+    Machine machine;
     std::string key;                  // entry in client_index_
     boost::system::error_code error;  // the last transport error
     TimerIds timers{};
@@ -170,6 +190,7 @@ class TransactionLayer {
   // copies of its arguments) when running_ is set, i.e. when called from an upcall.
   template <class F>
   void run_now(F&& step);
+  void run_or_queue(std::function<void()> step);
 
   void receive_now(const Message& message, const transport::Source& source);
   void respond_now(ServerTransactionId id, const Message& response);

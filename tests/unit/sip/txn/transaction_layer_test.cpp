@@ -447,10 +447,10 @@ TEST_F(TransactionLayerTest, LateSendCompletionAfterTransactionEndedIsHarmless) 
 TEST_F(TransactionLayerTest, ClientNonInviteRetransmitsUntilResponse) {
   const Message options = request("OPTIONS", layer_.new_branch());
   std::vector<int> responses;
-  const ClientTransactionId id = layer_.send_request(
-      options, udp_destination(),
-      {[&](const Message& r) { responses.push_back(r.status_code()); }, [] { FAIL(); },
-       [](const boost::system::error_code&) { FAIL(); }});
+  const ClientTransactionId id =
+      layer_.send_request(options, udp_destination(),
+                          {[&](const Message& r) { responses.push_back(r.status_code()); },
+                           [] { FAIL(); }, [](const boost::system::error_code&) { FAIL(); }});
   EXPECT_NE(id, 0u);
   EXPECT_EQ(layer_.client_transactions(), 1u);
   advance(milliseconds(11600));
@@ -487,9 +487,9 @@ TEST_F(TransactionLayerTest, ClientInviteAcksEachNonTwoHundredFinalAndDeliversIt
   text.insert(text.find("To:"), "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\n");
   const Message invite = parse(text);
   std::vector<int> responses;
-  layer_.send_request(invite, udp_destination(),
-                      {[&](const Message& r) { responses.push_back(r.status_code()); }, nullptr,
-                       nullptr});
+  layer_.send_request(
+      invite, udp_destination(),
+      {[&](const Message& r) { responses.push_back(r.status_code()); }, nullptr, nullptr});
   ASSERT_EQ(sender_.times_of("INVITE").size(), 1u);
   layer_.receive(on_wire(make_response(invite, 180, "", "uas")), udp_source());
   layer_.receive(on_wire(make_response(invite, 486, "", "uas")), udp_source());
