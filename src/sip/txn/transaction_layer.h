@@ -153,7 +153,7 @@ class TransactionLayer {
         : id(id_in),
           request(std::move(request_in)),
           source(std::move(source_in)),
-          machine(std::move(machine_in)) {}
+          machine(machine_in) {}
 
     ServerTransactionId id = 0;
     Message request;
@@ -173,7 +173,7 @@ class TransactionLayer {
           request(std::move(request_in)),
           destination(std::move(destination_in)),
           callbacks(std::move(callbacks_in)),
-          machine(std::move(machine_in)),
+          machine(machine_in),
           key(std::move(key_in)) {}
 
     ClientTransactionId id = 0;
