@@ -388,6 +388,18 @@ TEST_F(TransactionLayerTest, Rfc2543InviteWithoutBranchIsMatched) {
   EXPECT_EQ(layer_.server_transactions(), 0u);
 }
 
+TEST_F(TransactionLayerTest, Rfc2543AckForTwoHundredGoesToTuThroughAccepted) {
+  const Message invite = parse_file("inv2543.dat");
+  layer_.receive(invite, udp_source());
+  const ServerTransactionId id = tu_.requests.at(0).id;
+  layer_.respond(id, make_response(invite, 200, "", "uas2543"));
+  layer_.receive(on_wire(make_ack(invite, make_response(invite, 200, "", "uas2543"))),
+                 udp_source());
+  ASSERT_EQ(tu_.acks.size(), 1u);
+  EXPECT_EQ(tu_.acks[0].get<hdr::To>()->tag(), std::optional<std::string_view>("uas2543"));
+  EXPECT_EQ(layer_.server_transactions(), 1u);  // Accepted until Timer L
+}
+
 TEST_F(TransactionLayerTest, BranchThatIsOnlyTheCookieIsMatchedAsRfc2543) {
   const Message options = parse_file("badbranch.dat");
   layer_.receive(options, udp_source());
@@ -528,6 +540,20 @@ TEST_F(TransactionLayerTest, ClientInviteRetransmitsOnTimerAAndTimesOutOnTimerB)
   EXPECT_EQ(sender_.times_of("INVITE"), at({0, 500, 1500, 3500, 7500, 15500, 31500}));
   EXPECT_EQ(timeouts, 1);
   EXPECT_EQ(layer_.client_transactions(), 0u);
+}
+
+TEST_F(TransactionLayerTest, ClientNonInviteOverTcpDoesNotRetransmit) {
+  transport::Destination tcp = udp_destination();
+  tcp.protocol = transport::Protocol::kTcp;
+  const Message options = request("OPTIONS", layer_.new_branch());
+  int responses = 0;
+  layer_.send_request(options, tcp, {[&](const Message&) { ++responses; }, nullptr, nullptr});
+  advance(seconds(20));
+  EXPECT_EQ(sender_.times_of("OPTIONS").size(), 1u);
+  layer_.receive(on_wire(make_response(options, 200, "")), tcp_source());
+  EXPECT_EQ(responses, 1);
+  EXPECT_EQ(layer_.client_transactions(), 0u);  // Timer K is zero on TCP
+  EXPECT_TRUE(service_.empty());
 }
 
 TEST_F(TransactionLayerTest, ClientTransportErrorIsReported) {
