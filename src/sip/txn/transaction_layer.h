@@ -122,8 +122,10 @@ class TransactionLayer {
   bool respond(ServerTransactionId id, const Message& response);
 
   // Starts a client transaction for `request`, whose top Via must already carry a branch
-  // (see new_branch()). Returns 0 (and starts nothing) when the request cannot be keyed
-  // (no Via branch or CSeq) or a live client transaction already has its key.
+  // (see new_branch()). Returns 0 (and starts nothing) for an ACK (sent without a
+  // transaction), a request that cannot be keyed (no Via branch or CSeq) or one whose key a
+  // live client transaction already has. Called from an upcall, the id is returned at once
+  // and the first transmission follows when the upcall returns.
   ClientTransactionId send_request(const Message& request, const transport::Destination& to,
                                    ClientCallbacks callbacks);
 
