@@ -25,7 +25,7 @@ std::optional<TopVia> top_via(const Message& message) {
   if (text.empty()) return std::nullopt;
   auto parsed = parse_via(text);
   if (!parsed) return std::nullopt;
-  return TopVia{text, std::move(parsed).value()};
+  return TopVia{text, parsed.value()};
 }
 
 bool rfc3261_branch(const ViaValue& via) {

@@ -18,8 +18,21 @@ std::atomic<std::uint64_t> g_next_server_id{1};
 std::atomic<std::uint64_t> g_next_client_id{1};
 
 Reliability reliability_of(transport::Protocol protocol) {
-  return protocol == transport::Protocol::kUdp ? Reliability::kUnreliable
-                                               : Reliability::kReliable;
+  return protocol == transport::Protocol::kUdp ? Reliability::kUnreliable : Reliability::kReliable;
+}
+
+std::variant<ServerInviteMachine, ServerNonInviteMachine> server_machine(Method method,
+                                                                         const TimerValues& timers,
+                                                                         Reliability reliability) {
+  if (method == Method::kInvite) return ServerInviteMachine(timers, reliability);
+  return ServerNonInviteMachine(timers, reliability);
+}
+
+std::variant<ClientInviteMachine, ClientNonInviteMachine> client_machine(Method method,
+                                                                         const TimerValues& timers,
+                                                                         Reliability reliability) {
+  if (method == Method::kInvite) return ClientInviteMachine(timers, reliability);
+  return ClientNonInviteMachine(timers, reliability);
 }
 
 }  // namespace
@@ -50,6 +63,14 @@ void TransactionLayer::run_now(F&& step) {
   running_ = false;
 }
 
+void TransactionLayer::run_or_queue(std::function<void()> step) {
+  if (running_) {
+    queued_.push_back(std::move(step));
+  } else {
+    run_now(step);
+  }
+}
+
 // ---- public entry points
 
 void TransactionLayer::receive(const Message& message, const transport::Source& source) {
@@ -78,22 +99,12 @@ ClientTransactionId TransactionLayer::send_request(const Message& request,
   auto key = client_key(request);
   if (!key || client_index_.count(*key) != 0) return 0;
   const ClientTransactionId id = g_next_client_id.fetch_add(1, std::memory_order_relaxed);
-  const Reliability reliability = reliability_of(to.protocol);
-  auto txn = std::make_unique<ClientTransaction>(ClientTransaction{
+  auto txn = std::make_unique<ClientTransaction>(
       id, request, to, std::move(callbacks),
-      request.method() == Method::kInvite
-          ? std::variant<ClientInviteMachine, ClientNonInviteMachine>(
-                std::in_place_type<ClientInviteMachine>, config_.timers, reliability)
-          : std::variant<ClientInviteMachine, ClientNonInviteMachine>(
-                std::in_place_type<ClientNonInviteMachine>, config_.timers, reliability),
-      *key, {}, {}});
+      client_machine(request.method(), config_.timers, reliability_of(to.protocol)), *key);
   client_index_.emplace(*key, id);
   clients_.emplace(id, std::move(txn));
-  if (running_) {
-    queued_.emplace_back([this, id] { start_client(id); });
-  } else {
-    run_now([&] { start_client(id); });
-  }
+  run_or_queue([this, id] { start_client(id); });
   return id;
 }
 
@@ -104,8 +115,7 @@ std::optional<ServerTransactionId> TransactionLayer::find_invite_for_cancel(
   auto found = server_index_.find(*key);
   if (found == server_index_.end()) return std::nullopt;
   auto txn = servers_.find(found->second);
-  if (txn == servers_.end() ||
-      !std::holds_alternative<ServerInviteMachine>(txn->second->machine)) {
+  if (txn == servers_.end() || !std::holds_alternative<ServerInviteMachine>(txn->second->machine)) {
     return std::nullopt;
   }
   return found->second;
@@ -181,17 +191,11 @@ void TransactionLayer::receive_request(const Message& request, const transport::
 void TransactionLayer::start_server(const Message& request, const transport::Source& source,
                                     std::string key) {
   const ServerTransactionId id = g_next_server_id.fetch_add(1, std::memory_order_relaxed);
-  const Reliability reliability = reliability_of(source.protocol);
-  const bool invite = request.method() == Method::kInvite;
-  auto txn = std::make_unique<ServerTransaction>(ServerTransaction{
+  auto txn = std::make_unique<ServerTransaction>(
       id, request, source,
-      invite ? std::variant<ServerInviteMachine, ServerNonInviteMachine>(
-                   std::in_place_type<ServerInviteMachine>, config_.timers, reliability)
-             : std::variant<ServerInviteMachine, ServerNonInviteMachine>(
-                   std::in_place_type<ServerNonInviteMachine>, config_.timers, reliability),
-      {}, std::nullopt, {}});
+      server_machine(request.method(), config_.timers, reliability_of(source.protocol)));
   txn->keys.push_back(std::move(key));
-  if (invite) {
+  if (request.method() == Method::kInvite) {
     if (auto ack_key = ack_key_2543(request)) txn->keys.push_back(std::move(*ack_key));
   }
   for (auto it = txn->keys.begin(); it != txn->keys.end();) {
@@ -207,8 +211,7 @@ void TransactionLayer::start_server(const Message& request, const transport::Sou
   execute(ref, std::visit([](auto& m) { return m.start(); }, ref.machine));
 }
 
-void TransactionLayer::receive_response(const Message& response,
-                                        const transport::Source& source) {
+void TransactionLayer::receive_response(const Message& response, const transport::Source& source) {
   auto key = client_key(response);
   if (!key) return;
   auto cls = classify_status(response.status_code());
@@ -368,14 +371,9 @@ SendDone TransactionLayer::server_done(ServerTransactionId id) {
       auto it = layer->servers_.find(id);
       if (it == layer->servers_.end()) return;
       ServerTransaction& txn = *it->second;
-      layer->execute(txn,
-                     std::visit([](auto& m) { return m.on_transport_error(); }, txn.machine));
+      layer->execute(txn, std::visit([](auto& m) { return m.on_transport_error(); }, txn.machine));
     };
-    if (layer->running_) {
-      layer->queued_.emplace_back(step);
-    } else {
-      layer->run_now(step);
-    }
+    layer->run_or_queue(std::move(step));
   };
 }
 
@@ -391,14 +389,9 @@ SendDone TransactionLayer::client_done(ClientTransactionId id) {
       if (it == layer->clients_.end()) return;
       ClientTransaction& txn = *it->second;
       txn.error = error;
-      layer->execute(txn,
-                     std::visit([](auto& m) { return m.on_transport_error(); }, txn.machine));
+      layer->execute(txn, std::visit([](auto& m) { return m.on_transport_error(); }, txn.machine));
     };
-    if (layer->running_) {
-      layer->queued_.emplace_back(step);
-    } else {
-      layer->run_now(step);
-    }
+    layer->run_or_queue(std::move(step));
   };
 }
 
@@ -410,11 +403,7 @@ void TransactionLayer::on_server_timer(ServerTransactionId id, TimerName timer) 
     txn.timers[static_cast<std::size_t>(timer)] = {};
     execute(txn, std::visit([timer](auto& m) { return m.on_timer(timer); }, txn.machine));
   };
-  if (running_) {
-    queued_.emplace_back(step);
-  } else {
-    run_now(step);
-  }
+  run_or_queue(std::move(step));
 }
 
 void TransactionLayer::on_client_timer(ClientTransactionId id, TimerName timer) {
@@ -425,11 +414,7 @@ void TransactionLayer::on_client_timer(ClientTransactionId id, TimerName timer) 
     txn.timers[static_cast<std::size_t>(timer)] = {};
     execute(txn, std::visit([timer](auto& m) { return m.on_timer(timer); }, txn.machine));
   };
-  if (running_) {
-    queued_.emplace_back(step);
-  } else {
-    run_now(step);
-  }
+  run_or_queue(std::move(step));
 }
 
 // ---- ending transactions

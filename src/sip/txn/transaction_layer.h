@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -121,8 +122,10 @@ class TransactionLayer {
   bool respond(ServerTransactionId id, const Message& response);
 
   // Starts a client transaction for `request`, whose top Via must already carry a branch
-  // (see new_branch()). Returns 0 (and starts nothing) when the request cannot be keyed
-  // (no Via branch or CSeq) or a live client transaction already has its key.
+  // (see new_branch()). Returns 0 (and starts nothing) for an ACK (sent without a
+  // transaction), a request that cannot be keyed (no Via branch or CSeq) or one whose key a
+  // live client transaction already has. Called from an upcall, the id is returned at once
+  // and the first transmission follows when the upcall returns.
   ClientTransactionId send_request(const Message& request, const transport::Destination& to,
                                    ClientCallbacks callbacks);
 
@@ -146,21 +149,40 @@ class TransactionLayer {
   using TimerIds = std::array<TimerId, kTimerNameCount>;
 
   struct ServerTransaction {
+    using Machine = std::variant<ServerInviteMachine, ServerNonInviteMachine>;
+    ServerTransaction(ServerTransactionId id_in, Message request_in, transport::Source source_in,
+                      Machine machine_in)
+        : id(id_in),
+          request(std::move(request_in)),
+          source(std::move(source_in)),
+          machine(machine_in) {}
+
     ServerTransactionId id = 0;
     Message request;
     transport::Source source;
-    std::variant<ServerInviteMachine, ServerNonInviteMachine> machine;
-    std::vector<std::string> keys;      // entries in server_index_
+    Machine machine;
+    std::vector<std::string> keys;         // entries in server_index_
     std::optional<Message> last_response;  // shares the request's text
     TimerIds timers{};
   };
 
   struct ClientTransaction {
+    using Machine = std::variant<ClientInviteMachine, ClientNonInviteMachine>;
+    ClientTransaction(ClientTransactionId id_in, Message request_in,
+                      transport::Destination destination_in, ClientCallbacks callbacks_in,
+                      Machine machine_in, std::string key_in)
+        : id(id_in),
+          request(std::move(request_in)),
+          destination(std::move(destination_in)),
+          callbacks(std::move(callbacks_in)),
+          machine(machine_in),
+          key(std::move(key_in)) {}
+
     ClientTransactionId id = 0;
     Message request;
     transport::Destination destination;
     ClientCallbacks callbacks;
-    std::variant<ClientInviteMachine, ClientNonInviteMachine> machine;
+    Machine machine;
     std::string key;                  // entry in client_index_
     boost::system::error_code error;  // the last transport error
     TimerIds timers{};
@@ -170,6 +192,7 @@ class TransactionLayer {
   // copies of its arguments) when running_ is set, i.e. when called from an upcall.
   template <class F>
   void run_now(F&& step);
+  void run_or_queue(std::function<void()> step);
 
   void receive_now(const Message& message, const transport::Source& source);
   void respond_now(ServerTransactionId id, const Message& response);

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -386,6 +388,18 @@ TEST_F(TransactionLayerTest, Rfc2543InviteWithoutBranchIsMatched) {
   EXPECT_EQ(layer_.server_transactions(), 0u);
 }
 
+TEST_F(TransactionLayerTest, Rfc2543AckForTwoHundredGoesToTuThroughAccepted) {
+  const Message invite = parse_file("inv2543.dat");
+  layer_.receive(invite, udp_source());
+  const ServerTransactionId id = tu_.requests.at(0).id;
+  layer_.respond(id, make_response(invite, 200, "", "uas2543"));
+  layer_.receive(on_wire(make_ack(invite, make_response(invite, 200, "", "uas2543"))),
+                 udp_source());
+  ASSERT_EQ(tu_.acks.size(), 1u);
+  EXPECT_EQ(tu_.acks[0].get<hdr::To>()->tag(), std::optional<std::string_view>("uas2543"));
+  EXPECT_EQ(layer_.server_transactions(), 1u);  // Accepted until Timer L
+}
+
 TEST_F(TransactionLayerTest, BranchThatIsOnlyTheCookieIsMatchedAsRfc2543) {
   const Message options = parse_file("badbranch.dat");
   layer_.receive(options, udp_source());
@@ -445,10 +459,10 @@ TEST_F(TransactionLayerTest, LateSendCompletionAfterTransactionEndedIsHarmless) 
 TEST_F(TransactionLayerTest, ClientNonInviteRetransmitsUntilResponse) {
   const Message options = request("OPTIONS", layer_.new_branch());
   std::vector<int> responses;
-  const ClientTransactionId id = layer_.send_request(
-      options, udp_destination(),
-      {[&](const Message& r) { responses.push_back(r.status_code()); }, [] { FAIL(); },
-       [](const boost::system::error_code&) { FAIL(); }});
+  const ClientTransactionId id =
+      layer_.send_request(options, udp_destination(),
+                          {[&](const Message& r) { responses.push_back(r.status_code()); },
+                           [] { FAIL(); }, [](const boost::system::error_code&) { FAIL(); }});
   EXPECT_NE(id, 0u);
   EXPECT_EQ(layer_.client_transactions(), 1u);
   advance(milliseconds(11600));
@@ -485,9 +499,9 @@ TEST_F(TransactionLayerTest, ClientInviteAcksEachNonTwoHundredFinalAndDeliversIt
   text.insert(text.find("To:"), "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\n");
   const Message invite = parse(text);
   std::vector<int> responses;
-  layer_.send_request(invite, udp_destination(),
-                      {[&](const Message& r) { responses.push_back(r.status_code()); }, nullptr,
-                       nullptr});
+  layer_.send_request(
+      invite, udp_destination(),
+      {[&](const Message& r) { responses.push_back(r.status_code()); }, nullptr, nullptr});
   ASSERT_EQ(sender_.times_of("INVITE").size(), 1u);
   layer_.receive(on_wire(make_response(invite, 180, "", "uas")), udp_source());
   layer_.receive(on_wire(make_response(invite, 486, "", "uas")), udp_source());
@@ -526,6 +540,20 @@ TEST_F(TransactionLayerTest, ClientInviteRetransmitsOnTimerAAndTimesOutOnTimerB)
   EXPECT_EQ(sender_.times_of("INVITE"), at({0, 500, 1500, 3500, 7500, 15500, 31500}));
   EXPECT_EQ(timeouts, 1);
   EXPECT_EQ(layer_.client_transactions(), 0u);
+}
+
+TEST_F(TransactionLayerTest, ClientNonInviteOverTcpDoesNotRetransmit) {
+  transport::Destination tcp = udp_destination();
+  tcp.protocol = transport::Protocol::kTcp;
+  const Message options = request("OPTIONS", layer_.new_branch());
+  int responses = 0;
+  layer_.send_request(options, tcp, {[&](const Message&) { ++responses; }, nullptr, nullptr});
+  advance(seconds(20));
+  EXPECT_EQ(sender_.times_of("OPTIONS").size(), 1u);
+  layer_.receive(on_wire(make_response(options, 200, "")), tcp_source());
+  EXPECT_EQ(responses, 1);
+  EXPECT_EQ(layer_.client_transactions(), 0u);  // Timer K is zero on TCP
+  EXPECT_TRUE(service_.empty());
 }
 
 TEST_F(TransactionLayerTest, ClientTransportErrorIsReported) {
