@@ -33,8 +33,11 @@ void ServerCore::respond(sip::txn::ServerTransactionId id, const Message& reques
                          std::string_view reason, const std::vector<std::pair<HeaderId, std::string>>& extra) {
   std::string tag = code > 100 ? new_tag() : std::string();
   Message response = sip::make_response(request, code, reason, tag);
+  // Content-Length stays last, where readers of a trace expect it.
+  response.remove(HeaderId::kContentLength);
   for (const auto& [header, value] : extra) response.append(header, value);
   if (!server_header_.empty()) response.append(HeaderId::kServer, server_header_);
+  response.append(HeaderId::kContentLength, "0");
   ++counters_.responses[std::clamp(code / 100, 1, 6)];
   if (code >= 300) {
     spdlog::info("call-id={} {} {} -> {} {}", call_id_of(request), request.method_name(), request.request_uri_text(),
