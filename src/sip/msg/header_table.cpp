@@ -11,8 +11,8 @@ namespace {
 constexpr std::size_t kSlots = 256;  // a power of two, well above kHeaderCount
 
 constexpr std::size_t name_slot(std::string_view name) {
-  auto first = static_cast<unsigned char>(grammar::to_lower(name.front()));
-  auto last = static_cast<unsigned char>(grammar::to_lower(name.back()));
+  std::size_t first = static_cast<unsigned char>(grammar::to_lower(name.front()));
+  std::size_t last = static_cast<unsigned char>(grammar::to_lower(name.back()));
   return (name.size() * 131 + first * 31 + last) % kSlots;
 }
 

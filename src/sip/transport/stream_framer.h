@@ -9,8 +9,8 @@
 namespace herald::sip::transport {
 
 struct FramerLimits {
-  std::size_t max_header_bytes = 16 * 1024;  // start-line + headers + the empty line
-  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;  // start-line + headers + the empty line
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
 };
 
 enum class FrameStatus {
