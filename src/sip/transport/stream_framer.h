@@ -9,8 +9,8 @@
 namespace herald::sip::transport {
 
 struct FramerLimits {
-  std::size_t max_header_bytes = 16 * 1024;  // start-line + headers + the empty line
-  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;  // start-line + headers + the empty line
+  std::size_t max_body_bytes = std::size_t{64} * 1024;
 };
 
 enum class FrameStatus {
@@ -20,8 +20,8 @@ enum class FrameStatus {
 };
 
 enum class FrameKind {
-  kMessage,  // `message` is one complete SIP message (headers + body)
-  kPing,     // CRLFCRLF between messages: answer with a single CRLF (the "pong")
+  kMessage,    // `message` is one complete SIP message (headers + body)
+  kPing,       // CRLFCRLF between messages: answer with a single CRLF (the "pong")
   kEmptyLine,  // a lone CRLF between messages (or a pong): ignore it
 };
 

@@ -53,11 +53,11 @@ inline std::string family_name(const ::testing::TestParamInfo<bool>& param) {
   return param.param ? "IPv6" : "IPv4";
 }
 
-#define HERALD_SKIP_WITHOUT_IPV6(v6)                                     \
-  do {                                                                   \
+#define HERALD_SKIP_WITHOUT_IPV6(v6)                                             \
+  do {                                                                           \
     if ((v6) && !::herald::sip::transport::testing::ipv6_loopback_available()) { \
-      GTEST_SKIP() << "IPv6 loopback (::1) is not available on this machine"; \
-    }                                                                    \
+      GTEST_SKIP() << "IPv6 loopback (::1) is not available on this machine";    \
+    }                                                                            \
   } while (false)
 
 struct Received {
@@ -124,15 +124,15 @@ class RawClient {
 
  private:
   void read() {
-    socket_.async_read_some(asio::buffer(chunk_), [this](const boost::system::error_code& ec,
-                                                         std::size_t n) {
-      received.append(chunk_.data(), n);
-      if (ec) {
-        ended = true;
-        return;
-      }
-      read();
-    });
+    socket_.async_read_some(asio::buffer(chunk_),
+                            [this](const boost::system::error_code& ec, std::size_t n) {
+                              received.append(chunk_.data(), n);
+                              if (ec) {
+                                ended = true;
+                                return;
+                              }
+                              read();
+                            });
   }
 
   asio::ip::tcp::socket socket_;
@@ -140,16 +140,22 @@ class RawClient {
 };
 
 inline std::string options_request(const std::string& tag) {
-  return "OPTIONS sip:" + tag + "@example.com SIP/2.0\r\n"
-         "Via: SIP/2.0/TCP client.example.com;branch=z9hG4bK" + tag + "\r\n"
-         "Call-ID: " + tag + "\r\n"
+  return "OPTIONS sip:" + tag +
+         "@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/TCP client.example.com;branch=z9hG4bK" +
+         tag +
+         "\r\n"
+         "Call-ID: " +
+         tag +
+         "\r\n"
          "Content-Length: 0\r\n\r\n";
 }
 
 inline std::string message_request(const std::string& body) {
   return "MESSAGE sip:bob@example.com SIP/2.0\r\n"
          "Content-Type: text/plain\r\n"
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+         "Content-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 }  // namespace herald::sip::transport::testing

@@ -8,18 +8,20 @@
 namespace herald::sip::transport {
 namespace {
 
-const std::string kInvite =
-    "INVITE sip:bob@example.com SIP/2.0\r\n"
-    "Via: SIP/2.0/TCP host.example.com;branch=z9hG4bK776asdhds\r\n"
-    "Call-ID: a84b4c76e66710\r\n"
-    "Content-Length: 5\r\n"
-    "\r\n"
-    "hello";
+std::string invite_message() {
+  return "INVITE sip:bob@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/TCP host.example.com;branch=z9hG4bK776asdhds\r\n"
+         "Call-ID: a84b4c76e66710\r\n"
+         "Content-Length: 5\r\n"
+         "\r\n"
+         "hello";
+}
 
-const std::string kOptions =
-    "OPTIONS sip:example.com SIP/2.0\r\n"
-    "l: 0\r\n"
-    "\r\n";
+std::string options_message() {
+  return "OPTIONS sip:example.com SIP/2.0\r\n"
+         "l: 0\r\n"
+         "\r\n";
+}
 
 struct Event {
   FrameKind kind;
@@ -35,7 +37,8 @@ struct FeedResult {
   std::string left;
 };
 
-FeedResult feed(const std::string& stream, const std::vector<std::size_t>& cuts, FramerLimits limits = {}) {
+FeedResult feed(const std::string& stream, const std::vector<std::size_t>& cuts,
+                FramerLimits limits = {}) {
   StreamFramer framer(limits);
   FeedResult run;
   std::string buffer;
@@ -64,7 +67,9 @@ FeedResult feed(const std::string& stream, const std::vector<std::size_t>& cuts,
   return run;
 }
 
-FeedResult feed_all(const std::string& stream, FramerLimits limits = {}) { return feed(stream, {}, limits); }
+FeedResult feed_all(const std::string& stream, FramerLimits limits = {}) {
+  return feed(stream, {}, limits);
+}
 
 std::vector<std::string> messages(const FeedResult& run) {
   std::vector<std::string> out;
@@ -75,55 +80,57 @@ std::vector<std::string> messages(const FeedResult& run) {
 }
 
 TEST(StreamFramerTest, OneMessage) {
-  const FeedResult run = feed_all(kInvite);
+  const FeedResult run = feed_all(invite_message());
   EXPECT_EQ(run.error, FrameError::kNone);
-  EXPECT_EQ(messages(run), std::vector<std::string>{kInvite});
+  EXPECT_EQ(messages(run), std::vector<std::string>{invite_message()});
   EXPECT_TRUE(run.left.empty());
 }
 
 TEST(StreamFramerTest, ReportsHeaderBlockAndConsumed) {
   StreamFramer framer;
-  const std::string buffer = kInvite + "OPT";
+  const std::string buffer = invite_message() + "OPT";
   const Frame frame = framer.next(buffer);
   ASSERT_EQ(frame.status, FrameStatus::kComplete);
   EXPECT_EQ(frame.kind, FrameKind::kMessage);
-  EXPECT_EQ(frame.consumed, kInvite.size());
-  EXPECT_EQ(frame.message, kInvite);
+  EXPECT_EQ(frame.consumed, invite_message().size());
+  EXPECT_EQ(frame.message, invite_message());
   EXPECT_TRUE(frame.header_complete);
-  EXPECT_EQ(frame.header_block, kInvite.substr(0, kInvite.size() - 5));
+  EXPECT_EQ(frame.header_block, invite_message().substr(0, invite_message().size() - 5));
 }
 
 TEST(StreamFramerTest, SplitAtEveryByteBoundary) {
-  const std::string stream = kInvite + kOptions + "\r\n\r\n" + kInvite;
+  const std::string stream = invite_message() + options_message() + "\r\n\r\n" + invite_message();
   for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
     const FeedResult run = feed(stream, {cut});
     ASSERT_EQ(run.error, FrameError::kNone) << "cut at " << cut;
-    EXPECT_EQ(messages(run), (std::vector<std::string>{kInvite, kOptions, kInvite})) << cut;
+    EXPECT_EQ(messages(run),
+              (std::vector<std::string>{invite_message(), options_message(), invite_message()}))
+        << cut;
     EXPECT_TRUE(run.left.empty()) << cut;
   }
 }
 
 TEST(StreamFramerTest, OneByteAtATime) {
-  const std::string stream = kOptions + kInvite + "\r\n\r\n";
+  const std::string stream = options_message() + invite_message() + "\r\n\r\n";
   std::vector<std::size_t> cuts;
   for (std::size_t i = 1; i < stream.size(); ++i) cuts.push_back(i);
   const FeedResult run = feed(stream, cuts);
   ASSERT_EQ(run.error, FrameError::kNone);
-  EXPECT_EQ(messages(run), (std::vector<std::string>{kOptions, kInvite}));
+  EXPECT_EQ(messages(run), (std::vector<std::string>{options_message(), invite_message()}));
   ASSERT_EQ(run.events.size(), 3U);
   EXPECT_EQ(run.events[2].kind, FrameKind::kPing);
 }
 
 TEST(StreamFramerTest, ManyMessagesInOneFeed) {
   std::string stream;
-  for (int i = 0; i < 50; ++i) stream += (i % 2 == 0) ? kInvite : kOptions;
+  for (int i = 0; i < 50; ++i) stream += (i % 2 == 0) ? invite_message() : options_message();
   const FeedResult run = feed_all(stream);
   ASSERT_EQ(run.error, FrameError::kNone);
   EXPECT_EQ(messages(run).size(), 50U);
 }
 
 TEST(StreamFramerTest, PingBetweenMessages) {
-  const FeedResult run = feed_all("\r\n\r\n" + kOptions + "\r\n\r\n\r\n\r\n");
+  const FeedResult run = feed_all("\r\n\r\n" + options_message() + "\r\n\r\n\r\n\r\n");
   ASSERT_EQ(run.events.size(), 4U);
   EXPECT_EQ(run.events[0].kind, FrameKind::kPing);
   EXPECT_EQ(run.events[1].kind, FrameKind::kMessage);
@@ -143,30 +150,37 @@ TEST(StreamFramerTest, PartialPingWaits) {
 }
 
 TEST(StreamFramerTest, LoneCrlfBeforeMessageIsSkipped) {
-  const FeedResult run = feed_all("\r\n" + kOptions);
+  const FeedResult run = feed_all("\r\n" + options_message());
   ASSERT_EQ(run.events.size(), 2U);
   EXPECT_EQ(run.events[0].kind, FrameKind::kEmptyLine);
-  EXPECT_EQ(run.events[1].message, kOptions);
+  EXPECT_EQ(run.events[1].message, options_message());
 }
 
 TEST(StreamFramerTest, ContentLengthForms) {
   const std::vector<std::string> headers = {
-      "Content-Length: 3",   "content-length:3",     "CONTENT-LENGTH   :   3  ",
-      "l: 3",                "L:3",                  "Content-Length:\r\n 3",
-      "Content-Length:\r\n\t  3", "Content-Length: 3\r\nContent-Length: 3",
-      "Content-Length: 003", "X-Length: 7\r\nl: 3",
+      "Content-Length: 3",
+      "content-length:3",
+      "CONTENT-LENGTH   :   3  ",
+      "l: 3",
+      "L:3",
+      "Content-Length:\r\n 3",
+      "Content-Length:\r\n\t  3",
+      "Content-Length: 3\r\nContent-Length: 3",
+      "Content-Length: 003",
+      "X-Length: 7\r\nl: 3",
   };
   for (const auto& h : headers) {
     const std::string msg = "MESSAGE sip:a@b SIP/2.0\r\n" + h + "\r\nTo: <sip:a@b>\r\n\r\nabc";
-    const FeedResult run = feed_all(msg + kOptions);
+    const FeedResult run = feed_all(msg + options_message());
     ASSERT_EQ(run.error, FrameError::kNone) << h;
-    EXPECT_EQ(messages(run), (std::vector<std::string>{msg, kOptions})) << h;
+    EXPECT_EQ(messages(run), (std::vector<std::string>{msg, options_message()})) << h;
   }
 }
 
 TEST(StreamFramerTest, FoldedOtherHeaderDoesNotConfuse) {
   const std::string msg =
-      "MESSAGE sip:a@b SIP/2.0\r\nSubject: hi\r\n Content-Length: 99\r\nContent-Length: 2\r\n\r\nok";
+      "MESSAGE sip:a@b SIP/2.0\r\nSubject: hi\r\n Content-Length: 99\r\nContent-Length: "
+      "2\r\n\r\nok";
   const FeedResult run = feed_all(msg);
   ASSERT_EQ(run.error, FrameError::kNone);
   EXPECT_EQ(messages(run), std::vector<std::string>{msg});
@@ -181,7 +195,8 @@ TEST(StreamFramerTest, MissingContentLength) {
 
 TEST(StreamFramerTest, MalformedContentLength) {
   for (const std::string value : {"-1", "", "abc", "1 2", "+5", "0x10", "5;x"}) {
-    const FeedResult run = feed_all("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: " + value + "\r\n\r\n");
+    const FeedResult run =
+        feed_all("OPTIONS sip:a@b SIP/2.0\r\nContent-Length: " + value + "\r\n\r\n");
     EXPECT_EQ(run.error, FrameError::kMalformedContentLength) << value;
   }
 }
@@ -208,7 +223,8 @@ TEST(StreamFramerTest, HeaderTooLarge) {
 }
 
 TEST(StreamFramerTest, DefaultHeaderLimitIs16KiB) {
-  const std::string big = "OPTIONS sip:a@b SIP/2.0\r\nX: " + std::string(17 * 1024, 'x');
+  const std::string big =
+      "OPTIONS sip:a@b SIP/2.0\r\nX: " + std::string(std::size_t{17} * 1024, 'x');
   EXPECT_EQ(feed_all(big).error, FrameError::kHeaderTooLarge);
 }
 
@@ -219,19 +235,19 @@ TEST(StreamFramerTest, BodyTooLarge) {
   EXPECT_EQ(run.header_block, head);
   EXPECT_EQ(feed_all("MESSAGE sip:a@b SIP/2.0\r\nl: 99999999999999999999999\r\n\r\n").error,
             FrameError::kBodyTooLarge);
-  EXPECT_EQ(feed_all(std::string("MESSAGE sip:a@b SIP/2.0\r\nl: 65536\r\n\r\n") +
-                     std::string(65536, 'b'))
-                .error,
-            FrameError::kNone);
+  EXPECT_EQ(
+      feed_all(std::string("MESSAGE sip:a@b SIP/2.0\r\nl: 65536\r\n\r\n") + std::string(65536, 'b'))
+          .error,
+      FrameError::kNone);
 }
 
 TEST(StreamFramerTest, ErrorIsSticky) {
   StreamFramer framer;
   const std::string bad = "OPTIONS sip:a@b SIP/2.0\r\n\r\n";
   EXPECT_EQ(framer.next(bad).status, FrameStatus::kBad);
-  EXPECT_EQ(framer.next(bad + kOptions).error, FrameError::kMissingContentLength);
+  EXPECT_EQ(framer.next(bad + options_message()).error, FrameError::kMissingContentLength);
   framer.reset();
-  EXPECT_EQ(framer.next(kOptions).status, FrameStatus::kComplete);
+  EXPECT_EQ(framer.next(options_message()).status, FrameStatus::kComplete);
 }
 
 TEST(StreamFramerTest, ErrorNames) {

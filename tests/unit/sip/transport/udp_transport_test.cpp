@@ -87,7 +87,8 @@ TEST_P(UdpLoopbackTest, OversizedDatagramReportsErrorThroughCompletion) {
   Transports alice(io_, user, config());
   ASSERT_FALSE(alice.start());
   std::optional<boost::system::error_code> sent;
-  alice.send(to(alice), std::string(70000, 'x'), [&](const boost::system::error_code& ec) { sent = ec; });
+  alice.send(to(alice), std::string(70000, 'x'),
+             [&](const boost::system::error_code& ec) { sent = ec; });
   ASSERT_TRUE(run_until(io_, [&] { return sent.has_value(); }));
   EXPECT_EQ(*sent, asio::error::message_size) << sent->message();
 }
