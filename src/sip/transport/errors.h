@@ -23,4 +23,5 @@ inline boost::system::error_code make_error_code(TransportError e) noexcept {
 }  // namespace herald::sip::transport
 
 template <>
-struct boost::system::is_error_code_enum<herald::sip::transport::TransportError> : std::true_type {};
+struct boost::system::is_error_code_enum<herald::sip::transport::TransportError> : std::true_type {
+};

@@ -20,8 +20,8 @@ enum class FrameStatus {
 };
 
 enum class FrameKind {
-  kMessage,  // `message` is one complete SIP message (headers + body)
-  kPing,     // CRLFCRLF between messages: answer with a single CRLF (the "pong")
+  kMessage,    // `message` is one complete SIP message (headers + body)
+  kPing,       // CRLFCRLF between messages: answer with a single CRLF (the "pong")
   kEmptyLine,  // a lone CRLF between messages (or a pong): ignore it
 };
 

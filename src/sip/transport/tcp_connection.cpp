@@ -16,7 +16,7 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 constexpr std::string_view kPong = "\r\n";
 
 Source make_source(ConnectionId id, const tcp::endpoint& remote, const tcp::endpoint& local) {
@@ -63,8 +63,8 @@ void TcpConnection::start_connect(const tcp::endpoint& remote) {
       return;
     }
     error_code ignored;
-    self->source_ = make_source(self->id(), self->remote_endpoint(),
-                                self->socket_.local_endpoint(ignored));
+    self->source_ =
+        make_source(self->id(), self->remote_endpoint(), self->socket_.local_endpoint(ignored));
     self->on_connected();
   });
 }
@@ -128,11 +128,11 @@ void TcpConnection::read() {
   reading_ = true;
   const std::size_t old_size = inbox_.size();
   inbox_.resize(old_size + kReadChunk);
-  socket_.async_read_some(asio::buffer(inbox_.data() + old_size, kReadChunk),
-                          [self = shared_from_this(), old_size](const error_code& ec,
-                                                                std::size_t n) {
-                            self->on_read(ec, old_size, n);
-                          });
+  socket_.async_read_some(
+      asio::buffer(inbox_.data() + old_size, kReadChunk),
+      [self = shared_from_this(), old_size](const error_code& ec, std::size_t n) {
+        self->on_read(ec, old_size, n);
+      });
 }
 
 void TcpConnection::on_read(const error_code& ec, std::size_t old_size, std::size_t n) {
@@ -232,12 +232,14 @@ void TcpConnection::finish(const error_code& why, bool notify) {
   error_code ignored;
   socket_.close(ignored);
   // Queued sends fail with the connect error when the connection never opened.
-  const error_code failure = (was_connecting && why) ? why : make_error_code(TransportError::kConnectionClosed);
+  const error_code failure =
+      (was_connecting && why) ? why : make_error_code(TransportError::kConnectionClosed);
   auto queue = std::move(queue_);
   queue_.clear();
   for (auto& pending : queue) {
     if (pending.done) {
-      asio::post(socket_.get_executor(), [done = std::move(pending.done), failure] { done(failure); });
+      asio::post(socket_.get_executor(),
+                 [done = std::move(pending.done), failure] { done(failure); });
     }
   }
   if (notify && owner_ != nullptr) {

@@ -106,7 +106,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   State state_ = State::kConnecting;
   boost::system::error_code close_reason_;
 
-  std::string inbox_;  // received bytes not yet framed
+  std::string inbox_;               // received bytes not yet framed
   std::deque<PendingWrite> queue_;  // writes not yet started
   bool writing_ = false;            // one async_write in flight (it owns its bytes)
   bool reading_ = false;            // one async_read_some in flight (into inbox_'s tail)

@@ -30,11 +30,11 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 std::shared_ptr<TcpTransport> TcpTransport::create(asio::io_context& io, TransportUser& user,
                                                    TcpOptions options) {
-  return std::shared_ptr<TcpTransport>(new TcpTransport(io, user, std::move(options)));
+  return std::shared_ptr<TcpTransport>(new TcpTransport(io, user, options));
 }
 
 TcpTransport::TcpTransport(asio::io_context& io, TransportUser& user, TcpOptions options)
-    : io_(io), user_(&user), options_(std::move(options)) {}
+    : io_(io), user_(&user), options_(options) {}
 
 TcpTransport::~TcpTransport() { close(); }
 
@@ -65,22 +65,22 @@ std::vector<tcp::endpoint> TcpTransport::local_endpoints() const {
 }
 
 void TcpTransport::accept(tcp::acceptor& acceptor) {
-  acceptor.async_accept([self = shared_from_this(), &acceptor](const error_code& ec,
-                                                               tcp::socket socket) {
-    if (self->user_ == nullptr || !acceptor.is_open() || ec == asio::error::operation_aborted) {
-      return;
-    }
-    if (!ec) {
-      self->on_accepted(std::move(socket));
-      self->accept(acceptor);
-      return;
-    }
-    // E.g. out of file descriptors: back off instead of spinning.
-    auto timer = std::make_shared<asio::steady_timer>(self->io_, kAcceptRetryDelay);
-    timer->async_wait([self, timer, &acceptor](const error_code&) {
-      if (self->user_ != nullptr && acceptor.is_open()) self->accept(acceptor);
-    });
-  });
+  acceptor.async_accept(
+      [self = shared_from_this(), &acceptor](const error_code& ec, tcp::socket socket) {
+        if (self->user_ == nullptr || !acceptor.is_open() || ec == asio::error::operation_aborted) {
+          return;
+        }
+        if (!ec) {
+          self->on_accepted(std::move(socket));
+          self->accept(acceptor);
+          return;
+        }
+        // E.g. out of file descriptors: back off instead of spinning.
+        auto timer = std::make_shared<asio::steady_timer>(self->io_, kAcceptRetryDelay);
+        timer->async_wait([self, timer, &acceptor](const error_code&) {
+          if (self->user_ != nullptr && acceptor.is_open()) self->accept(acceptor);
+        });
+      });
 }
 
 void TcpTransport::on_accepted(tcp::socket socket) {
@@ -108,8 +108,10 @@ void TcpTransport::send(const tcp::endpoint& to, std::string bytes, SendCompleti
     if (done) asio::post(io_, [done = std::move(done), ec] { done(ec); });
   };
   if (user_ == nullptr) return fail(TransportError::kClosed);
-  if (const auto id = find(to)) return connections_.at(*id)->send(std::move(bytes), std::move(done));
-  if (connections_.size() >= options_.max_connections) return fail(TransportError::kConnectionLimit);
+  if (const auto id = find(to))
+    return connections_.at(*id)->send(std::move(bytes), std::move(done));
+  if (connections_.size() >= options_.max_connections)
+    return fail(TransportError::kConnectionLimit);
   auto connection = add(tcp::socket(io_), to);
   connection->send(std::move(bytes), std::move(done));
   connection->start_connect(to);
@@ -118,7 +120,8 @@ void TcpTransport::send(const tcp::endpoint& to, std::string bytes, SendCompleti
 void TcpTransport::send(ConnectionId id, std::string bytes, SendCompletion done) {
   const auto it = connections_.find(id);
   if (it == connections_.end()) {
-    if (done) asio::post(io_, [done = std::move(done)] { done(TransportError::kConnectionClosed); });
+    if (done)
+      asio::post(io_, [done = std::move(done)] { done(TransportError::kConnectionClosed); });
     return;
   }
   it->second->send(std::move(bytes), std::move(done));

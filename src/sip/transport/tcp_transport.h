@@ -32,7 +32,7 @@ struct TcpOptions {
 // Threading: every call and every user callback on the io_context's thread. Lifetime: shared_ptr;
 // the TransportUser must outlive it or close() must be called first.
 class TcpTransport final : public std::enable_shared_from_this<TcpTransport>,
-                     private TcpConnection::Owner {
+                           private TcpConnection::Owner {
  public:
   static std::shared_ptr<TcpTransport> create(boost::asio::io_context& io, TransportUser& user,
                                               TcpOptions options = {});

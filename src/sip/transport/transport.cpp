@@ -30,6 +30,8 @@ Transports::~Transports() { close(); }
 
 error_code Transports::start() {
   if (closed_) return TransportError::kClosed;
+  if (started_) return boost::asio::error::already_started;
+  started_ = true;
   for (const ListenPoint& point : config_.listen) {
     error_code ec;
     switch (point.protocol) {
@@ -61,7 +63,8 @@ void Transports::send(const Destination& to, std::string bytes, SendCompletion d
     case Protocol::kUdp:
       for (const auto& socket : udp_) {
         if (socket->local_endpoint().address().is_v6() == to.address.is_v6()) {
-          return socket->send(udp::endpoint(to.address, to.port), std::move(bytes), std::move(done));
+          return socket->send(udp::endpoint(to.address, to.port), std::move(bytes),
+                              std::move(done));
         }
       }
       return fail(TransportError::kNoSocketForFamily);

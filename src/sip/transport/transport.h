@@ -46,7 +46,7 @@ class Transports {
   ~Transports();
 
   // Opens every configured listening socket. On the first failure, closes the ones already open
-  // and returns the error (e.g. address_in_use, address_not_available); no exception.
+  // and returns the error (e.g. address_in_use, address_not_available); no exception. Call once.
   boost::system::error_code start();
 
   // Sends one complete message. UDP goes from the socket of the destination's address family
@@ -75,7 +75,8 @@ class Transports {
   TransportUser* user_;
   std::vector<std::shared_ptr<UdpTransport>> udp_;
   std::shared_ptr<TcpTransport> tcp_;  // exists from construction, so outbound TCP works unbound
-  std::vector<Protocol> order_;  // the protocol of each open listener, in configuration order
+  std::vector<Protocol> order_;        // the protocol of each open listener, in configuration order
+  bool started_ = false;
   bool closed_ = false;
 };
 

@@ -85,7 +85,8 @@ class TransportUser {
 
   // A connection ended (peer close, error, idle timeout, failed connect, framing error). Called
   // exactly once per ConnectionId that the transport created, after which the id is dead.
-  virtual void on_connection_closed(const Source& connection, const boost::system::error_code& why) {
+  virtual void on_connection_closed(const Source& connection,
+                                    const boost::system::error_code& why) {
     static_cast<void>(connection);
     static_cast<void>(why);
   }

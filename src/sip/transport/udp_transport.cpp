@@ -11,15 +11,18 @@
 namespace herald::sip::transport {
 
 namespace asio = boost::asio;
-using boost::system::error_code;
 using asio::ip::udp;
+using boost::system::error_code;
 
 std::shared_ptr<UdpTransport> UdpTransport::create(asio::io_context& io, TransportUser& user) {
   return std::shared_ptr<UdpTransport>(new UdpTransport(io, user));
 }
 
 UdpTransport::UdpTransport(asio::io_context& io, TransportUser& user)
-    : io_(io), user_(&user), socket_(io), buffer_(std::make_unique<std::array<char, kMaxDatagram>>()) {}
+    : io_(io),
+      user_(&user),
+      socket_(io),
+      buffer_(std::make_unique<std::array<char, kMaxDatagram>>()) {}
 
 UdpTransport::~UdpTransport() { close(); }
 
@@ -61,16 +64,17 @@ void UdpTransport::close() {
 }
 
 void UdpTransport::receive() {
-  socket_.async_receive_from(asio::buffer(*buffer_), sender_,
-                             [self = shared_from_this()](const error_code& ec, std::size_t size) {
-                               if (!self->socket_.is_open() || ec == asio::error::operation_aborted) {
-                                 return;
-                               }
-                               // Other errors (e.g. a reported ICMP error) concern one datagram
-                               // exchange, not the socket: keep receiving.
-                               if (!ec) self->on_datagram(size);
-                               if (self->socket_.is_open()) self->receive();
-                             });
+  socket_.async_receive_from(
+      asio::buffer(*buffer_), sender_,
+      [self = shared_from_this()](const error_code& ec, std::size_t size) {
+        if (!self->socket_.is_open() || ec == asio::error::operation_aborted) {
+          return;
+        }
+        // Other errors (e.g. a reported ICMP error) concern one datagram
+        // exchange, not the socket: keep receiving.
+        if (!ec) self->on_datagram(size);
+        if (self->socket_.is_open()) self->receive();
+      });
 }
 
 void UdpTransport::on_datagram(std::size_t size) {

@@ -1,0 +1,126 @@
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+
+#include "loopback.h"
+#include "sip/transport/transport.h"
+
+namespace herald::sip::transport {
+namespace {
+
+using testing::loopback;
+using testing::Recorder;
+using testing::run_a_while;
+using testing::run_until;
+namespace asio = boost::asio;
+
+class UdpLoopbackTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { HERALD_SKIP_WITHOUT_IPV6(GetParam()); }
+
+  TransportsConfig config() const { return {{{Protocol::kUdp, loopback(GetParam()), 0}}, {}}; }
+  Destination to(const Transports& peer) const {
+    return {Protocol::kUdp, loopback(GetParam()), *peer.local_port(Protocol::kUdp), std::nullopt};
+  }
+
+  asio::io_context io_;
+};
+
+TEST_P(UdpLoopbackTest, SendAndReceiveBothWays) {
+  Recorder alice_user;
+  Recorder bob_user;
+  Transports alice(io_, alice_user, config());
+  Transports bob(io_, bob_user, config());
+  ASSERT_FALSE(alice.start());
+  ASSERT_FALSE(bob.start());
+  ASSERT_NE(*alice.local_port(Protocol::kUdp), 0);
+  EXPECT_FALSE(alice.local_port(Protocol::kTcp).has_value());
+
+  const std::string request = testing::options_request("udp1");
+  std::optional<boost::system::error_code> sent;
+  alice.send(to(bob), request, [&](const boost::system::error_code& ec) { sent = ec; });
+  EXPECT_FALSE(sent.has_value()) << "completion must not run inside send()";
+  ASSERT_TRUE(run_until(io_, [&] { return !bob_user.messages.empty(); }));
+  ASSERT_TRUE(sent.has_value());
+  EXPECT_FALSE(*sent);
+
+  const testing::Received& got = bob_user.messages.front();
+  EXPECT_EQ(got.bytes, request);
+  EXPECT_EQ(got.source.protocol, Protocol::kUdp);
+  EXPECT_EQ(got.source.remote_address, loopback(GetParam()));
+  EXPECT_EQ(got.source.remote_port, *alice.local_port(Protocol::kUdp));
+  EXPECT_EQ(got.source.local_port, *bob.local_port(Protocol::kUdp));
+  EXPECT_FALSE(got.source.connection.has_value());
+
+  const std::string response = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+  bob.send(Destination::reply_to(got.source), response);
+  ASSERT_TRUE(run_until(io_, [&] { return !alice_user.messages.empty(); }));
+  EXPECT_EQ(alice_user.messages.front().bytes, response);
+}
+
+TEST_P(UdpLoopbackTest, KeepAliveDatagramsAreIgnored) {
+  Recorder bob_user;
+  Recorder alice_user;
+  Transports alice(io_, alice_user, config());
+  Transports bob(io_, bob_user, config());
+  ASSERT_FALSE(alice.start());
+  ASSERT_FALSE(bob.start());
+
+  int completions = 0;
+  auto count = [&](const boost::system::error_code& ec) {
+    EXPECT_FALSE(ec);
+    ++completions;
+  };
+  alice.send(to(bob), "\r\n\r\n", count);
+  alice.send(to(bob), "\r\n", count);
+  alice.send(to(bob), "\r\n" + testing::options_request("ka"), count);
+  ASSERT_TRUE(run_until(io_, [&] { return !bob_user.messages.empty(); }));
+  run_a_while(io_);
+  EXPECT_EQ(completions, 3);
+  ASSERT_EQ(bob_user.messages.size(), 1U);
+  EXPECT_EQ(bob_user.messages.front().bytes, testing::options_request("ka"));
+}
+
+TEST_P(UdpLoopbackTest, OversizedDatagramReportsErrorThroughCompletion) {
+  Recorder user;
+  Transports alice(io_, user, config());
+  ASSERT_FALSE(alice.start());
+  std::optional<boost::system::error_code> sent;
+  alice.send(to(alice), std::string(70000, 'x'),
+             [&](const boost::system::error_code& ec) { sent = ec; });
+  ASSERT_TRUE(run_until(io_, [&] { return sent.has_value(); }));
+  EXPECT_EQ(*sent, asio::error::message_size) << sent->message();
+}
+
+TEST_P(UdpLoopbackTest, NoSocketForFamilyAndClosed) {
+  Recorder user;
+  Transports alice(io_, user, config());
+  ASSERT_FALSE(alice.start());
+  std::optional<boost::system::error_code> wrong_family;
+  std::optional<boost::system::error_code> after_close;
+  Destination other = to(alice);
+  other.address = loopback(!GetParam());
+  alice.send(other, "x", [&](const boost::system::error_code& ec) { wrong_family = ec; });
+  alice.close();
+  alice.send(to(alice), "x", [&](const boost::system::error_code& ec) { after_close = ec; });
+  ASSERT_TRUE(run_until(io_, [&] { return wrong_family && after_close; }));
+  EXPECT_EQ(*wrong_family, TransportError::kNoSocketForFamily);
+  EXPECT_EQ(*after_close, TransportError::kClosed);
+}
+
+TEST_P(UdpLoopbackTest, TwoShardsShareOnePort) {
+  Recorder user;
+  Transports first(io_, user, config());
+  ASSERT_FALSE(first.start());
+  TransportsConfig same = config();
+  same.listen[0].port = *first.local_port(Protocol::kUdp);
+  Transports second(io_, user, same);
+  EXPECT_FALSE(second.start()) << "SO_REUSEPORT lets a second shard bind the same port";
+}
+
+INSTANTIATE_TEST_SUITE_P(Loopback, UdpLoopbackTest, ::testing::Values(false, true),
+                         testing::family_name);
+
+}  // namespace
+}  // namespace herald::sip::transport
