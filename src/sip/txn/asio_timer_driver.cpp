@@ -10,10 +10,11 @@ AsioTimerDriver::AsioTimerDriver(boost::asio::io_context& io, TimerService& serv
   if (auto next = service_.next_deadline()) arm(*next);
 }
 
+// timer_'s own destructor cancels the pending wait (without throwing, unlike cancel()); the
+// aborted handler, and any success handler already queued, find alive_ gone.
 AsioTimerDriver::~AsioTimerDriver() {
   service_.set_wakeup_hook(nullptr);
   alive_.reset();
-  timer_.cancel();
 }
 
 void AsioTimerDriver::on_wakeup(TimePoint deadline) {

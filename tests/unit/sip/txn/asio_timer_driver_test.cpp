@@ -21,14 +21,30 @@ TEST(AsioTimerDriverTest, RunsTimersInDeadlineOrderAndLetsTheLoopFinish) {
   AsioTimerDriver driver(io, service);
   std::vector<int> fired;
   service.schedule_after(milliseconds(3), [&] { fired.push_back(3); });
-  service.schedule_after(milliseconds(1), [&] {
-    fired.push_back(1);
-    service.schedule_after(milliseconds(1), [&] { fired.push_back(2); });
-  });
+  service.schedule_after(milliseconds(1), [&] { fired.push_back(1); });
+  service.schedule_after(milliseconds(2), [&] { fired.push_back(2); });
   io.run();  // returns once no timer is pending
   EXPECT_EQ(fired, (std::vector<int>{1, 2, 3}));
   EXPECT_TRUE(service.empty());
   EXPECT_EQ(driver.armed_deadline(), std::nullopt);
+}
+
+TEST(AsioTimerDriverTest, RunsTimersScheduledByCallbacks) {
+  boost::asio::io_context io;
+  SteadyClock clock;
+  TimerService service(clock);
+  AsioTimerDriver driver(io, service);
+  std::vector<int> fired;
+  service.schedule_after(milliseconds(1), [&] {
+    fired.push_back(1);
+    service.schedule_after(Duration::zero(), [&] {
+      fired.push_back(2);
+      service.schedule_after(milliseconds(1), [&] { fired.push_back(3); });
+    });
+  });
+  io.run();
+  EXPECT_EQ(fired, (std::vector<int>{1, 2, 3}));
+  EXPECT_TRUE(service.empty());
 }
 
 TEST(AsioTimerDriverTest, EarlierTimerReArmsAndCancelledTimersNeverRun) {
