@@ -20,9 +20,11 @@ TEST(AsioTimerDriverTest, RunsTimersInDeadlineOrderAndLetsTheLoopFinish) {
   TimerService service(clock);
   AsioTimerDriver driver(io, service);
   std::vector<int> fired;
-  service.schedule_after(milliseconds(3), [&] { fired.push_back(3); });
-  service.schedule_after(milliseconds(1), [&] { fired.push_back(1); });
-  service.schedule_after(milliseconds(2), [&] { fired.push_back(2); });
+  // One base instant: separate clock readings could reorder the deadlines under load.
+  const TimePoint base = clock.now();
+  service.schedule_at(base + milliseconds(3), [&] { fired.push_back(3); });
+  service.schedule_at(base + milliseconds(1), [&] { fired.push_back(1); });
+  service.schedule_at(base + milliseconds(2), [&] { fired.push_back(2); });
   io.run();  // returns once no timer is pending
   EXPECT_EQ(fired, (std::vector<int>{1, 2, 3}));
   EXPECT_TRUE(service.empty());

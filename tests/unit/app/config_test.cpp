@@ -1,0 +1,120 @@
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace herald::app {
+namespace {
+
+class ConfigFile : public ::testing::Test {
+ protected:
+  std::optional<Config> load(const std::string& text) {
+    path_ = ::testing::TempDir() + "herald_config_test.toml";
+    std::ofstream(path_) << text;
+    return load_config(path_, error_);
+  }
+  void TearDown() override { std::remove(path_.c_str()); }
+  std::string path_;
+  std::string error_;
+};
+
+TEST(Listen, ParsesProtocolsAndAddresses) {
+  std::string error;
+  auto a = parse_listen("udp:127.0.0.1:5060", error);
+  ASSERT_TRUE(a) << error;
+  EXPECT_EQ(a->protocol, sip::transport::Protocol::kUdp);
+  EXPECT_EQ(a->port, 5060);
+  auto b = parse_listen("tcp:[::1]:0", error);
+  ASSERT_TRUE(b) << error;
+  EXPECT_TRUE(b->address.is_v6());
+  EXPECT_EQ(b->port, 0);
+}
+
+TEST(Listen, RejectsWhatIsNotAListenPoint) {
+  std::string error;
+  EXPECT_FALSE(parse_listen("sctp:127.0.0.1:5060", error));
+  EXPECT_NE(error.find("protocol must be udp or tcp"), std::string::npos);
+  EXPECT_FALSE(parse_listen("udp:localhost:5060", error));
+  EXPECT_NE(error.find("not an IP address"), std::string::npos);
+  EXPECT_FALSE(parse_listen("udp:127.0.0.1:70000", error));
+  EXPECT_FALSE(parse_listen("udp:127.0.0.1", error));
+  EXPECT_FALSE(parse_listen("udp:[::1:5060", error));
+  EXPECT_FALSE(parse_listen("udp", error));
+}
+
+TEST(Defaults, LoopbackUdpAndTcpAndDomainFromListen) {
+  Config c = default_config();
+  ASSERT_EQ(c.listen.size(), 2u);
+  EXPECT_EQ(c.listen[0].address.to_string(), "127.0.0.1");
+  EXPECT_EQ(c.listen[0].port, 5060);
+  EXPECT_EQ(c.data_dir, "var");
+  ASSERT_EQ(c.domains.size(), 1u);
+  EXPECT_EQ(c.domains[0], "127.0.0.1");
+}
+
+TEST_F(ConfigFile, ShippedExampleLoadsWithTheDefaults) {
+  std::string error;
+  auto c = load_config(std::string(HERALD_SOURCE_DIR) + "/etc/herald.toml", error);
+  ASSERT_TRUE(c) << error;
+  Config d = default_config();
+  EXPECT_EQ(c->listen.size(), d.listen.size());
+  EXPECT_EQ(c->workers, d.workers);
+  EXPECT_EQ(c->t1, d.t1);
+  EXPECT_EQ(c->tcp_idle_timeout, d.tcp_idle_timeout);
+  EXPECT_EQ(c->max_message_bytes, d.max_message_bytes);
+}
+
+TEST_F(ConfigFile, ReadsEveryOption) {
+  auto c = load(R"(listen = ["udp:[::1]:5070"]
+data_dir = "/tmp/x"
+log_level = "debug"
+workers = 2
+domains = ["example.com", "example.org"]
+server_header = ""
+[limits]
+max_message_bytes = 2048
+max_header_bytes = 1024
+max_tcp_connections = 10
+tcp_idle_timeout = 30
+[timers]
+t1 = 100
+t2 = 800
+t4 = 1000
+)");
+  ASSERT_TRUE(c) << error_;
+  EXPECT_EQ(c->listen[0].port, 5070);
+  EXPECT_EQ(c->data_dir, "/tmp/x");
+  EXPECT_EQ(c->log_level, "debug");
+  EXPECT_EQ(c->workers, 2u);
+  EXPECT_EQ(c->domains.size(), 2u);
+  EXPECT_EQ(c->server_header, "");
+  EXPECT_EQ(c->max_message_bytes, 2048u);
+  EXPECT_EQ(c->max_header_bytes, 1024u);
+  EXPECT_EQ(c->max_tcp_connections, 10u);
+  EXPECT_EQ(c->tcp_idle_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c->t1, std::chrono::milliseconds(100));
+  EXPECT_EQ(c->t2, std::chrono::milliseconds(800));
+  EXPECT_EQ(c->t4, std::chrono::milliseconds(1000));
+}
+
+TEST_F(ConfigFile, ErrorsNameFileLineAndOption) {
+  EXPECT_FALSE(load("workers = 1\nwrokers = 2\n"));
+  EXPECT_EQ(error_, path_ + ":2: unknown option 'wrokers'");
+  EXPECT_FALSE(load("\n\nworkers = 0\n"));
+  EXPECT_EQ(error_, path_ + ":3: option 'workers' must be an integer from 1 to 256");
+  EXPECT_FALSE(load("[limits]\nmax_tcp_conections = 5\n"));
+  EXPECT_EQ(error_, path_ + ":2: unknown option 'limits.max_tcp_conections'");
+  EXPECT_FALSE(load("log_level = \"loud\"\n"));
+  EXPECT_NE(error_.find("option 'log_level' must be one of"), std::string::npos);
+  EXPECT_FALSE(load("listen = [\"udp:nowhere:1\"]\n"));
+  EXPECT_NE(error_.find(":1: option 'listen':"), std::string::npos);
+  EXPECT_FALSE(load("[timers]\nt1 = 1\n"));
+  EXPECT_NE(error_.find("option 'timers.t1' must be an integer from 10"), std::string::npos);
+  EXPECT_FALSE(load("workers = [\n"));
+  EXPECT_EQ(error_.rfind(path_ + ":", 0), 0u);  // a TOML syntax error names the file and line too
+}
+
+}  // namespace
+}  // namespace herald::app
