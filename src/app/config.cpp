@@ -96,7 +96,10 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
   }
   Config c;
   static const std::set<std::string, std::less<>> kTopKeys = {"listen", "data_dir", "log_level", "workers",
-                                                              "domains", "server_header", "limits", "timers"};
+                                                              "domains", "server_header", "limits", "timers",
+                                                              "auth", "registrar"};
+  static const std::set<std::string, std::less<>> kRegistrarKeys = {"default_expires", "min_expires", "max_expires",
+                                                                    "unknown_user_status"};
   static const std::set<std::string, std::less<>> kLimitKeys = {"max_message_bytes", "max_header_bytes",
                                                                 "max_tcp_connections", "tcp_idle_timeout"};
   static const std::set<std::string, std::less<>> kTimerKeys = {"t1", "t2", "t4"};
@@ -149,7 +152,8 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
     if (!s || !kLevels.contains(*s)) return fail(*node, "log_level", "one of trace, debug, info, warn, error, critical, off");
     c.log_level = *s;
   }
-  if (!integer(table, "workers", "workers", 1, 256, c.workers)) return std::nullopt;
+  // Registrations live on one shard until requests are routed to the shard owning their AOR.
+  if (!integer(table, "workers", "workers", 1, 1, c.workers)) return std::nullopt;
   if (const toml::node* node = table.get("domains")) {
     const toml::array* array = node->as_array();
     if (array == nullptr) return fail(*node, "domains", "an array of domain names");
@@ -181,6 +185,35 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
       return std::nullopt;
     }
     c.tcp_idle_timeout = std::chrono::seconds(idle);
+  }
+  if (const toml::node* node = table.get("auth")) {
+    auto v = node->value<std::string>();
+    if (!v || (*v != "required" && *v != "off")) return fail(*node, "auth", "\"required\" or \"off\"");
+    c.auth = *v;
+  }
+  if (const toml::node* node = table.get("registrar")) {
+    const toml::table* registrar = node->as_table();
+    if (registrar == nullptr) return fail(*node, "registrar", "a table");
+    for (auto&& [key, value] : *registrar) {
+      if (!kRegistrarKeys.contains(key.str())) {
+        error = fmt::format("{}: unknown option 'registrar.{}'", where(file, value), key.str());
+        return std::nullopt;
+      }
+    }
+    if (!integer(*registrar, "default_expires", "registrar.default_expires", 1, 86400 * 7, c.default_expires) ||
+        !integer(*registrar, "min_expires", "registrar.min_expires", 0, 86400, c.min_expires) ||
+        !integer(*registrar, "max_expires", "registrar.max_expires", 1, 86400 * 7, c.max_expires)) {
+      return std::nullopt;
+    }
+    if (const toml::node* status = registrar->get("unknown_user_status")) {
+      auto v = status->value<std::int64_t>();
+      if (!v || (*v != 403 && *v != 404)) return fail(*status, "registrar.unknown_user_status", "403 or 404");
+      c.unknown_user_status = static_cast<int>(*v);
+    }
+    if (c.min_expires > c.max_expires) {
+      error = fmt::format("{}: registrar.min_expires is above registrar.max_expires", where(file, *node));
+      return std::nullopt;
+    }
   }
   if (const toml::node* node = table.get("timers")) {
     const toml::table* timers = node->as_table();

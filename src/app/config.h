@@ -25,6 +25,13 @@ struct Config {
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_tcp_connections = 4096;
   std::chrono::seconds tcp_idle_timeout{600};
+  // authentication: "required" (digest on REGISTER and requests from local users) or "off"
+  std::string auth = "required";
+  // registrar (RFC 3261 §10.3)
+  std::uint32_t default_expires = 3600;
+  std::uint32_t min_expires = 60;
+  std::uint32_t max_expires = 86400;
+  int unknown_user_status = 404;  // 404 or 403
   // RFC 3261 timers
   std::chrono::milliseconds t1{500};
   std::chrono::milliseconds t2{4000};

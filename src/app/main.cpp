@@ -14,6 +14,7 @@
 
 #include "app/config.h"
 #include "app/shard.h"
+#include "app/user_command.h"
 
 namespace {
 
@@ -62,9 +63,18 @@ int serve(const ServeOptions& options) {
     return 1;
   }
 
+  // One nonce secret for every shard, so a challenge issued by one verifies on another.
+  herald::services::auth::NonceFactory nonces(herald::app::unix_now);
   std::vector<std::unique_ptr<herald::app::Shard>> shards;
   for (std::uint32_t i = 0; i < config.workers; ++i) {
-    shards.push_back(std::make_unique<herald::app::Shard>(config, i));
+    herald::store::StoreConfig store_config;
+    store_config.data_dir = config.data_dir;
+    auto store = herald::store::open_store(store_config);
+    if (!store.ok()) {
+      spdlog::critical("cannot open the store in {}: {}", config.data_dir.string(), store.status().message());
+      return 1;
+    }
+    shards.push_back(std::make_unique<herald::app::Shard>(config, i, std::move(store).value(), nonces));
     if (auto ec = shards.back()->start()) {
       spdlog::critical("cannot listen: {}", ec.message());
       return 1;
@@ -79,7 +89,8 @@ int serve(const ServeOptions& options) {
       }
     }
   }
-  spdlog::info("herald serving with {} worker(s), data directory {}", config.workers, config.data_dir.string());
+  spdlog::info("herald serving with {} worker(s), data directory {}, auth {}, {} binding(s) restored", config.workers,
+               config.data_dir.string(), config.auth, shards.front()->location().binding_count());
 
   boost::asio::signal_set signals(shards.front()->io(), SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -115,7 +126,9 @@ int main(int argc, char** argv) {
                         "Listen on PROTOCOL:ADDRESS:PORT (udp or tcp; repeatable; overrides the config)");
   serve_cmd->add_option("--data-dir", serve_options.data_dir, "Data directory (overrides the config)");
 
+  std::shared_ptr<int> user_exit_code = herald::app::add_user_commands(app);
+
   CLI11_PARSE(app, argc, argv);
   if (serve_cmd->parsed()) return serve(serve_options);
-  return 0;
+  return *user_exit_code >= 0 ? *user_exit_code : 0;
 }

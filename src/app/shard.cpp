@@ -22,22 +22,54 @@ sip::txn::TransactionLayerConfig layer_config(const Config& config, std::uint32_
   return c;
 }
 
+services::registrar::RegistrarConfig registrar_config(const Config& config) {
+  services::registrar::RegistrarConfig r;
+  r.default_expires = config.default_expires;
+  r.min_expires = config.min_expires;
+  r.max_expires = config.max_expires;
+  r.unknown_user_status = config.unknown_user_status;
+  r.domains = config.domains;
+  return r;
+}
+
 }  // namespace
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 services::Capabilities server_capabilities() {
   services::Capabilities c;
-  c.methods = {"OPTIONS", "ACK", "CANCEL"};
+  c.methods = {"OPTIONS", "REGISTER", "ACK", "CANCEL"};
+  c.supported = {"path"};
   return c;
 }
 
-Shard::Shard(const Config& config, std::uint32_t index)
+Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::Store> store,
+             const services::auth::NonceFactory& nonces)
     : io_(1),
       timers_(clock_),
       timer_driver_(io_, timers_),
+      store_(std::move(store)),
+      location_(timers_, store_.get(), unix_now),
+      registrar_(registrar_config(config), location_,
+                 [this](std::string_view aor) { return store_->find_user(aor).ok(); }),
+      nonce_counts_(unix_now),
       core_(server_capabilities(), config.server_header),
       layer_(timers_, *this, core_, layer_config(config, index)),
       transport_(io_, transports_config(config), *this) {
+  if (config.auth == "required") {
+    authenticator_ = std::make_unique<services::auth::Authenticator>(
+        nonces, nonce_counts_, [this](std::string_view username, std::string_view realm)
+            -> std::optional<services::auth::Credentials> {
+          auto user = store_->find_user("sip:" + std::string(username) + "@" + std::string(realm));
+          if (!user.ok()) return std::nullopt;
+          return services::auth::Credentials{user.value().ha1_md5, user.value().ha1_sha256};
+        });
+  }
   core_.attach(layer_);
+  core_.serve_register(registrar_, authenticator_.get());
+  location_.load();
 }
 
 Shard::~Shard() { transport_.close(); }

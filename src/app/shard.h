@@ -4,7 +4,13 @@
 #include <memory>
 
 #include "app/config.h"
+#include "services/auth/authenticator.h"
+#include "services/auth/nonce.h"
+#include "services/auth/nonce_counts.h"
 #include "services/core/server_core.h"
+#include "services/registrar/location_service.h"
+#include "services/registrar/registrar.h"
+#include "store/store.h"
 #include "sip/transport/message_transport.h"
 #include "sip/txn/asio_timer_driver.h"
 #include "sip/txn/clock.h"
@@ -20,7 +26,10 @@ namespace herald::app {
 // Threading: constructed on any thread; after start(), used only from the thread in run().
 class Shard final : private sip::transport::MessageHandler, private sip::txn::MessageSender {
  public:
-  Shard(const Config& config, std::uint32_t index);
+  // `store` is this shard's own connection to the store (a Store is used by one thread).
+  // `nonces` is shared by every shard so that a nonce issued by one verifies on another.
+  Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::Store> store,
+        const services::auth::NonceFactory& nonces);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
   ~Shard() override;
@@ -33,6 +42,7 @@ class Shard final : private sip::transport::MessageHandler, private sip::txn::Me
   void stop();
 
   boost::asio::io_context& io() { return io_; }
+  services::registrar::LocationService& location() { return location_; }
   sip::transport::MessageTransport& transport() { return transport_; }
 
  private:
@@ -47,6 +57,11 @@ class Shard final : private sip::transport::MessageHandler, private sip::txn::Me
   sip::txn::SteadyClock clock_;
   sip::txn::TimerService timers_;
   sip::txn::AsioTimerDriver timer_driver_;
+  std::unique_ptr<store::Store> store_;
+  services::registrar::LocationService location_;
+  services::registrar::Registrar registrar_;
+  services::auth::NonceCounts nonce_counts_;
+  std::unique_ptr<services::auth::Authenticator> authenticator_;  // null when auth = "off"
   services::ServerCore core_;
   sip::txn::TransactionLayer layer_;
   sip::transport::MessageTransport transport_;
@@ -54,5 +69,8 @@ class Shard final : private sip::transport::MessageHandler, private sip::txn::Me
 
 // The capabilities of this build, advertised by OPTIONS.
 services::Capabilities server_capabilities();
+
+// Unix seconds from the system clock (binding expiry, nonce timestamps).
+std::int64_t unix_now();
 
 }  // namespace herald::app

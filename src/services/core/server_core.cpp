@@ -33,13 +33,23 @@ void ServerCore::respond(sip::txn::ServerTransactionId id, const Message& reques
                          std::string_view reason, const std::vector<std::pair<HeaderId, std::string>>& extra) {
   std::string tag = code > 100 ? new_tag() : std::string();
   Message response = sip::make_response(request, code, reason, tag);
-  // Content-Length stays last, where readers of a trace expect it.
   response.remove(HeaderId::kContentLength);
   for (const auto& [header, value] : extra) response.append(header, value);
-  if (!server_header_.empty()) response.append(HeaderId::kServer, server_header_);
   response.append(HeaderId::kContentLength, "0");
+  send(id, request, std::move(response));
+}
+
+void ServerCore::send(sip::txn::ServerTransactionId id, const Message& request, Message response) {
+  int code = response.status_code();
+  std::string_view reason = response.reason_phrase();
+  // Server goes before Content-Length, which stays last where readers of a trace expect it.
+  if (!server_header_.empty()) {
+    response.remove(HeaderId::kContentLength);
+    response.append(HeaderId::kServer, server_header_);
+    response.append(HeaderId::kContentLength, std::to_string(response.body().size()));
+  }
   ++counters_.responses[std::clamp(code / 100, 1, 6)];
-  if (code >= 300) {
+  if (code >= 300 && code != 401 && code != 407) {  // challenges are routine: debug only
     spdlog::info("call-id={} {} {} -> {} {}", call_id_of(request), request.method_name(), request.request_uri_text(),
                  code, reason.empty() ? sip::default_reason(code) : reason);
   } else {
@@ -50,7 +60,6 @@ void ServerCore::respond(sip::txn::ServerTransactionId id, const Message& reques
 
 void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& request,
                             const sip::transport::Source& source) {
-  (void)source;
   const sip::Uri& uri = request.request_uri().value();
   // §8.2.2.1 / §16.3 step 1: a scheme Herald cannot route.
   if (!uri.is_sip()) {
@@ -103,6 +112,13 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
       }
       return;
     }
+    case Method::kRegister:
+      if (registrar_ != nullptr) {
+        handle_register(id, request, source);
+        return;
+      }
+      respond(id, request, 405, "Method Not Allowed", {{HeaderId::kAllow, allow_}});
+      return;
     case Method::kOther:
       respond(id, request, 501, "Not Implemented", {{HeaderId::kAllow, allow_}});
       return;
@@ -110,6 +126,31 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
       respond(id, request, 405, "Method Not Allowed", {{HeaderId::kAllow, allow_}});
       return;
   }
+}
+
+void ServerCore::handle_register(sip::txn::ServerTransactionId id, const Message& request,
+                                 const sip::transport::Source& source) {
+  std::optional<std::string> identity;
+  if (authenticator_ != nullptr) {
+    auth::Verdict verdict = authenticator_->verify(request, /*proxy=*/false);
+    if (verdict.outcome == auth::Outcome::kMalformed) {
+      respond(id, request, 400, verdict.reason);
+      return;
+    }
+    if (!verdict.ok()) {
+      // RFC 3261 §22.2: challenge. Unknown users and wrong passwords get the same answer.
+      Message challenge = sip::make_response(request, 401, "Unauthorized", new_tag());
+      challenge.remove(HeaderId::kContentLength);
+      std::string realm = verdict.realm.empty() ? std::string(request.request_uri()->host) : verdict.realm;
+      authenticator_->add_challenge(challenge, realm, verdict.stale_challenge(), /*proxy=*/false);
+      challenge.append(HeaderId::kContentLength, "0");
+      spdlog::debug("call-id={} REGISTER challenged: {}", call_id_of(request), auth::outcome_name(verdict.outcome));
+      send(id, request, std::move(challenge));
+      return;
+    }
+    identity = "sip:" + verdict.username + "@" + verdict.realm;
+  }
+  send(id, request, registrar_->handle(request, source, identity));
 }
 
 void ServerCore::on_ack(const Message& ack, const sip::transport::Source& source) {

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "services/auth/authenticator.h"
+#include "services/registrar/registrar.h"
 #include "sip/txn/transaction_layer.h"
 
 namespace herald::services {
@@ -35,6 +37,12 @@ class ServerCore final : public sip::txn::TransactionUser {
 
   // Must be called once, before the layer delivers anything.
   void attach(sip::txn::TransactionLayer& layer) { layer_ = &layer; }
+  // The registrar serves REGISTER; with an authenticator, REGISTER is challenged (401).
+  // Both must outlive the core; the authenticator may be null (auth = "off").
+  void serve_register(registrar::Registrar& registrar, auth::Authenticator* authenticator) {
+    registrar_ = &registrar;
+    authenticator_ = authenticator;
+  }
 
   void on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
                   const sip::transport::Source& source) override;
@@ -48,12 +56,18 @@ class ServerCore final : public sip::txn::TransactionUser {
   // Answers `request` with code/reason, a To tag, Server, and the headers in `extra`.
   void respond(sip::txn::ServerTransactionId id, const sip::Message& request, int code,
                std::string_view reason, const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});
+  // Sends a response built elsewhere, with Server, counters and a log line.
+  void send(sip::txn::ServerTransactionId id, const sip::Message& request, sip::Message response);
+  void handle_register(sip::txn::ServerTransactionId id, const sip::Message& request,
+                       const sip::transport::Source& source);
   std::string new_tag();
 
   Capabilities capabilities_;
   std::string allow_;  // capabilities_.methods joined, ready to send
   std::string server_header_;
   sip::txn::TransactionLayer* layer_ = nullptr;
+  registrar::Registrar* registrar_ = nullptr;
+  auth::Authenticator* authenticator_ = nullptr;
   std::mt19937_64 random_;
   CoreCounters counters_;
 };

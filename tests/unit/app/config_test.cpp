@@ -70,7 +70,8 @@ TEST_F(ConfigFile, ReadsEveryOption) {
   auto c = load(R"(listen = ["udp:[::1]:5070"]
 data_dir = "/tmp/x"
 log_level = "debug"
-workers = 2
+workers = 1
+auth = "off"
 domains = ["example.com", "example.org"]
 server_header = ""
 [limits]
@@ -78,6 +79,11 @@ max_message_bytes = 2048
 max_header_bytes = 1024
 max_tcp_connections = 10
 tcp_idle_timeout = 30
+[registrar]
+default_expires = 600
+min_expires = 30
+max_expires = 3600
+unknown_user_status = 403
 [timers]
 t1 = 100
 t2 = 800
@@ -87,13 +93,18 @@ t4 = 1000
   EXPECT_EQ(c->listen[0].port, 5070);
   EXPECT_EQ(c->data_dir, "/tmp/x");
   EXPECT_EQ(c->log_level, "debug");
-  EXPECT_EQ(c->workers, 2u);
+  EXPECT_EQ(c->workers, 1u);
+  EXPECT_EQ(c->auth, "off");
   EXPECT_EQ(c->domains.size(), 2u);
   EXPECT_EQ(c->server_header, "");
   EXPECT_EQ(c->max_message_bytes, 2048u);
   EXPECT_EQ(c->max_header_bytes, 1024u);
   EXPECT_EQ(c->max_tcp_connections, 10u);
   EXPECT_EQ(c->tcp_idle_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c->default_expires, 600u);
+  EXPECT_EQ(c->min_expires, 30u);
+  EXPECT_EQ(c->max_expires, 3600u);
+  EXPECT_EQ(c->unknown_user_status, 403);
   EXPECT_EQ(c->t1, std::chrono::milliseconds(100));
   EXPECT_EQ(c->t2, std::chrono::milliseconds(800));
   EXPECT_EQ(c->t4, std::chrono::milliseconds(1000));
@@ -103,7 +114,13 @@ TEST_F(ConfigFile, ErrorsNameFileLineAndOption) {
   EXPECT_FALSE(load("workers = 1\nwrokers = 2\n"));
   EXPECT_EQ(error_, path_ + ":2: unknown option 'wrokers'");
   EXPECT_FALSE(load("\n\nworkers = 0\n"));
-  EXPECT_EQ(error_, path_ + ":3: option 'workers' must be an integer from 1 to 256");
+  EXPECT_EQ(error_, path_ + ":3: option 'workers' must be an integer from 1 to 1");
+  EXPECT_FALSE(load("auth = \"maybe\"\n"));
+  EXPECT_NE(error_.find("option 'auth' must be"), std::string::npos);
+  EXPECT_FALSE(load("[registrar]\nunknown_user_status = 500\n"));
+  EXPECT_NE(error_.find("registrar.unknown_user_status' must be 403 or 404"), std::string::npos);
+  EXPECT_FALSE(load("[registrar]\nmin_expires = 600\nmax_expires = 60\n"));
+  EXPECT_NE(error_.find("min_expires is above"), std::string::npos);
   EXPECT_FALSE(load("[limits]\nmax_tcp_conections = 5\n"));
   EXPECT_EQ(error_, path_ + ":2: unknown option 'limits.max_tcp_conections'");
   EXPECT_FALSE(load("log_level = \"loud\"\n"));

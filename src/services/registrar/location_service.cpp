@@ -1,0 +1,127 @@
+#include "services/registrar/location_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace herald::services::registrar {
+
+LocationService::LocationService(sip::txn::TimerService& timers, store::BindingStore* store, Clock now)
+    : timers_(timers), store_(store), now_(std::move(now)) {}
+
+LocationService::~LocationService() {
+  for (auto& [aor, entries] : aors_) {
+    for (Entry& e : entries) timers_.cancel(e.expiry);
+  }
+}
+
+std::size_t LocationService::load() {
+  if (store_ == nullptr) return 0;
+  auto all = store_->load_bindings();
+  if (!all.ok()) {
+    spdlog::error("cannot load bindings: {}", all.status().message());
+    return 0;
+  }
+  std::int64_t now = now_();
+  std::size_t kept = 0;
+  for (store::Binding& b : all.value()) {
+    if (b.expires_at <= now) continue;
+    std::vector<Entry>& entries = aors_[b.aor];
+    entries.push_back({std::move(b), {}});
+    arm(entries.back());
+    ++count_;
+    ++kept;
+  }
+  if (auto removed = store_->remove_expired(now); !removed.ok()) {
+    spdlog::error("cannot remove expired bindings: {}", removed.status().message());
+  }
+  return kept;
+}
+
+std::vector<store::Binding> LocationService::lookup(std::string_view aor) const {
+  std::vector<store::Binding> out;
+  auto it = aors_.find(std::string(aor));
+  if (it == aors_.end()) return out;
+  out.reserve(it->second.size());
+  for (const Entry& e : it->second) out.push_back(e.binding);
+  std::stable_sort(out.begin(), out.end(), [](const store::Binding& a, const store::Binding& b) {
+    int qa = a.q < 0 ? 1000 : a.q;  // an absent q ranks as 1.0 (RFC 3261 §16.6 leaves it open)
+    int qb = b.q < 0 ? 1000 : b.q;
+    if (qa != qb) return qa > qb;
+    return a.updated_at > b.updated_at;
+  });
+  return out;
+}
+
+const store::Binding* LocationService::find(std::string_view aor, std::string_view contact) const {
+  auto it = aors_.find(std::string(aor));
+  if (it == aors_.end()) return nullptr;
+  for (const Entry& e : it->second) {
+    if (e.binding.contact == contact) return &e.binding;
+  }
+  return nullptr;
+}
+
+void LocationService::arm(Entry& entry) {
+  timers_.cancel(entry.expiry);
+  std::int64_t remaining = entry.binding.expires_at - now_();
+  entry.expiry = timers_.schedule_after(std::chrono::seconds(std::max<std::int64_t>(remaining, 0)),
+                                        [this, aor = entry.binding.aor, contact = entry.binding.contact] {
+                                          expire(aor, contact);
+                                        });
+}
+
+void LocationService::expire(const std::string& aor, const std::string& contact) {
+  spdlog::debug("binding {} -> {} expired", aor, contact);
+  auto status = remove(aor, contact);
+  if (!status.ok() && !status.is_not_found()) {
+    spdlog::error("cannot remove expired binding {} -> {}: {}", aor, contact, status.message());
+  }
+}
+
+store::Status LocationService::put(store::Binding binding) {
+  binding.updated_at = now_();
+  std::vector<Entry>& entries = aors_[binding.aor];
+  auto it = std::find_if(entries.begin(), entries.end(),
+                         [&](const Entry& e) { return e.binding.contact == binding.contact; });
+  if (it == entries.end()) {
+    entries.push_back({binding, {}});
+    it = entries.end() - 1;
+    ++count_;
+  } else {
+    it->binding = binding;
+  }
+  arm(*it);
+  return store_ ? store_->put_binding(binding) : store::Status{};
+}
+
+store::Status LocationService::remove(std::string_view aor, std::string_view contact) {
+  auto found = aors_.find(std::string(aor));
+  if (found != aors_.end()) {
+    std::vector<Entry>& entries = found->second;
+    auto it = std::find_if(entries.begin(), entries.end(),
+                           [&](const Entry& e) { return e.binding.contact == contact; });
+    if (it != entries.end()) {
+      timers_.cancel(it->expiry);
+      entries.erase(it);
+      --count_;
+      if (entries.empty()) aors_.erase(found);
+    }
+  }
+  return store_ ? store_->remove_binding(aor, contact) : store::Status{};
+}
+
+store::Status LocationService::remove_all(std::string_view aor) {
+  auto found = aors_.find(std::string(aor));
+  if (found != aors_.end()) {
+    for (Entry& e : found->second) timers_.cancel(e.expiry);
+    count_ -= found->second.size();
+    aors_.erase(found);
+  }
+  if (store_ == nullptr) return {};
+  auto removed = store_->remove_bindings(aor);
+  return removed.ok() ? store::Status{} : removed.status();
+}
+
+}  // namespace herald::services::registrar

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sip/txn/timer_service.h"
+#include "store/store.h"
+
+namespace herald::services::registrar {
+
+// The location service (RFC 3261 §10.2): the bindings of every address-of-record, held in
+// memory so lookups never wait for the disk, written through to the store on each change,
+// and expired on time by one timer per binding on the shard's TimerService (no scans).
+//
+// Threading: one instance per shard, used on its thread. `store` may be null (memory only);
+// otherwise it must outlive the service and belong to the same thread.
+class LocationService {
+ public:
+  using Clock = std::function<std::int64_t()>;  // unix seconds
+
+  LocationService(sip::txn::TimerService& timers, store::BindingStore* store, Clock now);
+  LocationService(const LocationService&) = delete;
+  LocationService& operator=(const LocationService&) = delete;
+  ~LocationService();
+
+  // Reads every stored binding (after a restart): live ones are kept with their remaining
+  // lifetime, expired ones removed from the store. Returns how many were kept.
+  std::size_t load();
+
+  // The live bindings of `aor`, ordered by q (highest first), then most recently updated.
+  // Empty when there are none.
+  std::vector<store::Binding> lookup(std::string_view aor) const;
+  const store::Binding* find(std::string_view aor, std::string_view contact) const;
+
+  // Adds or replaces the binding (aor, contact) and (re)arms its expiry. Returns the store's
+  // status (the memory copy is updated either way; a failed write is logged by the caller).
+  store::Status put(store::Binding binding);
+  store::Status remove(std::string_view aor, std::string_view contact);
+  store::Status remove_all(std::string_view aor);
+
+  std::size_t binding_count() const { return count_; }
+  std::size_t aor_count() const { return aors_.size(); }
+  std::int64_t now() const { return now_(); }
+
+ private:
+  struct Entry {
+    store::Binding binding;
+    sip::txn::TimerId expiry;
+  };
+  void arm(Entry& entry);
+  void expire(const std::string& aor, const std::string& contact);
+
+  sip::txn::TimerService& timers_;
+  store::BindingStore* store_;
+  Clock now_;
+  std::unordered_map<std::string, std::vector<Entry>> aors_;
+  std::size_t count_ = 0;
+};
+
+}  // namespace herald::services::registrar

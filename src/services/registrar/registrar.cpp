@@ -1,0 +1,208 @@
+#include "services/registrar/registrar.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <ctime>
+
+namespace herald::services::registrar {
+namespace {
+
+using sip::HeaderId;
+using sip::Message;
+
+// One Contact of the REGISTER, checked, with the expiry the registrar grants.
+struct ContactChange {
+  std::string contact;  // URI text as registered
+  std::uint32_t expires = 0;
+  int q = -1;
+  std::string instance;
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = sip::grammar::to_lower(c);
+  return out;
+}
+
+std::string source_text(const sip::transport::Source& s) {
+  std::string address = s.remote_address.to_string();
+  if (s.remote_address.is_v6()) address = "[" + address + "]";
+  return fmt::format("{}:{}:{}", s.protocol == sip::transport::Protocol::kUdp ? "udp" : "tcp", address,
+                     s.remote_port);
+}
+
+bool same_contact(std::string_view stored, const sip::Uri& uri) {
+  auto parsed = sip::parse_uri(stored);
+  return parsed.ok() ? sip::uri_equal(*parsed, uri) : stored == uri.text;
+}
+
+}  // namespace
+
+std::string rfc1123_date(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+Registrar::Registrar(RegistrarConfig config, LocationService& location, UserExists user_exists)
+    : config_(std::move(config)), location_(location), user_exists_(std::move(user_exists)),
+      random_(std::random_device{}()) {
+  for (std::string& d : config_.domains) d = lower(d);
+}
+
+bool Registrar::serves_domain(std::string_view host) const {
+  std::string h = lower(host);
+  return std::find(config_.domains.begin(), config_.domains.end(), h) != config_.domains.end();
+}
+
+Message Registrar::reply(const Message& request, int code, std::string_view reason) {
+  return sip::make_response(request, code, reason, fmt::format("{:016x}", random_()));
+}
+
+Message Registrar::bindings_reply(const Message& request, const std::string& aor, bool with_path) {
+  Message r = reply(request, 200, "OK");
+  r.remove(HeaderId::kContentLength);
+  std::int64_t now = location_.now();
+  std::vector<std::string> path;
+  for (const store::Binding& b : location_.lookup(aor)) {
+    std::string value = fmt::format("<{}>;expires={}", b.contact, std::max<std::int64_t>(b.expires_at - now, 0));
+    if (b.q >= 0) value += fmt::format(";q={}.{:03}", b.q / 1000, b.q % 1000);
+    if (!b.instance.empty()) value += fmt::format(";+sip.instance=\"{}\"", b.instance);
+    r.append(HeaderId::kContact, value);
+  }
+  if (with_path) {
+    request.for_each<sip::hdr::Path>([&](const sip::NameAddr& p) {
+      path.emplace_back(fmt::format("<{}>", p.uri.text));
+      return true;
+    });
+    for (const std::string& p : path) r.append(HeaderId::kPath, p);
+  }
+  r.append(HeaderId::kDate, rfc1123_date(now));
+  r.append(HeaderId::kContentLength, "0");
+  return r;
+}
+
+Message Registrar::handle(const Message& request, const sip::transport::Source& source,
+                          const std::optional<std::string>& identity) {
+  // §10.3 step 1: the Request-URI names a domain this registrar serves.
+  const sip::Uri& ruri = request.request_uri().value();
+  if (!serves_domain(ruri.host)) return reply(request, 403, "Domain not served here");
+  // Step 5: the To header names the address-of-record.
+  auto to = request.get<sip::hdr::To>();
+  if (!to->uri.is_sip()) return reply(request, 416, "Unsupported URI Scheme in To");
+  std::string aor = sip::address_of_record(to->uri);
+  if (!serves_domain(to->uri.host)) return reply(request, 403, "Domain not served here");
+  // Step 3/4: the authenticated identity may modify this AOR.
+  if (identity && *identity != aor) return reply(request, 403, "Authenticated identity does not match To");
+  if (!identity && !user_exists_(aor)) {
+    return reply(request, config_.unknown_user_status,
+                 config_.unknown_user_status == 404 ? "Not Found" : "Forbidden");
+  }
+
+  // Step 6: the contacts and their expiry.
+  auto expires_header = request.get<sip::hdr::Expires>();
+  std::optional<std::uint32_t> request_expires;
+  if (expires_header.ok()) request_expires = expires_header.value();
+  bool star = false;
+  std::vector<ContactChange> changes;
+  std::vector<sip::Uri> uris;
+  std::optional<std::uint32_t> too_brief;
+  auto contacts = request.for_each<sip::hdr::Contact>([&](const sip::ContactValue& c) {
+    if (c.star) {
+      star = true;
+      return true;
+    }
+    ContactChange change;
+    change.contact = std::string(c.address.uri.text);
+    std::uint32_t expires = c.expires().value_or(request_expires.value_or(config_.default_expires));
+    if (expires != 0 && expires < config_.min_expires) too_brief = expires;
+    change.expires = std::min(expires, config_.max_expires);
+    change.q = c.q().value_or(-1);
+    if (auto instance = c.address.params.find("+sip.instance")) change.instance = std::string(sip::unquote(*instance));
+    changes.push_back(std::move(change));
+    uris.push_back(c.address.uri);
+    return true;
+  });
+  if (contacts.malformed()) return reply(request, 400, "Malformed Contact header");
+
+  auto call_id = std::string(request.get<sip::hdr::CallId>().value());
+  std::uint32_t cseq = request.get<sip::hdr::CSeq>()->number;
+  bool with_path = false;
+  request.for_each<sip::hdr::Supported>([&](std::string_view tag) {
+    with_path = with_path || sip::grammar::iequals(tag, "path");
+    return !with_path;
+  });
+
+  if (star) {
+    // "*" only alone and with Expires: 0 (§10.3 step 6).
+    if (!changes.empty() || !request_expires || *request_expires != 0) {
+      return reply(request, 400, "Contact * needs Expires: 0 and no other Contact");
+    }
+    // Step 7 for "*": an older Call-ID/CSeq must not remove newer bindings.
+    for (const store::Binding& b : location_.lookup(aor)) {
+      if (b.call_id == call_id && cseq <= b.cseq) return reply(request, 500, "Out of order REGISTER");
+    }
+    if (auto s = location_.remove_all(aor); !s.ok()) spdlog::error("store: {}", s.message());
+    spdlog::info("call-id={} {} unregistered all contacts", call_id, aor);
+    return bindings_reply(request, aor, with_path);
+  }
+  if (too_brief) {
+    Message r = reply(request, 423, "Interval Too Brief");
+    r.remove(HeaderId::kContentLength);
+    r.append(HeaderId::kMinExpires, std::to_string(config_.min_expires));
+    r.append(HeaderId::kContentLength, "0");
+    return r;
+  }
+  // Step 7: refuse the whole request when any contact is out of order (same Call-ID, CSeq
+  // not higher); nothing is applied. Retry-After as §21.5.1 allows: the client's CSeq
+  // ordering settles within a retransmission interval.
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    for (const store::Binding& b : location_.lookup(aor)) {
+      if (same_contact(b.contact, uris[i]) && b.call_id == call_id && cseq <= b.cseq) {
+        Message r = reply(request, 500, "Out of order REGISTER");
+        r.remove(HeaderId::kContentLength);
+        r.append(HeaderId::kRetryAfter, std::to_string(1 + random_() % 10));
+        r.append(HeaderId::kContentLength, "0");
+        return r;
+      }
+    }
+  }
+  std::vector<std::string> path;
+  request.for_each<sip::hdr::Path>([&](const sip::NameAddr& p) {
+    path.emplace_back(p.uri.text);
+    return true;
+  });
+  std::int64_t now = location_.now();
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    ContactChange& c = changes[i];
+    // The stored spelling of an equal URI is kept, so refreshes find the same key.
+    std::string key = c.contact;
+    for (const store::Binding& b : location_.lookup(aor)) {
+      if (same_contact(b.contact, uris[i])) key = b.contact;
+    }
+    if (c.expires == 0) {
+      if (auto s = location_.remove(aor, key); !s.ok() && !s.is_not_found()) spdlog::error("store: {}", s.message());
+      continue;
+    }
+    store::Binding b;
+    b.aor = aor;
+    b.contact = key;
+    b.call_id = call_id;
+    b.cseq = cseq;
+    b.expires_at = now + c.expires;
+    b.q = c.q;
+    b.path = path;
+    b.instance = c.instance;
+    b.received = source_text(source);
+    if (auto s = location_.put(std::move(b)); !s.ok()) spdlog::error("store: {}", s.message());
+  }
+  spdlog::info("call-id={} {} registered, {} binding(s)", call_id, aor, location_.lookup(aor).size());
+  return bindings_reply(request, aor, with_path);
+}
+
+}  // namespace herald::services::registrar

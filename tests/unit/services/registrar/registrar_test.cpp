@@ -1,0 +1,209 @@
+#include "services/registrar/registrar.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <set>
+
+#include "store/memory_store.h"
+#include "sip/txn/clock.h"
+
+namespace herald::services::registrar {
+namespace {
+
+using sip::HeaderId;
+using sip::Message;
+
+class RegistrarTest : public ::testing::Test {
+ protected:
+  RegistrarTest()
+      : timers_(clock_),
+        location_(timers_, &store_, [this] { return unix_now(); }),
+        registrar_(config(), location_, [this](std::string_view aor) { return users_.count(std::string(aor)) > 0; }) {
+    source_.protocol = sip::transport::Protocol::kUdp;
+    source_.remote_address = boost::asio::ip::make_address("192.0.2.7");
+    source_.remote_port = 5062;
+  }
+
+  static RegistrarConfig config() {
+    RegistrarConfig c;
+    c.min_expires = 60;
+    c.max_expires = 7200;
+    c.domains = {"example.com"};
+    return c;
+  }
+
+  std::int64_t unix_now() const {
+    return 1'700'000'000 + std::chrono::duration_cast<std::chrono::seconds>(clock_.now() - start_).count();
+  }
+
+  void advance(std::chrono::seconds s) { sip::txn::run_until(timers_, clock_, clock_.now() + s); }
+
+  Message reg(const std::string& contacts, const std::string& extra = "", const std::string& call_id = "c1",
+              int cseq = 1, const std::string& to = "sip:alice@example.com") {
+    std::string text = "REGISTER sip:example.com SIP/2.0\r\n"
+                       "Via: SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK" + std::to_string(++branch_) + "\r\n"
+                       "Max-Forwards: 70\r\n"
+                       "To: <" + to + ">\r\n"
+                       "From: <" + to + ">;tag=f1\r\n"
+                       "Call-ID: " + call_id + "\r\n"
+                       "CSeq: " + std::to_string(cseq) + " REGISTER\r\n" + contacts + extra +
+                       "Content-Length: 0\r\n\r\n";
+    auto m = sip::parse_message(text);
+    EXPECT_TRUE(m.ok()) << m.why();
+    return std::move(m).value();
+  }
+
+  Message send(const Message& request, std::optional<std::string> identity = std::nullopt) {
+    return registrar_.handle(request, source_, identity);
+  }
+
+  std::map<std::string, std::uint32_t> contacts_of(const Message& response) {
+    std::map<std::string, std::uint32_t> out;
+    response.for_each<sip::hdr::Contact>([&](const sip::ContactValue& c) {
+      out[std::string(c.address.uri.text)] = c.expires().value_or(0);
+      return true;
+    });
+    return out;
+  }
+
+  sip::txn::ManualClock clock_{sip::txn::TimePoint{} + std::chrono::hours(1)};
+  sip::txn::TimePoint start_ = clock_.now();
+  sip::txn::TimerService timers_;
+  store::MemoryStore store_;
+  LocationService location_;
+  std::set<std::string> users_ = {"sip:alice@example.com", "sip:bob@example.com"};
+  Registrar registrar_;
+  sip::transport::Source source_;
+  int branch_ = 0;
+};
+
+TEST_F(RegistrarTest, AddsBindingsAndListsThemWithRemainingExpiry) {
+  Message r = send(reg("Contact: <sip:alice@192.0.2.7:5062>;expires=600\r\n"
+                       "Contact: <sip:alice@198.51.100.1>\r\n",
+                       "Expires: 1800\r\n"));
+  EXPECT_EQ(r.status_code(), 200);
+  EXPECT_EQ(contacts_of(r), (std::map<std::string, std::uint32_t>{{"sip:alice@192.0.2.7:5062", 600},
+                                                                    {"sip:alice@198.51.100.1", 1800}}));
+  EXPECT_TRUE(r.get<sip::hdr::Date>().ok());
+  EXPECT_TRUE(r.get<sip::hdr::To>()->tag().has_value());
+  advance(std::chrono::seconds(100));
+  Message query = send(reg(""));  // no Contact: a query
+  EXPECT_EQ(contacts_of(query), (std::map<std::string, std::uint32_t>{{"sip:alice@192.0.2.7:5062", 500},
+                                                                        {"sip:alice@198.51.100.1", 1700}}));
+  EXPECT_EQ(store_.load_bindings().value().size(), 2u);
+}
+
+TEST_F(RegistrarTest, DefaultExpiryAndClampToMaximum) {
+  EXPECT_EQ(contacts_of(send(reg("Contact: <sip:a@h1>\r\n")))["sip:a@h1"], 3600u);
+  EXPECT_EQ(contacts_of(send(reg("Contact: <sip:a@h2>;expires=99999\r\n", "", "c2")))["sip:a@h2"], 7200u);
+}
+
+TEST_F(RegistrarTest, TooBriefIs423WithMinExpires) {
+  Message r = send(reg("Contact: <sip:a@h>;expires=10\r\n"));
+  EXPECT_EQ(r.status_code(), 423);
+  EXPECT_EQ(r.get<sip::hdr::MinExpires>().value(), 60u);
+  EXPECT_EQ(location_.binding_count(), 0u);
+}
+
+TEST_F(RegistrarTest, BindingsExpireOnTime) {
+  send(reg("Contact: <sip:a@h>;expires=120\r\n"));
+  advance(std::chrono::seconds(119));
+  EXPECT_EQ(location_.binding_count(), 1u);
+  advance(std::chrono::seconds(1));
+  EXPECT_EQ(location_.binding_count(), 0u);
+  EXPECT_TRUE(store_.load_bindings().value().empty());
+}
+
+TEST_F(RegistrarTest, RefreshReplacesTheBindingAndRearmsItsTimer) {
+  send(reg("Contact: <sip:a@h>;expires=120\r\n", "", "c1", 1));
+  advance(std::chrono::seconds(100));
+  send(reg("Contact: <sip:a@h>;expires=120\r\n", "", "c1", 2));
+  advance(std::chrono::seconds(100));
+  EXPECT_EQ(location_.binding_count(), 1u);  // the first timer no longer applies
+  advance(std::chrono::seconds(20));
+  EXPECT_EQ(location_.binding_count(), 0u);
+}
+
+TEST_F(RegistrarTest, ExpiresZeroRemovesOneContact) {
+  send(reg("Contact: <sip:a@h1>\r\nContact: <sip:a@h2>\r\n"));
+  Message r = send(reg("Contact: <sip:a@h1>;expires=0\r\n", "", "c1", 2));
+  EXPECT_EQ(contacts_of(r).size(), 1u);
+  EXPECT_EQ(contacts_of(r).count("sip:a@h2"), 1u);
+}
+
+TEST_F(RegistrarTest, StarWithExpiresZeroRemovesAll) {
+  send(reg("Contact: <sip:a@h1>\r\nContact: <sip:a@h2>\r\n"));
+  Message r = send(reg("Contact: *\r\n", "Expires: 0\r\n", "c1", 2));
+  EXPECT_EQ(r.status_code(), 200);
+  EXPECT_TRUE(contacts_of(r).empty());
+  EXPECT_EQ(location_.binding_count(), 0u);
+}
+
+TEST_F(RegistrarTest, StarWithoutExpiresZeroIs400) {
+  EXPECT_EQ(send(reg("Contact: *\r\n")).status_code(), 400);
+  EXPECT_EQ(send(reg("Contact: *\r\n", "Expires: 60\r\n")).status_code(), 400);
+  EXPECT_EQ(send(reg("Contact: *\r\nContact: <sip:a@h>\r\n", "Expires: 0\r\n")).status_code(), 400);
+}
+
+TEST_F(RegistrarTest, OutOfOrderRegisterIs500WithRetryAfterAndChangesNothing) {
+  send(reg("Contact: <sip:a@h>;expires=600\r\n", "", "c1", 5));
+  Message r = send(reg("Contact: <sip:a@h>;expires=0\r\n", "", "c1", 5));
+  EXPECT_EQ(r.status_code(), 500);
+  EXPECT_TRUE(r.get<sip::hdr::RetryAfter>().ok());
+  EXPECT_EQ(location_.binding_count(), 1u);
+  // Another Call-ID may update it whatever its CSeq.
+  EXPECT_EQ(send(reg("Contact: <sip:a@h>;expires=0\r\n", "", "other", 1)).status_code(), 200);
+  EXPECT_EQ(location_.binding_count(), 0u);
+}
+
+TEST_F(RegistrarTest, EqualUrisAreOneBinding) {
+  send(reg("Contact: <sip:a@H;transport=UDP>\r\n", "", "c1", 1));
+  send(reg("Contact: <sip:a@h;transport=udp>\r\n", "", "c1", 2));
+  EXPECT_EQ(location_.binding_count(), 1u);
+}
+
+TEST_F(RegistrarTest, QValuesOrderTheBindings) {
+  send(reg("Contact: <sip:a@low>;q=0.1\r\nContact: <sip:a@high>;q=0.9\r\nContact: <sip:a@mid>;q=0.5\r\n"));
+  auto bindings = location_.lookup("sip:alice@example.com");
+  ASSERT_EQ(bindings.size(), 3u);
+  EXPECT_EQ(bindings[0].contact, "sip:a@high");
+  EXPECT_EQ(bindings[0].q, 900);
+  EXPECT_EQ(bindings[2].contact, "sip:a@low");
+}
+
+TEST_F(RegistrarTest, PathIsStoredAndReturnedWhenSupported) {
+  Message r = send(reg("Contact: <sip:a@h>\r\n", "Path: <sip:edge.example.net;lr>\r\nSupported: path\r\n"));
+  EXPECT_EQ(r.find(HeaderId::kPath)->value, "<sip:edge.example.net;lr>");
+  EXPECT_EQ(location_.lookup("sip:alice@example.com")[0].path, std::vector<std::string>{"sip:edge.example.net;lr"});
+  Message no = send(reg("Contact: <sip:a@h2>\r\n", "Path: <sip:edge.example.net;lr>\r\n", "c9"));
+  EXPECT_FALSE(no.has(HeaderId::kPath));
+}
+
+TEST_F(RegistrarTest, UnknownUserIs404WithoutAuthentication) {
+  Message r = send(reg("Contact: <sip:x@h>\r\n", "", "c1", 1, "sip:nobody@example.com"));
+  EXPECT_EQ(r.status_code(), 404);
+}
+
+TEST_F(RegistrarTest, IdentityMustMatchTheAor) {
+  EXPECT_EQ(send(reg("Contact: <sip:a@h>\r\n"), std::string("sip:bob@example.com")).status_code(), 403);
+  EXPECT_EQ(send(reg("Contact: <sip:a@h>\r\n"), std::string("sip:alice@example.com")).status_code(), 200);
+}
+
+TEST_F(RegistrarTest, ForeignDomainAndSchemes) {
+  EXPECT_EQ(send(reg("Contact: <sip:a@h>\r\n", "", "c1", 1, "sip:alice@example.org")).status_code(), 403);
+  EXPECT_EQ(send(reg("Contact: <sip:a@h>\r\n", "", "c1", 1, "tel:+123")).status_code(), 416);
+}
+
+TEST_F(RegistrarTest, BindingsSurviveAReloadWithTheirRemainingLifetime) {
+  send(reg("Contact: <sip:a@h>;expires=300\r\n"));
+  advance(std::chrono::seconds(100));
+  LocationService reloaded(timers_, &store_, [this] { return unix_now(); });
+  EXPECT_EQ(reloaded.load(), 1u);
+  EXPECT_EQ(reloaded.lookup("sip:alice@example.com")[0].expires_at - unix_now(), 200);
+}
+
+TEST(Rfc1123Date, FormatsGmt) { EXPECT_EQ(rfc1123_date(1289690940), "Sat, 13 Nov 2010 23:29:00 GMT"); }
+
+}  // namespace
+}  // namespace herald::services::registrar
