@@ -33,12 +33,12 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
 class Server:
     """One `herald serve` process on 127.0.0.1 (or ::1), UDP and TCP on the same port."""
 
-    def __init__(self, host="127.0.0.1", extra_args=(), config=None):
+    def __init__(self, host="127.0.0.1", extra_args=(), config=None, data_dir=None, port=None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.host = host
         self.family = family
-        self.port = free_port(family, host)
-        self.data_dir = tempfile.mkdtemp(prefix="herald-it-")
+        self.port = port or free_port(family, host)
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="herald-it-")
         literal = f"[{host}]" if family == socket.AF_INET6 else host
         args = [HERALD, "serve", "--listen", f"udp:{literal}:{self.port}", "--listen", f"tcp:{literal}:{self.port}",
                 "--data-dir", self.data_dir, "--log-level", "debug", *extra_args]
@@ -47,7 +47,7 @@ class Server:
             with open(path, "w") as f:
                 f.write(config)
             args += ["--config", path]
-        self.log_path = os.path.join(self.data_dir, "herald.log")
+        self.log_path = os.path.join(self.data_dir, f"herald-{time.time()}.log")
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10

@@ -1,0 +1,257 @@
+"""Registrar, users and digest authentication against the running binary: `herald user`
+commands on the real SQLite file, REGISTER challenged and accepted (digest computed here
+independently with hashlib), refresh, unregister, expiry, a kill -9 restart that keeps the
+bindings, and SIPp ([authentication]) and sipsak registering with a password."""
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import HERALD, SOURCE_DIR, Server, UdpClient, header, status_of
+
+CONFIG = """domains = ["example.com"]
+[registrar]
+min_expires = 1
+max_expires = 3600
+"""
+
+
+def herald_user(data_dir, *args, stdin=None):
+    return subprocess.run([HERALD, "user", *args, "--data-dir", data_dir], input=stdin, capture_output=True,
+                          text=True, timeout=30)
+
+
+def headers(text, name):
+    return re.findall(rf"^{re.escape(name)}:[ \t]*(.*?)\r?$", text, re.M | re.I)
+
+
+def challenge_params(value):
+    return dict(re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', value) and
+                [(k, a or b) for k, a, b in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', value)])
+
+
+class Registration:
+    """A UA registering alice (or another user) over UDP, computing digest itself."""
+
+    def __init__(self, server, user="alice", domain="example.com", password="secret"):
+        self.server = server
+        self.client = UdpClient(server)
+        self.user, self.domain, self.password = user, domain, password
+        self.call_id = f"reg-{user}-{os.getpid()}-{time.time()}"
+        self.cseq = 0
+        self.nc = 0
+
+    def register(self, contact=None, expires=None, auth=None, extra="", to_user=None):
+        self.cseq += 1
+        aor = f"sip:{to_user or self.user}@{self.domain}"
+        lines = [
+            f"REGISTER sip:{self.domain} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.client.port};branch=z9hG4bK-{self.call_id}-{self.cseq};rport",
+            "Max-Forwards: 70",
+            f"From: <{aor}>;tag=t{self.cseq}",
+            f"To: <{aor}>",
+            f"Call-ID: {self.call_id}",
+            f"CSeq: {self.cseq} REGISTER",
+        ]
+        if contact:
+            lines.append(f"Contact: {contact}")
+        if expires is not None:
+            lines.append(f"Expires: {expires}")
+        if auth:
+            lines.append(f"Authorization: {auth}")
+        if extra:
+            lines.append(extra)
+        lines.append("Content-Length: 0")
+        self.client.send("\r\n".join(lines) + "\r\n\r\n")
+        return self.client.recv()
+
+    def credentials(self, challenge_value, algorithm="SHA-256", password=None, username=None):
+        p = {k: v for k, v in re.findall(r'(\w+)="?([^",]*)"?', challenge_value)}
+        h = hashlib.sha256 if algorithm == "SHA-256" else hashlib.md5
+        uri = f"sip:{self.domain}"
+        username = username or self.user
+        self.nc += 1
+        nc = f"{self.nc:08x}"
+        cnonce = "0a4f113b"
+        ha1 = h(f"{username}:{p['realm']}:{password or self.password}".encode()).hexdigest()
+        ha2 = h(f"REGISTER:{uri}".encode()).hexdigest()
+        response = h(f"{ha1}:{p['nonce']}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
+        return (f'Digest username="{username}", realm="{p["realm"]}", nonce="{p["nonce"]}", uri="{uri}", '
+                f'response="{response}", algorithm={algorithm}, qop=auth, nc={nc}, cnonce="{cnonce}"')
+
+    def register_with_auth(self, contact=None, expires=None, algorithm="SHA-256", password=None, extra=""):
+        r = self.register(contact, expires, extra=extra)
+        if status_of(r)[0] != 401:
+            return r
+        wanted = [v for v in headers(r, "WWW-Authenticate") if f"algorithm={algorithm}" in v][0]
+        return self.register(contact, expires, auth=self.credentials(wanted, algorithm, password), extra=extra)
+
+
+def contacts(response):
+    out = {}
+    for value in headers(response, "Contact"):
+        m = re.match(r"<([^>]*)>.*expires=(\d+)", value)
+        out[m.group(1)] = int(m.group(2))
+    return out
+
+
+class Users(unittest.TestCase):
+    def test_add_list_passwd_del(self):
+        d = f"/tmp/herald-users-{os.getpid()}"
+        shutil.rmtree(d, ignore_errors=True)
+        self.assertEqual(herald_user(d, "add", "alice@example.com", "--password", "pw").returncode, 0)
+        r = herald_user(d, "add", "sip:bob@example.com", stdin="from-stdin\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        dup = herald_user(d, "add", "alice@example.com", "--password", "x")
+        self.assertEqual(dup.returncode, 1)
+        self.assertIn("already exists", dup.stderr)
+        listed = herald_user(d, "list")
+        self.assertEqual(listed.stdout, "sip:alice@example.com\texample.com\nsip:bob@example.com\texample.com\n")
+        self.assertEqual(herald_user(d, "passwd", "alice@example.com", "--password", "new").returncode, 0)
+        self.assertEqual(herald_user(d, "passwd", "carol@example.com", "--password", "x").returncode, 1)
+        self.assertEqual(herald_user(d, "del", "bob@example.com").returncode, 0)
+        self.assertEqual(herald_user(d, "del", "bob@example.com").returncode, 1)
+        bad = herald_user(d, "add", "not an address", "--password", "x")
+        self.assertEqual(bad.returncode, 2)
+        self.assertEqual(herald_user(d, "list").stdout, "sip:alice@example.com\texample.com\n")
+        # Passwords are not stored in plain text.
+        with open(os.path.join(d, "herald.db"), "rb") as f:
+            self.assertNotIn(b"from-stdin", f.read())
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class Registrar(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(config=CONFIG)
+        for user in ("alice", "bob"):
+            r = herald_user(cls.server.data_dir, "add", f"{user}@example.com", "--password", "secret")
+            assert r.returncode == 0, r.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0, cls.server.log_text()[-3000:]
+
+    def test_challenge_offers_sha256_then_md5(self):
+        r = Registration(self.server).register("<sip:alice@127.0.0.1:5999>")
+        self.assertEqual(status_of(r), (401, "Unauthorized"))
+        values = headers(r, "WWW-Authenticate")
+        self.assertEqual(len(values), 2)
+        self.assertIn("algorithm=SHA-256", values[0])
+        self.assertIn("algorithm=MD5", values[1])
+        self.assertIn('realm="example.com"', values[0])
+        self.assertIn('qop="auth"', values[0])
+
+    def test_register_refresh_unregister_with_both_algorithms(self):
+        for algorithm in ("SHA-256", "MD5"):
+            with self.subTest(algorithm):
+                ua = Registration(self.server, "bob")
+                contact = f"<sip:bob@127.0.0.1:{6000 + len(algorithm)}>"
+                r = ua.register_with_auth(contact, 600, algorithm)
+                self.assertEqual(status_of(r)[0], 200, r)
+                self.assertEqual(contacts(r)[contact.strip("<>")], 600)
+                r = ua.register_with_auth(contact, 1200, algorithm)
+                self.assertEqual(contacts(r)[contact.strip("<>")], 1200)
+                r = ua.register_with_auth(contact, 0, algorithm)
+                self.assertEqual(status_of(r)[0], 200)
+                self.assertNotIn(contact.strip("<>"), contacts(r))
+
+    def test_wrong_password_and_unknown_user_look_the_same(self):
+        wrong = Registration(self.server, "alice", password="nope").register_with_auth("<sip:a@127.0.0.1:7000>")
+        unknown = Registration(self.server, "mallory", password="nope").register_with_auth("<sip:m@127.0.0.1:7000>")
+        self.assertEqual(status_of(wrong), (401, "Unauthorized"))
+        self.assertEqual(status_of(unknown), (401, "Unauthorized"))
+        self.assertEqual(len(headers(wrong, "WWW-Authenticate")), len(headers(unknown, "WWW-Authenticate")))
+
+    def test_malformed_authorization_is_400(self):
+        ua = Registration(self.server)
+        r = ua.register("<sip:a@127.0.0.1:7001>", auth='Digest username="alice", realm="example.com"')
+        self.assertEqual(status_of(r)[0], 400)
+
+    def test_other_users_aor_is_403(self):
+        ua = Registration(self.server, "bob")
+        r = ua.register("<sip:x@127.0.0.1:7002>", to_user="alice")
+        value = [v for v in headers(r, "WWW-Authenticate") if "SHA-256" in v][0]
+        r = ua.register("<sip:x@127.0.0.1:7002>", to_user="alice", auth=ua.credentials(value))
+        self.assertEqual(status_of(r)[0], 403)
+
+    def test_star_and_too_brief(self):
+        ua = Registration(self.server, "alice")
+        ua.register_with_auth("<sip:alice@127.0.0.1:7100>", 600)
+        r = ua.register_with_auth("*", 0)
+        self.assertEqual(status_of(r)[0], 200)
+        self.assertEqual(contacts(r), {})
+        r = ua.register_with_auth("*", 60)
+        self.assertEqual(status_of(r)[0], 400)
+
+    def test_binding_expires_on_time(self):
+        ua = Registration(self.server, "alice")
+        r = ua.register_with_auth("<sip:alice@127.0.0.1:7200>", 2)
+        self.assertEqual(contacts(r).get("sip:alice@127.0.0.1:7200"), 2)
+        time.sleep(3.2)
+        r = ua.register_with_auth(None)
+        self.assertNotIn("sip:alice@127.0.0.1:7200", contacts(r))
+
+
+class Restart(unittest.TestCase):
+    def test_kill_9_keeps_acknowledged_bindings(self):
+        server = Server(config=CONFIG)
+        herald_user(server.data_dir, "add", "alice@example.com", "--password", "secret")
+        ua = Registration(server, "alice")
+        r = ua.register_with_auth("<sip:alice@127.0.0.1:7300>", 3600)
+        self.assertEqual(status_of(r)[0], 200)
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait()
+        data_dir, port = server.data_dir, server.port
+        again = Server(config=CONFIG, data_dir=data_dir, port=port)
+        try:
+            self.assertIn("1 binding(s) restored", again.log_text())
+            ua2 = Registration(again, "alice")
+            r = ua2.register_with_auth(None)
+            self.assertEqual(status_of(r)[0], 200, r)
+            remaining = contacts(r).get("sip:alice@127.0.0.1:7300")
+            self.assertIsNotNone(remaining)
+            self.assertLessEqual(remaining, 3600)
+            self.assertGreater(remaining, 3500)
+        finally:
+            self.assertEqual(again.stop(), 0)
+
+
+class Peers(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(config=CONFIG)
+        herald_user(cls.server.data_dir, "add", "carol@example.com", "--password", "s3cret")
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+
+    def test_sipp_register_with_authentication(self):
+        if not shutil.which("sipp"):
+            self.skipTest("sipp not installed")
+        scenario = os.path.join(SOURCE_DIR, "bench", "sipp", "register_auth_uac.xml")
+        out = subprocess.run(
+            ["sipp", "-sf", scenario, "-m", "20", "-r", "10", "-i", "127.0.0.1", "-p", "0", "-nostdin",
+             "-au", "carol", "-ap", "s3cret", "-s", "carol", "-set", "domain", "example.com",
+             "-timeout", "30s", "-timeout_error", f"127.0.0.1:{self.server.port}"],
+            capture_output=True, text=True, timeout=60, cwd=self.server.data_dir)
+        self.assertEqual(out.returncode, 0, out.stdout[-2000:] + out.stderr[-2000:])
+
+    def test_sipsak_register_with_password(self):
+        if not shutil.which("sipsak"):
+            self.skipTest("sipsak not installed")
+        out = subprocess.run(["sipsak", "-U", "-C", "sip:carol@127.0.0.1:7400", "-x", "300", "-a", "s3cret",
+                              "-s", "sip:carol@example.com", "-p", f"127.0.0.1:{self.server.port}", "-vv"],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stdout[-2000:] + out.stderr[-2000:])
+        self.assertIn("200 OK", out.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
