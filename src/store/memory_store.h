@@ -1,0 +1,33 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+
+#include "store/store.h"
+
+namespace herald::store {
+
+// The Store interfaces held in memory and lost with the process: for unit tests of the
+// services and for running without persistence. Same contracts and errors as SqliteStore.
+// One thread at a time, like every Store.
+class MemoryStore final : public Store {
+ public:
+  Status add_user(const User& user) override;
+  Status update_user(const User& user) override;
+  Status remove_user(std::string_view aor) override;
+  Result<User> find_user(std::string_view aor) const override;
+  Result<std::vector<User>> list_users() const override;
+
+  Status put_binding(const Binding& binding) override;
+  Status remove_binding(std::string_view aor, std::string_view contact) override;
+  Result<std::size_t> remove_bindings(std::string_view aor) override;
+  Result<std::vector<Binding>> load_bindings() const override;
+  Result<std::size_t> remove_expired(std::int64_t now) override;
+
+ private:
+  std::map<std::string, User, std::less<>> users_;                      // by aor
+  std::map<std::pair<std::string, std::string>, Binding> bindings_;     // by (aor, contact)
+};
+
+}  // namespace herald::store

@@ -1,0 +1,43 @@
+#include "store/store.h"
+
+#include "store/ha1.h"
+#include "store/memory_store.h"
+#include "store/sqlite_store.h"
+
+namespace herald::store {
+
+Status UserStore::set_password(std::string_view aor, std::string_view password) {
+  Result<User> existing = find_user(aor);
+  if (!existing.ok()) return existing.status();
+  Result<User> updated = make_user(aor, existing->realm, password);
+  if (!updated.ok()) return updated.status();
+  return update_user(*updated);
+}
+
+Status validate_binding(const Binding& binding) {
+  if (binding.aor.empty()) return Status::invalid_argument("binding has an empty AOR");
+  if (binding.contact.empty()) {
+    return Status::invalid_argument("binding of " + binding.aor + " has an empty contact");
+  }
+  for (const std::string& uri : binding.path) {
+    if (uri.empty() || uri.find('\n') != std::string::npos) {
+      return Status::invalid_argument("binding of " + binding.aor +
+                                      " has an empty Path URI or one holding a line feed");
+    }
+  }
+  return Status{};
+}
+
+Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {
+  if (config.backend == "memory") return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
+  if (config.backend == "sqlite") {
+    Result<std::unique_ptr<SqliteStore>> sqlite =
+        SqliteStore::open(config.data_dir, config.busy_timeout_ms);
+    if (!sqlite.ok()) return sqlite.status();
+    return std::unique_ptr<Store>(std::move(sqlite).value());
+  }
+  return Status::error(StatusCode::kUnsupported,
+                       "unknown store backend '" + config.backend + "' (known: sqlite, memory)");
+}
+
+}  // namespace herald::store

@@ -1,0 +1,114 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/status.h"
+
+namespace herald::store {
+
+// Threading and latency contract, shared by every interface in this file:
+//  - A Store object is used from one thread at a time (it holds one database connection or
+//    one client). Give each thread that needs the store its own object, or post to the owner.
+//  - Any call may be slow: it may wait for a disk, a file lock held by another process
+//    (`herald user`), or, with a networked backend, a round trip. Services keep their hot
+//    state in memory, answer from memory, and write through after updating it; they never
+//    wait for the store to answer a SIP request on the hot path.
+//  - A call that returns ok() is durable against a crash of this process (kill -9): the next
+//    Store opened on the same data reads it back.
+//  - All values are plain copies; nothing returned refers to the store's memory.
+// These rules let a backend that is asynchronous underneath (Redis) implement the interface
+// by completing each call before returning, or behind a write-behind queue.
+
+// A user allowed to authenticate. Passwords are never stored, only the RFC 3261 §22.4
+// / RFC 8760 HA1 = H(username ":" realm ":" password), lower-case hex.
+struct User {
+  std::string aor;         // "sip:alice@example.com", host lower-case (the caller normalises)
+  std::string realm;       // the digest realm the HA1s were computed for
+  std::string ha1_md5;     // 32 hex digits
+  std::string ha1_sha256;  // 64 hex digits
+
+  friend bool operator==(const User&, const User&) = default;
+};
+
+// Users and their credentials. Keyed by aor (exact, byte-wise comparison).
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+
+  // kAlreadyExists if a user with this aor exists; kInvalidArgument if aor is empty.
+  virtual Status add_user(const User& user) = 0;
+  // Replaces realm and HA1s of an existing user; kNotFound if absent.
+  virtual Status update_user(const User& user) = 0;
+  // kNotFound if absent.
+  virtual Status remove_user(std::string_view aor) = 0;
+  // kNotFound (an error Result) if absent.
+  virtual Result<User> find_user(std::string_view aor) const = 0;
+  // All users, ordered by aor.
+  virtual Result<std::vector<User>> list_users() const = 0;
+
+  // Recomputes both HA1s for the user's own realm and stores them: find_user() + update_user().
+  Status set_password(std::string_view aor, std::string_view password);
+};
+
+// One contact of an address-of-record (RFC 3261 §10, RFC 5626 outbound, RFC 3327 Path),
+// keyed by (aor, contact).
+struct Binding {
+  std::string aor;                // "sip:alice@example.com"
+  std::string contact;            // the Contact URI as registered
+  std::string call_id;            // Call-ID of the REGISTER that created or refreshed it
+  std::uint32_t cseq = 0;         // its CSeq number
+  std::int64_t expires_at = 0;    // absolute, unix seconds
+  int q = -1;                     // q-value in thousandths (0..1000); -1 when absent
+  std::vector<std::string> path;  // Path header URIs, in order; none may be empty or hold '\n'
+  std::string instance;           // +sip.instance, may be empty
+  std::string received;           // source of the REGISTER, "udp:192.0.2.1:5060" (NAT)
+  std::int64_t updated_at = 0;    // unix seconds of the last write
+
+  friend bool operator==(const Binding&, const Binding&) = default;
+};
+
+// Registrar bindings. The registrar keeps them in memory and writes each change through.
+class BindingStore {
+ public:
+  virtual ~BindingStore() = default;
+
+  // Inserts, or replaces the binding with the same (aor, contact).
+  // kInvalidArgument if aor or contact is empty or a path element is empty or holds '\n'.
+  virtual Status put_binding(const Binding& binding) = 0;
+  // kNotFound if there is no such binding.
+  virtual Status remove_binding(std::string_view aor, std::string_view contact) = 0;
+  // Removes every binding of aor; returns how many there were (0 is not an error).
+  virtual Result<std::size_t> remove_bindings(std::string_view aor) = 0;
+  // Every stored binding, expired or not, ordered by (aor, contact): for startup.
+  virtual Result<std::vector<Binding>> load_bindings() const = 0;
+  // Removes the bindings with expires_at <= now; returns how many.
+  virtual Result<std::size_t> remove_expired(std::int64_t now) = 0;
+};
+
+// Everything Herald persists, behind one object per thread (see the contract above).
+class Store : public UserStore, public BindingStore {
+ public:
+  ~Store() override = default;
+};
+
+struct StoreConfig {
+  std::string backend = "sqlite";      // "sqlite" or "memory"
+  std::filesystem::path data_dir;      // sqlite: holds herald.db; created if missing
+  int busy_timeout_ms = 5000;          // sqlite: how long to wait for another writer's lock
+};
+
+// Opens (creating and migrating if needed) the store config names. Errors: kUnsupported for
+// an unknown backend or a schema newer than this build; kCorruption for a file that is not
+// a database; kIoError otherwise. Startup calls it once per thread that needs a store.
+Result<std::unique_ptr<Store>> open_store(const StoreConfig& config);
+
+// Checks the invariants put_binding() documents; shared by the backends.
+Status validate_binding(const Binding& binding);
+
+}  // namespace herald::store
