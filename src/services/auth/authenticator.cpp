@@ -139,23 +139,27 @@ Verdict Authenticator::verify(const sip::Message& request, std::string_view real
   std::optional<sip::AuthValue> chosen;
   bool other_realm = false;
   bool digest_without_realm = false;
-  auto visit = [&](const sip::AuthValue& a) {
-    if (!iequals(a.scheme, "Digest")) return true;
-    auto r = a.param("realm");
+  // Lines of other schemes are skipped even when we cannot parse them (Basic's token68,
+  // say); a Digest line we cannot parse makes the request malformed.
+  const sip::HeaderId wanted =
+      proxy ? sip::HeaderId::kProxyAuthorization : sip::HeaderId::kAuthorization;
+  for (const sip::HeaderField& field : request.headers()) {
+    if (field.id != wanted) continue;
+    std::string_view scheme = field.value.substr(0, field.value.find_first_of(" \t"));
+    if (!iequals(scheme, "Digest")) continue;
+    auto parsed = sip::parse_auth(field.value);
+    if (!parsed) return verdict(Outcome::kMalformed, parsed.why());
+    auto r = parsed->param("realm");
     if (!r) {
       digest_without_realm = true;
-      return true;
+      continue;
     }
     if (unescape_quoted(*r) == realm) {
-      chosen = a;
-      return false;
+      chosen = *parsed;
+      break;
     }
     other_realm = true;
-    return true;
-  };
-  sip::Parsed<bool> walked = proxy ? request.for_each<sip::hdr::ProxyAuthorization>(visit)
-                                   : request.for_each<sip::hdr::Authorization>(visit);
-  if (walked.malformed()) return verdict(Outcome::kMalformed, walked.why());
+  }
   if (!chosen) {
     if (digest_without_realm) return verdict(Outcome::kMalformed, "missing digest realm");
     if (other_realm) return verdict(Outcome::kWrongRealm, "credentials for another realm");
