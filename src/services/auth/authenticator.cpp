@@ -1,0 +1,232 @@
+#include "services/auth/authenticator.h"
+
+#include <openssl/crypto.h>
+
+#include <utility>
+
+#include "sip/msg/grammar.h"
+#include "sip/msg/headers.h"
+#include "sip/msg/uri.h"
+
+namespace herald::services::auth {
+namespace {
+
+using sip::grammar::iequals;
+
+// The value of a quoted-string with its quoted-pairs resolved ("a\"b" → a"b).
+std::string unescape_quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) ++i;
+    out += s[i];
+  }
+  return out;
+}
+
+// A quoted-string holding `s`.
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  char l = sip::grammar::to_lower(c);
+  if (l >= 'a' && l <= 'f') return l - 'a' + 10;
+  return -1;
+}
+
+// nc-value = 8LHEX (upper case tolerated); nullopt otherwise, and for 0.
+std::optional<std::uint32_t> parse_nc(std::string_view s) {
+  if (s.size() != 8) return std::nullopt;
+  std::uint32_t v = 0;
+  for (char c : s) {
+    int d = hex_value(c);
+    if (d < 0) return std::nullopt;
+    v = (v << 4) | static_cast<std::uint32_t>(d);
+  }
+  if (v == 0) return std::nullopt;
+  return v;
+}
+
+// The hex digest in lower case; empty when `s` is not `length` hex digits.
+std::string lower_hex(std::string_view s, std::size_t length) {
+  if (s.size() != length) return {};
+  std::string out(s);
+  for (char& c : out) {
+    if (hex_value(c) < 0) return {};
+    c = sip::grammar::to_lower(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kOk: return "ok";
+    case Outcome::kNoCredentials: return "no credentials";
+    case Outcome::kStale: return "stale";
+    case Outcome::kBadCredentials: return "bad credentials";
+    case Outcome::kMalformed: return "malformed";
+    case Outcome::kUnsupportedAlgorithm: return "unsupported algorithm";
+    case Outcome::kReplay: return "replay";
+    case Outcome::kWrongRealm: return "wrong realm";
+  }
+  return "unknown";
+}
+
+Authenticator::Authenticator(const NonceFactory& nonces, NonceCounts& counts,
+                             CredentialsLookup lookup, RealmForDomain realm_for_domain)
+    : nonces_(nonces),
+      counts_(counts),
+      lookup_(std::move(lookup)),
+      realm_for_domain_(std::move(realm_for_domain)) {}
+
+std::string Authenticator::realm_for(const sip::Message& request) const {
+  auto address = request.method() == sip::Method::kRegister ? request.get<sip::hdr::To>()
+                                                            : request.get<sip::hdr::From>();
+  if (!address || !address->uri.is_sip()) return {};
+  std::string domain(address->uri.host);
+  for (char& c : domain) c = sip::grammar::to_lower(c);
+  return realm_for_domain_ ? realm_for_domain_(domain) : domain;
+}
+
+Challenge Authenticator::challenge(std::string_view realm, bool stale, bool proxy) const {
+  Challenge c;
+  c.header = proxy ? sip::HeaderId::kProxyAuthenticate : sip::HeaderId::kWwwAuthenticate;
+  // One nonce serves both offers: it is not bound to an algorithm.
+  std::string common = "Digest realm=" + quote(realm) + ", nonce=\"" + nonces_.make(realm) + "\"";
+  for (Algorithm alg : {Algorithm::kSha256, Algorithm::kMd5}) {
+    std::string value = common;
+    value += ", algorithm=";
+    value += algorithm_name(alg);
+    value += ", qop=\"auth\"";
+    if (stale) value += ", stale=true";
+    c.values.push_back(std::move(value));
+  }
+  return c;
+}
+
+void Authenticator::add_challenge(sip::Message& response, std::string_view realm, bool stale,
+                                  bool proxy) const {
+  Challenge c = challenge(realm, stale, proxy);
+  for (const std::string& value : c.values) response.append(c.header, value);
+}
+
+Verdict Authenticator::verify(const sip::Message& request, bool proxy) {
+  return verify(request, realm_for(request), proxy);
+}
+
+Verdict Authenticator::verify(const sip::Message& request, std::string_view realm, bool proxy) {
+  Verdict v;
+  v.realm = std::string(realm);
+  auto verdict = [&v](Outcome outcome, std::string_view reason) {
+    v.outcome = outcome;
+    v.reason = reason;
+    return v;
+  };
+  if (!request.is_request()) return verdict(Outcome::kMalformed, "not a request");
+  if (realm.empty()) return verdict(Outcome::kMalformed, "no domain to authenticate in");
+
+  // Pick the Digest credentials for our realm among all the lines.
+  std::optional<sip::AuthValue> chosen;
+  bool other_realm = false;
+  bool digest_without_realm = false;
+  // Lines of other schemes are skipped even when we cannot parse them (Basic's token68,
+  // say); a Digest line we cannot parse makes the request malformed.
+  const sip::HeaderId wanted =
+      proxy ? sip::HeaderId::kProxyAuthorization : sip::HeaderId::kAuthorization;
+  for (const sip::HeaderField& field : request.headers()) {
+    if (field.id != wanted) continue;
+    std::string_view scheme = field.value.substr(0, field.value.find_first_of(" \t"));
+    if (!iequals(scheme, "Digest")) continue;
+    auto parsed = sip::parse_auth(field.value);
+    if (!parsed) return verdict(Outcome::kMalformed, parsed.why());
+    auto r = parsed->param("realm");
+    if (!r) {
+      digest_without_realm = true;
+      continue;
+    }
+    if (unescape_quoted(*r) == realm) {
+      chosen = *parsed;
+      break;
+    }
+    other_realm = true;
+  }
+  if (!chosen) {
+    if (digest_without_realm) return verdict(Outcome::kMalformed, "missing digest realm");
+    if (other_realm) return verdict(Outcome::kWrongRealm, "credentials for another realm");
+    return verdict(Outcome::kNoCredentials, "no credentials");
+  }
+  const sip::AuthValue& a = *chosen;
+
+  // Syntax and what we offered.
+  auto username = a.param("username");
+  auto nonce = a.param("nonce");
+  auto uri = a.param("uri");
+  auto client_response = a.param("response");
+  if (!username) return verdict(Outcome::kMalformed, "missing digest username");
+  if (!nonce || nonce->empty()) return verdict(Outcome::kMalformed, "missing digest nonce");
+  if (!uri || uri->empty()) return verdict(Outcome::kMalformed, "missing digest uri");
+  if (!client_response) return verdict(Outcome::kMalformed, "missing digest response");
+  Algorithm alg = Algorithm::kMd5;  // RFC 7616 §3.4: absent means MD5
+  if (auto name = a.param("algorithm")) {
+    auto offered = parse_algorithm(*name);
+    if (!offered) return verdict(Outcome::kUnsupportedAlgorithm, "digest algorithm not offered");
+    alg = *offered;
+  }
+  auto qop = a.param("qop");
+  if (!qop) return verdict(Outcome::kMalformed, "digest qop required");
+  if (!iequals(*qop, "auth")) return verdict(Outcome::kMalformed, "digest qop not auth");
+  auto nc_text = a.param("nc");
+  std::optional<std::uint32_t> nc = nc_text ? parse_nc(*nc_text) : std::nullopt;
+  if (!nc) return verdict(Outcome::kMalformed, "bad digest nc");
+  auto cnonce = a.param("cnonce");
+  if (!cnonce || cnonce->empty()) return verdict(Outcome::kMalformed, "missing digest cnonce");
+  std::string got = lower_hex(*client_response, hex_length(alg));
+  if (got.empty()) return verdict(Outcome::kMalformed, "bad digest response");
+
+  // RFC 3261 §22.4: the credentials must be for this Request-URI.
+  std::string uri_text = unescape_quoted(*uri);
+  auto digest_uri = sip::parse_uri(uri_text);
+  const auto& request_uri = request.request_uri();
+  bool same_uri = digest_uri.ok() && request_uri.ok() ? sip::uri_equal(*digest_uri, *request_uri)
+                                                      : uri_text == request.request_uri_text();
+  if (!same_uri) return verdict(Outcome::kMalformed, "digest uri does not match Request-URI");
+
+  // The digest, with the same work whether or not the user exists.
+  std::string nonce_text = unescape_quoted(*nonce);
+  NonceStatus nonce_status = nonces_.check(nonce_text, realm);
+  std::string user = unescape_quoted(*username);
+  std::optional<Credentials> credentials = lookup_(user, realm);
+  std::string stored;
+  if (credentials) {
+    stored = lower_hex(alg == Algorithm::kSha256 ? credentials->ha1_sha256 : credentials->ha1_md5,
+                       hex_length(alg));
+  }
+  const bool known = !stored.empty();
+  if (!known) stored.assign(hex_length(alg), '0');  // dummy HA1
+  std::string expected =
+      response(alg, stored, nonce_text, *nc_text, unescape_quoted(*cnonce), *qop,
+               ha2(alg, request.method_name(), uri_text));
+  bool match = expected.size() == got.size() &&
+               CRYPTO_memcmp(expected.data(), got.data(), expected.size()) == 0;
+  if (!match || !known) return verdict(Outcome::kBadCredentials, "bad credentials");
+
+  if (nonce_status != NonceStatus::kValid) return verdict(Outcome::kStale, "stale nonce");
+  if (!counts_.accept(nonce_text, *nc)) {
+    return verdict(Outcome::kReplay, "nonce count not increasing");
+  }
+  v.username = std::move(user);
+  v.algorithm = alg;
+  return verdict(Outcome::kOk, "ok");
+}
+
+}  // namespace herald::services::auth

@@ -1,0 +1,83 @@
+#include "services/auth/digest.h"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <cassert>
+#include <initializer_list>
+
+#include "sip/msg/grammar.h"
+
+namespace herald::services::auth {
+namespace {
+
+const EVP_MD* evp_md(Algorithm algorithm) {
+  return algorithm == Algorithm::kSha256 ? EVP_sha256() : EVP_md5();
+}
+
+// H(p0 ":" p1 ":" …) without building the joined string.
+std::string hex_digest_of(Algorithm algorithm, std::initializer_list<std::string_view> parts) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int md_len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, evp_md(algorithm), nullptr) == 1;
+  bool first = true;
+  for (std::string_view part : parts) {
+    if (!ok) break;
+    if (!first) ok = EVP_DigestUpdate(ctx, ":", 1) == 1;
+    first = false;
+    if (ok && !part.empty()) ok = EVP_DigestUpdate(ctx, part.data(), part.size()) == 1;
+  }
+  if (ok) ok = EVP_DigestFinal_ex(ctx, md.data(), &md_len) == 1;
+  EVP_MD_CTX_free(ctx);
+  // MD5 and SHA-256 are in OpenSSL's default provider; failure means a broken installation.
+  assert(ok);
+  if (!ok) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(static_cast<std::size_t>(md_len) * 2, '0');
+  for (unsigned int i = 0; i < md_len; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 0x0f];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view algorithm_name(Algorithm algorithm) {
+  return algorithm == Algorithm::kSha256 ? "SHA-256" : "MD5";
+}
+
+std::optional<Algorithm> parse_algorithm(std::string_view name) {
+  if (sip::grammar::iequals(name, "MD5")) return Algorithm::kMd5;
+  if (sip::grammar::iequals(name, "SHA-256")) return Algorithm::kSha256;
+  return std::nullopt;
+}
+
+std::size_t hex_length(Algorithm algorithm) { return algorithm == Algorithm::kSha256 ? 64 : 32; }
+
+std::string hex_digest(Algorithm algorithm, std::string_view data) {
+  return hex_digest_of(algorithm, {data});
+}
+
+std::string ha1(Algorithm algorithm, std::string_view username, std::string_view realm,
+                std::string_view password) {
+  return hex_digest_of(algorithm, {username, realm, password});
+}
+
+std::string ha2(Algorithm algorithm, std::string_view method, std::string_view digest_uri) {
+  return hex_digest_of(algorithm, {method, digest_uri});
+}
+
+std::string response(Algorithm algorithm, std::string_view ha1, std::string_view nonce,
+                     std::string_view nc, std::string_view cnonce, std::string_view qop,
+                     std::string_view ha2) {
+  return hex_digest_of(algorithm, {ha1, nonce, nc, cnonce, qop, ha2});
+}
+
+std::string response_rfc2069(Algorithm algorithm, std::string_view ha1, std::string_view nonce,
+                             std::string_view ha2) {
+  return hex_digest_of(algorithm, {ha1, nonce, ha2});
+}
+
+}  // namespace herald::services::auth
