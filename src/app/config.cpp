@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <algorithm>
 #include <set>
 
 namespace herald::app {
@@ -24,6 +25,24 @@ void fill_derived(Config& c) {
 
 std::string where(const std::filesystem::path& file, const toml::node& node) {
   return fmt::format("{}:{}", file.string(), node.source().begin.line);
+}
+
+// The sub-table `name` if `node` is a table whose keys are all in `known`; otherwise null
+// with `error` naming the file, line and option.
+const toml::table* known_table(const std::filesystem::path& file, const toml::node& node, std::string_view name,
+                               const std::set<std::string, std::less<>>& known, std::string& error) {
+  const toml::table* table = node.as_table();
+  if (table == nullptr) {
+    error = fmt::format("{}: option '{}' must be a table", where(file, node), name);
+    return nullptr;
+  }
+  for (auto&& [key, value] : *table) {
+    if (!known.contains(key.str())) {
+      error = fmt::format("{}: unknown option '{}.{}'", where(file, value), name, key.str());
+      return nullptr;
+    }
+  }
+  return table;
 }
 
 }  // namespace
@@ -97,7 +116,7 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
   Config c;
   static const std::set<std::string, std::less<>> kTopKeys = {"listen", "data_dir", "log_level", "workers",
                                                               "domains", "server_header", "limits", "timers",
-                                                              "auth", "registrar"};
+                                                              "auth", "auth_algorithms", "registrar"};
   static const std::set<std::string, std::less<>> kRegistrarKeys = {"default_expires", "min_expires", "max_expires",
                                                                     "unknown_user_status"};
   static const std::set<std::string, std::less<>> kLimitKeys = {"max_message_bytes", "max_header_bytes",
@@ -169,14 +188,8 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
     c.server_header = *s;
   }
   if (const toml::node* node = table.get("limits")) {
-    const toml::table* limits = node->as_table();
-    if (limits == nullptr) return fail(*node, "limits", "a table");
-    for (auto&& [key, value] : *limits) {
-      if (!kLimitKeys.contains(key.str())) {
-        error = fmt::format("{}: unknown option 'limits.{}'", where(file, value), key.str());
-        return std::nullopt;
-      }
-    }
+    const toml::table* limits = known_table(file, *node, "limits", kLimitKeys, error);
+    if (limits == nullptr) return std::nullopt;
     std::int64_t idle = c.tcp_idle_timeout.count();
     if (!integer(*limits, "max_message_bytes", "limits.max_message_bytes", 1024, 1 << 20, c.max_message_bytes) ||
         !integer(*limits, "max_header_bytes", "limits.max_header_bytes", 512, 1 << 20, c.max_header_bytes) ||
@@ -191,15 +204,22 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
     if (!v || (*v != "required" && *v != "off")) return fail(*node, "auth", "\"required\" or \"off\"");
     c.auth = *v;
   }
-  if (const toml::node* node = table.get("registrar")) {
-    const toml::table* registrar = node->as_table();
-    if (registrar == nullptr) return fail(*node, "registrar", "a table");
-    for (auto&& [key, value] : *registrar) {
-      if (!kRegistrarKeys.contains(key.str())) {
-        error = fmt::format("{}: unknown option 'registrar.{}'", where(file, value), key.str());
-        return std::nullopt;
+  if (const toml::node* node = table.get("auth_algorithms")) {
+    const toml::array* array = node->as_array();
+    if (array == nullptr || array->empty()) return fail(*node, "auth_algorithms", "a non-empty array of \"SHA-256\" / \"MD5\"");
+    c.auth_algorithms.clear();
+    for (const toml::node& item : *array) {
+      auto v = item.value<std::string>();
+      if (!v || (*v != "SHA-256" && *v != "MD5") ||
+          std::find(c.auth_algorithms.begin(), c.auth_algorithms.end(), *v) != c.auth_algorithms.end()) {
+        return fail(item, "auth_algorithms", "distinct values among \"SHA-256\" and \"MD5\"");
       }
+      c.auth_algorithms.push_back(*v);
     }
+  }
+  if (const toml::node* node = table.get("registrar")) {
+    const toml::table* registrar = known_table(file, *node, "registrar", kRegistrarKeys, error);
+    if (registrar == nullptr) return std::nullopt;
     if (!integer(*registrar, "default_expires", "registrar.default_expires", 1, 86400 * 7, c.default_expires) ||
         !integer(*registrar, "min_expires", "registrar.min_expires", 0, 86400, c.min_expires) ||
         !integer(*registrar, "max_expires", "registrar.max_expires", 1, 86400 * 7, c.max_expires)) {
@@ -216,14 +236,8 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
     }
   }
   if (const toml::node* node = table.get("timers")) {
-    const toml::table* timers = node->as_table();
-    if (timers == nullptr) return fail(*node, "timers", "a table");
-    for (auto&& [key, value] : *timers) {
-      if (!kTimerKeys.contains(key.str())) {
-        error = fmt::format("{}: unknown option 'timers.{}'", where(file, value), key.str());
-        return std::nullopt;
-      }
-    }
+    const toml::table* timers = known_table(file, *node, "timers", kTimerKeys, error);
+    if (timers == nullptr) return std::nullopt;
     std::int64_t t1 = c.t1.count(), t2 = c.t2.count(), t4 = c.t4.count();
     if (!integer(*timers, "t1", "timers.t1", 10, 60000, t1) || !integer(*timers, "t2", "timers.t2", 10, 600000, t2) ||
         !integer(*timers, "t4", "timers.t4", 10, 600000, t4)) {

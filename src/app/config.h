@@ -27,6 +27,8 @@ struct Config {
   std::chrono::seconds tcp_idle_timeout{600};
   // authentication: "required" (digest on REGISTER and requests from local users) or "off"
   std::string auth = "required";
+  // digest algorithms offered, in challenge order: "SHA-256", "MD5"
+  std::vector<std::string> auth_algorithms = {"SHA-256", "MD5"};
   // registrar (RFC 3261 §10.3)
   std::uint32_t default_expires = 3600;
   std::uint32_t min_expires = 60;

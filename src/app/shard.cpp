@@ -66,6 +66,11 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
           if (!user.ok()) return std::nullopt;
           return services::auth::Credentials{user.value().ha1_md5, user.value().ha1_sha256};
         });
+    std::vector<services::auth::Algorithm> algorithms;
+    for (const std::string& name : config.auth_algorithms) {
+      algorithms.push_back(name == "MD5" ? services::auth::Algorithm::kMd5 : services::auth::Algorithm::kSha256);
+    }
+    authenticator_->set_algorithms(std::move(algorithms));
   }
   core_.attach(layer_);
   core_.serve_register(registrar_, authenticator_.get());

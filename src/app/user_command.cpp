@@ -70,6 +70,16 @@ std::string normalize_aor(std::string_view text, std::string& domain) {
   return aor;
 }
 
+// normalize_aor(), saying on stderr what is wrong when the text is no user address.
+std::string checked_aor(std::string_view text, std::string& domain) {
+  std::string aor = normalize_aor(text, domain);
+  if (aor.empty()) {
+    std::fprintf(stderr, "herald: '%.*s' is not a user address like alice@example.com\n", static_cast<int>(text.size()),
+                 text.data());
+  }
+  return aor;
+}
+
 std::string read_line_no_echo(const char* prompt) {
   std::fprintf(stderr, "%s", prompt);
   termios old{};
@@ -111,11 +121,8 @@ std::optional<std::string> password_of(const UserOptions& o) {
 
 int add_or_passwd(const UserOptions& o, bool add) {
   std::string domain;
-  std::string aor = normalize_aor(o.aor, domain);
-  if (aor.empty()) {
-    std::fprintf(stderr, "herald: '%s' is not a user address like alice@example.com\n", o.aor.c_str());
-    return kBadInput;
-  }
+  std::string aor = checked_aor(o.aor, domain);
+  if (aor.empty()) return kBadInput;
   auto config = config_of(o);
   if (!config) return kBadInput;
   if (std::find(config->domains.begin(), config->domains.end(), domain) == config->domains.end()) {
@@ -150,11 +157,8 @@ int add_or_passwd(const UserOptions& o, bool add) {
 
 int del(const UserOptions& o) {
   std::string domain;
-  std::string aor = normalize_aor(o.aor, domain);
-  if (aor.empty()) {
-    std::fprintf(stderr, "herald: '%s' is not a user address like alice@example.com\n", o.aor.c_str());
-    return kBadInput;
-  }
+  std::string aor = checked_aor(o.aor, domain);
+  if (aor.empty()) return kBadInput;
   auto config = config_of(o);
   if (!config) return kBadInput;
   auto s = open(*config);

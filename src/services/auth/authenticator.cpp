@@ -1,5 +1,7 @@
 #include "services/auth/authenticator.h"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 
 #include <utility>
@@ -103,7 +105,7 @@ Challenge Authenticator::challenge(std::string_view realm, bool stale, bool prox
   c.header = proxy ? sip::HeaderId::kProxyAuthenticate : sip::HeaderId::kWwwAuthenticate;
   // One nonce serves both offers: it is not bound to an algorithm.
   std::string common = "Digest realm=" + quote(realm) + ", nonce=\"" + nonces_.make(realm) + "\"";
-  for (Algorithm alg : {Algorithm::kSha256, Algorithm::kMd5}) {
+  for (Algorithm alg : algorithms_) {
     std::string value = common;
     value += ", algorithm=";
     value += algorithm_name(alg);
@@ -181,6 +183,9 @@ Verdict Authenticator::verify(const sip::Message& request, std::string_view real
     auto offered = parse_algorithm(*name);
     if (!offered) return verdict(Outcome::kUnsupportedAlgorithm, "digest algorithm not offered");
     alg = *offered;
+  }
+  if (std::find(algorithms_.begin(), algorithms_.end(), alg) == algorithms_.end()) {
+    return verdict(Outcome::kUnsupportedAlgorithm, "digest algorithm not offered");
   }
   auto qop = a.param("qop");
   if (!qop) return verdict(Outcome::kMalformed, "digest qop required");

@@ -113,6 +113,13 @@ class Authenticator {
   Authenticator(const NonceFactory& nonces, NonceCounts& counts, CredentialsLookup lookup,
                 RealmForDomain realm_for_domain = {});
 
+  // The algorithms offered, in challenge order (default SHA-256, then MD5, RFC 8760 §2.4).
+  // Credentials with another algorithm are kUnsupportedAlgorithm. Clients that only read
+  // the first challenge and know only MD5 (SIPp 3.6, sipsak) need MD5 first or alone.
+  // Precondition: not empty.
+  void set_algorithms(std::vector<Algorithm> algorithms) { algorithms_ = std::move(algorithms); }
+  const std::vector<Algorithm>& algorithms() const { return algorithms_; }
+
   // The realm for a request: from the To URI's host for REGISTER (the AOR's domain),
   // from the From URI's host otherwise; empty when that header is absent or malformed.
   std::string realm_for(const sip::Message& request) const;
@@ -134,6 +141,7 @@ class Authenticator {
   NonceCounts& counts_;
   CredentialsLookup lookup_;
   RealmForDomain realm_for_domain_;
+  std::vector<Algorithm> algorithms_ = {Algorithm::kSha256, Algorithm::kMd5};
 };
 
 }  // namespace herald::services::auth

@@ -130,6 +130,11 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
 
 void ServerCore::handle_register(sip::txn::ServerTransactionId id, const Message& request,
                                  const sip::transport::Source& source) {
+  // RFC 3261 §10.3 step 5 / RFC 4475 §3.3.4: the To header holds the AOR, a SIP or SIPS URI.
+  if (!request.get<sip::hdr::To>()->uri.is_sip()) {
+    respond(id, request, 400, "To must hold a SIP or SIPS URI");
+    return;
+  }
   std::optional<std::string> identity;
   if (authenticator_ != nullptr) {
     auth::Verdict verdict = authenticator_->verify(request, /*proxy=*/false);

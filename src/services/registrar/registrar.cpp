@@ -94,7 +94,7 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
   if (!serves_domain(ruri.host)) return reply(request, 403, "Domain not served here");
   // Step 5: the To header names the address-of-record.
   auto to = request.get<sip::hdr::To>();
-  if (!to->uri.is_sip()) return reply(request, 416, "Unsupported URI Scheme in To");
+  if (!to->uri.is_sip()) return reply(request, 400, "To must hold a SIP or SIPS URI");
   std::string aor = sip::address_of_record(to->uri);
   if (!serves_domain(to->uri.host)) return reply(request, 403, "Domain not served here");
   // Step 3/4: the authenticated identity may modify this AOR.

@@ -72,6 +72,7 @@ data_dir = "/tmp/x"
 log_level = "debug"
 workers = 1
 auth = "off"
+auth_algorithms = ["MD5"]
 domains = ["example.com", "example.org"]
 server_header = ""
 [limits]
@@ -95,6 +96,7 @@ t4 = 1000
   EXPECT_EQ(c->log_level, "debug");
   EXPECT_EQ(c->workers, 1u);
   EXPECT_EQ(c->auth, "off");
+  EXPECT_EQ(c->auth_algorithms, std::vector<std::string>{"MD5"});
   EXPECT_EQ(c->domains.size(), 2u);
   EXPECT_EQ(c->server_header, "");
   EXPECT_EQ(c->max_message_bytes, 2048u);
@@ -117,6 +119,9 @@ TEST_F(ConfigFile, ErrorsNameFileLineAndOption) {
   EXPECT_EQ(error_, path_ + ":3: option 'workers' must be an integer from 1 to 1");
   EXPECT_FALSE(load("auth = \"maybe\"\n"));
   EXPECT_NE(error_.find("option 'auth' must be"), std::string::npos);
+  EXPECT_FALSE(load("auth_algorithms = [\"MD5\", \"MD5\"]\n"));
+  EXPECT_NE(error_.find("option 'auth_algorithms' must be distinct values"), std::string::npos);
+  EXPECT_FALSE(load("auth_algorithms = []\n"));
   EXPECT_FALSE(load("[registrar]\nunknown_user_status = 500\n"));
   EXPECT_NE(error_.find("registrar.unknown_user_status' must be 403 or 404"), std::string::npos);
   EXPECT_FALSE(load("[registrar]\nmin_expires = 600\nmax_expires = 60\n"));

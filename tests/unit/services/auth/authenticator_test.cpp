@@ -347,3 +347,27 @@ TEST_F(AuthenticatorTest, ProxyAuthorization) {
 
 }  // namespace
 }  // namespace herald::services::auth
+
+namespace herald::services::auth {
+namespace {
+
+TEST_F(AuthenticatorTest, ConfiguredAlgorithmsSetOfferAndOrder) {
+  auth_.set_algorithms({Algorithm::kMd5});
+  Challenge only_md5 = auth_.challenge(kRealm, false, false);
+  ASSERT_EQ(only_md5.values.size(), 1u);
+  EXPECT_NE(only_md5.values[0].find("algorithm=MD5"), std::string::npos);
+  // SHA-256 credentials are now an algorithm we did not offer.
+  EXPECT_EQ(verify(credentials(nonce())).outcome, Outcome::kUnsupportedAlgorithm);
+  ClientParams md5;
+  md5.algorithm = Algorithm::kMd5;
+  EXPECT_EQ(verify(credentials(nonce(), md5)).outcome, Outcome::kOk);
+
+  auth_.set_algorithms({Algorithm::kMd5, Algorithm::kSha256});
+  Challenge both = auth_.challenge(kRealm, false, false);
+  ASSERT_EQ(both.values.size(), 2u);
+  EXPECT_NE(both.values[0].find("algorithm=MD5"), std::string::npos);
+  EXPECT_NE(both.values[1].find("algorithm=SHA-256"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald::services::auth
