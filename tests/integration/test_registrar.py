@@ -201,6 +201,73 @@ class Registrar(unittest.TestCase):
         self.assertNotIn("sip:alice@127.0.0.1:7200", contacts(r))
 
 
+class ProxyAuthentication(unittest.TestCase):
+    """Requests from local users other than REGISTER: 407 with Proxy-Authenticate, and the
+    credentials must be the From AOR's (RFC 3261 §22.3)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(config=CONFIG)
+        for user in ("alice", "bob"):
+            herald_user(cls.server.data_dir, "add", f"{user}@example.com", "--password", "secret")
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0
+
+    def message(self, client, sender, to_tag="", auth=None, n=1):
+        lines = [
+            "MESSAGE sip:bob@example.com SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{client.port};branch=z9hG4bK-msg-{sender}-{n}-{time.time()};rport",
+            "Max-Forwards: 70",
+            f"From: <sip:{sender}@example.com>;tag=m{n}",
+            f"To: <sip:bob@example.com>{to_tag}",
+            f"Call-ID: msg-{sender}-{os.getpid()}-{n}",
+            f"CSeq: {n} MESSAGE",
+            "Content-Type: text/plain",
+        ]
+        if auth:
+            lines.append(f"Proxy-Authorization: {auth}")
+        lines.append("Content-Length: 2")
+        client.send("\r\n".join(lines) + "\r\n\r\nhi")
+        return client.recv()
+
+    def credentials(self, challenge, user, n):
+        p = {k: v for k, v in re.findall(r'(\w+)="?([^",]*)"?', challenge)}
+        uri = "sip:bob@example.com"
+        ha1 = hashlib.sha256(f"{user}:{p['realm']}:secret".encode()).hexdigest()
+        ha2 = hashlib.sha256(f"MESSAGE:{uri}".encode()).hexdigest()
+        nc = f"{n:08x}"
+        response = hashlib.sha256(f"{ha1}:{p['nonce']}:{nc}:abc:auth:{ha2}".encode()).hexdigest()
+        return (f'Digest username="{user}", realm="{p["realm"]}", nonce="{p["nonce"]}", uri="{uri}", '
+                f'response="{response}", algorithm=SHA-256, qop=auth, nc={nc}, cnonce="abc"')
+
+    def test_local_sender_is_challenged_with_407(self):
+        c = UdpClient(self.server)
+        r = self.message(c, "alice")
+        self.assertEqual(status_of(r), (407, "Proxy Authentication Required"))
+        values = headers(r, "Proxy-Authenticate")
+        self.assertEqual(len(values), 2)
+        self.assertIn("algorithm=SHA-256", values[0])
+        # With alice's credentials the request goes on (nothing serves MESSAGE yet: 405).
+        r = self.message(c, "alice", auth=self.credentials(values[0], "alice", 1), n=2)
+        self.assertEqual(status_of(r)[0], 405)
+        c.close()
+
+    def test_credentials_of_another_user_are_403(self):
+        c = UdpClient(self.server)
+        r = self.message(c, "alice", n=3)
+        value = headers(r, "Proxy-Authenticate")[0]
+        r = self.message(c, "alice", auth=self.credentials(value, "bob", 1), n=4)
+        self.assertEqual(status_of(r), (403, "Authenticated identity does not match From"))
+        c.close()
+
+    def test_in_dialog_and_foreign_senders_are_not_challenged(self):
+        c = UdpClient(self.server)
+        self.assertEqual(status_of(self.message(c, "alice", to_tag=";tag=dialog", n=5))[0], 405)
+        c.close()
+
+
 class Restart(unittest.TestCase):
     def test_kill_9_keeps_acknowledged_bindings(self):
         server = Server(config=CONFIG)

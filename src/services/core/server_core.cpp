@@ -87,6 +87,7 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
       return;
     }
   }
+  if (!authorized_as_sender(id, request)) return;
   switch (request.method()) {
     case Method::kOptions: {
       std::vector<std::pair<HeaderId, std::string>> extra = {
@@ -126,6 +127,48 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
       respond(id, request, 405, "Method Not Allowed", {{HeaderId::kAllow, allow_}});
       return;
   }
+}
+
+bool ServerCore::authorized_as_sender(sip::txn::ServerTransactionId id, const Message& request) {
+  // Requests that go through the server on behalf of a local user must prove who sends
+  // them (RFC 3261 §22.3): out-of-dialog requests whose From is in a served domain. The
+  // server's own OPTIONS, ACK, CANCEL (§22.1: never challenged) and REGISTER (401 in the
+  // registrar's path) are not challenged here, nor are in-dialog requests (To has a tag).
+  if (authenticator_ == nullptr || registrar_ == nullptr) return true;
+  switch (request.method()) {
+    case Method::kOptions:
+    case Method::kAck:
+    case Method::kCancel:
+    case Method::kRegister:
+      return true;
+    default:
+      break;
+  }
+  if (request.get<sip::hdr::To>()->tag()) return true;
+  auto from = request.get<sip::hdr::From>();
+  if (!from->uri.is_sip() || !registrar_->serves_domain(from->uri.host)) return true;
+  auth::Verdict verdict = authenticator_->verify(request, /*proxy=*/true);
+  if (verdict.outcome == auth::Outcome::kMalformed) {
+    respond(id, request, 400, verdict.reason);
+    return false;
+  }
+  if (!verdict.ok()) {
+    Message challenge = sip::make_response(request, 407, "Proxy Authentication Required", new_tag());
+    challenge.remove(HeaderId::kContentLength);
+    std::string realm = verdict.realm.empty() ? std::string(from->uri.host) : verdict.realm;
+    authenticator_->add_challenge(challenge, realm, verdict.stale_challenge(), /*proxy=*/true);
+    challenge.append(HeaderId::kContentLength, "0");
+    spdlog::debug("call-id={} {} challenged: {}", call_id_of(request), request.method_name(),
+                  auth::outcome_name(verdict.outcome));
+    send(id, request, std::move(challenge));
+    return false;
+  }
+  // The credentials must be those of the From AOR.
+  if ("sip:" + verdict.username + "@" + verdict.realm != sip::address_of_record(from->uri)) {
+    respond(id, request, 403, "Authenticated identity does not match From");
+    return false;
+  }
+  return true;
 }
 
 void ServerCore::handle_register(sip::txn::ServerTransactionId id, const Message& request,

@@ -60,6 +60,9 @@ class ServerCore final : public sip::txn::TransactionUser {
   void send(sip::txn::ServerTransactionId id, const sip::Message& request, sip::Message response);
   void handle_register(sip::txn::ServerTransactionId id, const sip::Message& request,
                        const sip::transport::Source& source);
+  // 407 / 400 / 403 for a request from a local user that does not prove its sender; true
+  // when the request may go on (authenticated, or not subject to authentication).
+  bool authorized_as_sender(sip::txn::ServerTransactionId id, const sip::Message& request);
   std::string new_tag();
 
   Capabilities capabilities_;
