@@ -33,11 +33,6 @@ std::string source_text(const sip::transport::Source& s) {
                      s.remote_port);
 }
 
-bool same_contact(std::string_view stored, const sip::Uri& uri) {
-  auto parsed = sip::parse_uri(stored);
-  return parsed.ok() ? sip::uri_equal(*parsed, uri) : stored == uri.text;
-}
-
 }  // namespace
 
 std::string rfc1123_date(std::int64_t unix_seconds) {
@@ -62,6 +57,16 @@ bool Registrar::serves_domain(std::string_view host) const {
 
 Message Registrar::reply(const Message& request, int code, std::string_view reason) {
   return sip::make_response(request, code, reason, fmt::format("{:016x}", random_()));
+}
+
+Message Registrar::out_of_order(const Message& request) {
+  // §10.3 step 7: 500, with Retry-After as §21.5.1 allows: the client's CSeq ordering
+  // settles within a retransmission interval.
+  Message r = reply(request, 500, "Out of order REGISTER");
+  r.remove(HeaderId::kContentLength);
+  r.append(HeaderId::kRetryAfter, std::to_string(1 + random_() % 10));
+  r.append(HeaderId::kContentLength, "0");
+  return r;
 }
 
 Message Registrar::bindings_reply(const Message& request, const std::string& aor, bool with_path) {
@@ -138,14 +143,16 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
     return !with_path;
   });
 
+  // Step 7 works on the bindings as they are before this request; one snapshot serves it.
+  const std::vector<store::Binding> existing = location_.lookup(aor);
   if (star) {
     // "*" only alone and with Expires: 0 (§10.3 step 6).
     if (!changes.empty() || !request_expires || *request_expires != 0) {
       return reply(request, 400, "Contact * needs Expires: 0 and no other Contact");
     }
-    // Step 7 for "*": an older Call-ID/CSeq must not remove newer bindings.
-    for (const store::Binding& b : location_.lookup(aor)) {
-      if (b.call_id == call_id && cseq <= b.cseq) return reply(request, 500, "Out of order REGISTER");
+    // An older Call-ID/CSeq must not remove newer bindings.
+    for (const store::Binding& b : existing) {
+      if (b.call_id == call_id && cseq <= b.cseq) return out_of_order(request);
     }
     if (auto s = location_.remove_all(aor); !s.ok()) spdlog::error("store: {}", s.message());
     spdlog::info("call-id={} {} unregistered all contacts", call_id, aor);
@@ -158,19 +165,19 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
     r.append(HeaderId::kContentLength, "0");
     return r;
   }
-  // Step 7: refuse the whole request when any contact is out of order (same Call-ID, CSeq
-  // not higher); nothing is applied. Retry-After as §21.5.1 allows: the client's CSeq
-  // ordering settles within a retransmission interval.
+  // The existing binding each contact refers to (equal URIs, §19.1.4), stored URIs parsed once.
+  std::vector<sip::Parsed<sip::Uri>> stored;
+  stored.reserve(existing.size());
+  for (const store::Binding& b : existing) stored.push_back(sip::parse_uri(b.contact));
+  std::vector<const store::Binding*> match(changes.size(), nullptr);
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    for (const store::Binding& b : location_.lookup(aor)) {
-      if (same_contact(b.contact, uris[i]) && b.call_id == call_id && cseq <= b.cseq) {
-        Message r = reply(request, 500, "Out of order REGISTER");
-        r.remove(HeaderId::kContentLength);
-        r.append(HeaderId::kRetryAfter, std::to_string(1 + random_() % 10));
-        r.append(HeaderId::kContentLength, "0");
-        return r;
-      }
+    for (std::size_t j = 0; j < existing.size(); ++j) {
+      bool same = stored[j].ok() ? sip::uri_equal(*stored[j], uris[i]) : existing[j].contact == uris[i].text;
+      if (same) match[i] = &existing[j];
     }
+    // Refuse the whole request when any contact is out of order (same Call-ID, CSeq not
+    // higher); nothing is applied.
+    if (match[i] && match[i]->call_id == call_id && cseq <= match[i]->cseq) return out_of_order(request);
   }
   std::vector<std::string> path;
   request.for_each<sip::hdr::Path>([&](const sip::NameAddr& p) {
@@ -181,10 +188,7 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
   for (std::size_t i = 0; i < changes.size(); ++i) {
     ContactChange& c = changes[i];
     // The stored spelling of an equal URI is kept, so refreshes find the same key.
-    std::string key = c.contact;
-    for (const store::Binding& b : location_.lookup(aor)) {
-      if (same_contact(b.contact, uris[i])) key = b.contact;
-    }
+    const std::string& key = match[i] ? match[i]->contact : c.contact;
     if (c.expires == 0) {
       if (auto s = location_.remove(aor, key); !s.ok() && !s.is_not_found()) spdlog::error("store: {}", s.message());
       continue;
@@ -201,7 +205,7 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
     b.received = source_text(source);
     if (auto s = location_.put(std::move(b)); !s.ok()) spdlog::error("store: {}", s.message());
   }
-  spdlog::info("call-id={} {} registered, {} binding(s)", call_id, aor, location_.lookup(aor).size());
+  spdlog::info("call-id={} {} registered {} contact(s)", call_id, aor, changes.size());
   return bindings_reply(request, aor, with_path);
 }
 

@@ -40,6 +40,7 @@ class Registrar {
 
  private:
   sip::Message reply(const sip::Message& request, int code, std::string_view reason);
+  sip::Message out_of_order(const sip::Message& request);
   sip::Message bindings_reply(const sip::Message& request, const std::string& aor, bool with_path);
 
   RegistrarConfig config_;

@@ -134,6 +134,11 @@ TEST_F(RegistrarTest, ExpiresZeroRemovesOneContact) {
 
 TEST_F(RegistrarTest, StarWithExpiresZeroRemovesAll) {
   send(reg("Contact: <sip:a@h1>\r\nContact: <sip:a@h2>\r\n"));
+  // The same Call-ID with a CSeq that is not higher is out of order for "*" too.
+  Message stale = send(reg("Contact: *\r\n", "Expires: 0\r\n", "c1", 1));
+  EXPECT_EQ(stale.status_code(), 500);
+  EXPECT_TRUE(stale.get<sip::hdr::RetryAfter>().ok());
+  EXPECT_EQ(location_.binding_count(), 2u);
   Message r = send(reg("Contact: *\r\n", "Expires: 0\r\n", "c1", 2));
   EXPECT_EQ(r.status_code(), 200);
   EXPECT_TRUE(contacts_of(r).empty());
