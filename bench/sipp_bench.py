@@ -2,9 +2,12 @@
 """SIPp against the running `herald` binary on loopback: for each scenario, step the offered
 rate up and report the highest rate sustained for the whole step with fewer than 0.1 %
 failed calls, plus the server's resident memory per binding after a large registration.
+Scenarios: REGISTER (auth off, digest) and MESSAGE relayed to a registered SIPp recipient
+(auth off, 407 + credentials).
 
     bench/sipp_bench.py [--herald build/release/src/app/herald] [--seconds 10]
                         [--rates 1000,2000,4000,8000] [--bindings 100000]
+                        [--scenarios register,message]
 
 Figures vary with the machine and its load: compare runs side by side, take medians. No
 figure here is a pass/fail criterion."""
@@ -99,17 +102,7 @@ def step_rates(name, scenario, port, rates, seconds, data_dir, extra=("-inf", "u
     return best
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--herald", default=os.path.join(ROOT, "build", "release", "src", "app", "herald"))
-    ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--rates", default="1000,2000,3000,4000,6000,8000,12000,16000")
-    ap.add_argument("--bindings", type=int, default=100000)
-    args = ap.parse_args()
-    if not shutil.which("sipp"):
-        sys.exit("sipp is not installed (package sip-tester)")
-    rates = [int(r) for r in args.rates.split(",")]
-    results = {}
+def bench_register(args, rates, results):
     for mode in ("off", "required"):
         data_dir = tempfile.mkdtemp(prefix=f"herald-bench-{mode}-")
         add_users(args.herald, data_dir)
@@ -144,6 +137,77 @@ def main():
         finally:
             server.stop()
             shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def register_contact(port, user, password, contact):
+    """REGISTERs `contact` for user@DOMAIN with tests/integration/ua.py (digest when challenged)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from ua import UA  # noqa: E402 -- the integration tests' user agent
+    agent = UA(argparse.Namespace(host="127.0.0.1", port=port), user, DOMAIN, password=password)
+    try:
+        r = agent.register(expires=3600, contact=contact)
+        if r is None or r.status != 200:
+            sys.exit(f"could not register {contact} for {user}@{DOMAIN}: {r}")
+    finally:
+        agent.close()
+
+
+def bench_message(args, rates, results):
+    """MESSAGE relayed by Herald from a SIPp sender to a SIPp recipient whose contact is
+    registered for the user `uas`; auth off, then every MESSAGE challenged (407) and sent
+    again with credentials of the local user `sender`."""
+    for mode in ("off", "required"):
+        data_dir = tempfile.mkdtemp(prefix=f"herald-bench-message-{mode}-")
+        for user in ("uas", "sender"):
+            subprocess.run([args.herald, "user", "add", f"{user}@{DOMAIN}", "--password", "pw", "--data-dir",
+                            data_dir], check=True, stdout=subprocess.DEVNULL)
+        config = (f'domains = ["{DOMAIN}"]\nauth = "{mode}"\nauth_algorithms = ["MD5", "SHA-256"]\n'
+                  "[registrar]\nmax_expires = 3600\n")
+        server = Herald(args.herald, data_dir, config)
+        uas = None
+        try:
+            uas_port = free_port()
+            register_contact(server.port, "uas", "pw", f"sip:uas@127.0.0.1:{uas_port}")
+            uas = subprocess.Popen(["sipp", "-sf", os.path.join(SCENARIOS, "message_uas.xml"), "-i", "127.0.0.1",
+                                    "-p", str(uas_port), "-nostdin", "-max_recv_loops", "10000",
+                                    "-max_sched_loops", "10000"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=data_dir)
+            time.sleep(0.5)
+            print(f"MESSAGE, auth {mode}:", flush=True)
+            extra = ("-s", "uas", "-set", "domain", DOMAIN)
+            if mode == "off":
+                results["MESSAGE (auth off)"] = step_rates("MESSAGE", "message_uac.xml", server.port, rates,
+                                                           args.seconds, data_dir, extra)
+            else:
+                results["MESSAGE (407 + credentials)"] = step_rates(
+                    "MESSAGE+407+MESSAGE", "message_auth_uac.xml", server.port, rates, args.seconds, data_dir,
+                    extra + ("-set", "sender", "sender", "-au", "sender", "-ap", "pw", "-auth_uri", f"uas@{DOMAIN}"))
+        finally:
+            if uas is not None:
+                uas.terminate()
+                uas.wait(timeout=10)
+            server.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+SCENARIO_SETS = {"register": bench_register, "message": bench_message}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--herald", default=os.path.join(ROOT, "build", "release", "src", "app", "herald"))
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--rates", default="1000,2000,3000,4000,6000,8000,12000,16000")
+    ap.add_argument("--bindings", type=int, default=100000)
+    ap.add_argument("--scenarios", default="register,message",
+                    help="comma-separated: register (REGISTER/s, bytes per binding), message (MESSAGE/s)")
+    args = ap.parse_args()
+    if not shutil.which("sipp"):
+        sys.exit("sipp is not installed (package sip-tester)")
+    rates = [int(r) for r in args.rates.split(",")]
+    results = {}
+    for name in args.scenarios.split(","):
+        SCENARIO_SETS[name](args, rates, results)
     print("\nhighest rate with < 0.1 % failures:")
     for k, v in results.items():
         if k != "memory":

@@ -6,7 +6,6 @@ response, Record-Route and in-dialog requests, redirect mode, the error answers 
 callee."""
 
 import os
-import re
 import shutil
 import subprocess
 import unittest

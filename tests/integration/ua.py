@@ -150,16 +150,17 @@ class UA:
     """A user agent for `user@domain` on its own 127.0.0.1 port. Over UDP it owns a
     socket; over TCP it holds one connection to the server and is reached through it."""
 
-    def __init__(self, server, user, domain="example.com", transport="udp", password=None):
+    def __init__(self, server, user, domain="example.com", transport="udp", password=None, bind_port=0):
         self.server = server
         self.user, self.domain, self.password = user, domain, password
         self.transport = transport.lower()
         self.aor = f"sip:{user}@{domain}"
         if self.transport == "udp":
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.bind(("127.0.0.1", 0))
+            self.sock.bind(("127.0.0.1", bind_port))
         else:
-            self.sock = socket.create_connection((server.host, server.port), timeout=5)
+            self.sock = socket.create_connection((server.host, server.port), timeout=5,
+                                                 source_address=("127.0.0.1", bind_port))
         self.port = self.sock.getsockname()[1]
         self.buffer = b""
         self.inbox = []
