@@ -160,7 +160,7 @@ def bench_message(args, rates, results):
         data_dir = tempfile.mkdtemp(prefix=f"herald-bench-message-{mode}-")
         for user in ("uas", "sender"):
             subprocess.run([args.herald, "user", "add", f"{user}@{DOMAIN}", "--password", "pw", "--data-dir",
-                            data_dir], check=True, stdout=subprocess.DEVNULL)
+                            data_dir], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         config = (f'domains = ["{DOMAIN}"]\nauth = "{mode}"\nauth_algorithms = ["MD5", "SHA-256"]\n'
                   "[registrar]\nmax_expires = 3600\n")
         server = Herald(args.herald, data_dir, config)

@@ -294,6 +294,21 @@ class Dialogs(ProxyTestCase):
         self.assertEqual(self.final(caller, "BYE").status, 200)
 
 
+    def test_route_naming_herald_is_removed_and_the_next_route_followed(self):
+        caller = self.ua("alice", register=False)
+        next_hop = UA(self.server, "proxy2", "127.0.0.1")
+        self.agents.append(next_hop)
+        routes = [f"<sip:127.0.0.1:{self.server.port};lr>", f"<sip:127.0.0.1:{next_hop.port};lr>"]
+        target = "sip:far@127.0.0.1:9"  # never contacted: the Route decides the next hop
+        sent = caller.request("MESSAGE", target, to="<sip:far@127.0.0.1>;tag=remote", route=routes,
+                              body=b"loose", content_type="text/plain")
+        got = next_hop.recv_request(method="MESSAGE")
+        self.assert_forwarded(sent, got, target)
+        self.assertEqual(got.values("Route"), routes[1:])
+        next_hop.reply(got, 200)
+        self.assertEqual(self.final(caller, "MESSAGE").status, 200)
+
+
 class Forking(ProxyTestCase):
     def test_parallel_fork_cancelled_by_the_caller(self):
         caller = self.ua("alice", register=False)
@@ -524,8 +539,6 @@ class Authentication(ProxyTestCase):
         r = self.final(caller)
         self.assertEqual(r.status, 200)
         dialog = Dialog(sent, r)
-        dialog.cseq = sent.cseq[0]
-        dialog.invite_cseq = sent.cseq[0]
         caller.in_dialog(dialog, "ACK")
         self.assertIsNotNone(callee.recv_request(method="ACK"))
         # In-dialog requests are not challenged.

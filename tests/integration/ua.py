@@ -319,7 +319,7 @@ class UA:
             head = head.replace(f"branch={request.branch}", f"branch=z9hG4bK{unique('ua')}", 1)
         if next_cseq:
             number, method = request.cseq
-            head = re.sub(r"^CSeq: .*$", f"CSeq: {number + 1} {method}", head, count=1, flags=re.M)
+            head = re.sub(r"^CSeq: [^\r\n]*", f"CSeq: {number + 1} {method}", head, count=1, flags=re.M)
         lines = head.split("\r\n")
         at = next(i for i, line in enumerate(lines) if line.lower().startswith("content-length"))
         lines[at:at] = list(extra_headers)
