@@ -114,7 +114,9 @@ class MessageStore {
   virtual ~MessageStore() = default;
 
   // Stores `message` (its id is ignored) and returns the new id, greater than every id
-  // returned before by this store. kInvalidArgument if recipient is empty.
+  // returned before by this store, removed ones included: ids are never reused. For SQLite
+  // this holds across reopening and across the processes sharing the file.
+  // kInvalidArgument if recipient is empty.
   virtual Result<std::int64_t> store_message(const StoredMessage& message) = 0;
   // The stored messages of `recipient` (expired ones included), ordered by id.
   virtual Result<std::vector<StoredMessage>> pending_messages(std::string_view recipient) const = 0;
