@@ -1,6 +1,7 @@
 #include "store/memory_store.h"
 
 #include <iterator>
+#include <limits>
 
 namespace herald::store {
 
@@ -71,6 +72,83 @@ Result<std::vector<Binding>> MemoryStore::load_bindings() const {
 Result<std::size_t> MemoryStore::remove_expired(std::int64_t now) {
   return static_cast<std::size_t>(
       std::erase_if(bindings_, [now](const auto& entry) { return entry.second.expires_at <= now; }));
+}
+
+namespace {
+
+std::string no_message(std::int64_t id) { return "no stored message " + std::to_string(id); }
+
+// The smallest and largest (recipient, id) keys a message of recipient can have.
+std::pair<std::string, std::int64_t> first_key(std::string_view recipient) {
+  return {std::string(recipient), std::numeric_limits<std::int64_t>::min()};
+}
+std::pair<std::string, std::int64_t> last_key(std::string_view recipient) {
+  return {std::string(recipient), std::numeric_limits<std::int64_t>::max()};
+}
+
+}  // namespace
+
+Result<std::int64_t> MemoryStore::store_message(const StoredMessage& message) {
+  if (message.recipient.empty()) return Status::invalid_argument("message has an empty recipient");
+  std::int64_t id = ++last_message_id_;
+  StoredMessage& stored = messages_[{message.recipient, id}];
+  stored = message;
+  stored.id = id;
+  recipient_of_.emplace(id, message.recipient);
+  return id;
+}
+
+Result<std::vector<StoredMessage>> MemoryStore::pending_messages(std::string_view recipient) const {
+  std::vector<StoredMessage> messages;
+  auto last = messages_.upper_bound(last_key(recipient));
+  for (auto it = messages_.lower_bound(first_key(recipient)); it != last; ++it) {
+    messages.push_back(it->second);
+  }
+  return messages;
+}
+
+Result<std::size_t> MemoryStore::count_messages(std::string_view recipient) const {
+  auto first = messages_.lower_bound(first_key(recipient));
+  auto last = messages_.upper_bound(last_key(recipient));
+  return static_cast<std::size_t>(std::distance(first, last));
+}
+
+Result<std::vector<std::string>> MemoryStore::message_recipients() const {
+  std::vector<std::string> recipients;
+  for (auto it = messages_.begin(); it != messages_.end();
+       it = messages_.upper_bound(last_key(it->first.first))) {
+    recipients.push_back(it->first.first);
+  }
+  return recipients;
+}
+
+Status MemoryStore::remove_message(std::int64_t id) {
+  auto it = recipient_of_.find(id);
+  if (it == recipient_of_.end()) return Status::not_found(no_message(id));
+  messages_.erase({it->second, id});
+  recipient_of_.erase(it);
+  return Status{};
+}
+
+Status MemoryStore::set_message_attempts(std::int64_t id, std::uint32_t attempts) {
+  auto it = recipient_of_.find(id);
+  if (it == recipient_of_.end()) return Status::not_found(no_message(id));
+  messages_.at({it->second, id}).attempts = attempts;
+  return Status{};
+}
+
+Result<std::size_t> MemoryStore::remove_expired_messages(std::int64_t now) {
+  std::size_t removed = 0;
+  for (auto it = messages_.begin(); it != messages_.end();) {
+    if (it->second.expires_at > now) {
+      ++it;
+      continue;
+    }
+    recipient_of_.erase(it->first.second);
+    it = messages_.erase(it);
+    ++removed;
+  }
+  return removed;
 }
 
 }  // namespace herald::store

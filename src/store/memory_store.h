@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
@@ -25,9 +26,20 @@ class MemoryStore final : public Store {
   Result<std::vector<Binding>> load_bindings() const override;
   Result<std::size_t> remove_expired(std::int64_t now) override;
 
+  Result<std::int64_t> store_message(const StoredMessage& message) override;
+  Result<std::vector<StoredMessage>> pending_messages(std::string_view recipient) const override;
+  Result<std::size_t> count_messages(std::string_view recipient) const override;
+  Result<std::vector<std::string>> message_recipients() const override;
+  Status remove_message(std::int64_t id) override;
+  Status set_message_attempts(std::int64_t id, std::uint32_t attempts) override;
+  Result<std::size_t> remove_expired_messages(std::int64_t now) override;
+
  private:
-  std::map<std::string, User, std::less<>> users_;                      // by aor
-  std::map<std::pair<std::string, std::string>, Binding> bindings_;     // by (aor, contact)
+  std::map<std::string, User, std::less<>> users_;                          // by aor
+  std::map<std::pair<std::string, std::string>, Binding> bindings_;         // by (aor, contact)
+  std::map<std::pair<std::string, std::int64_t>, StoredMessage> messages_;  // by (recipient, id)
+  std::map<std::int64_t, std::string> recipient_of_;  // by id: the key into messages_
+  std::int64_t last_message_id_ = 0;                  // never decreases, so ids are never reused
 };
 
 }  // namespace herald::store

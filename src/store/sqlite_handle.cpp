@@ -67,6 +67,19 @@ StatementUse& StatementUse::bind(int index, std::int64_t value) {
   return *this;
 }
 
+StatementUse& StatementUse::bind_blob(int index, std::string_view bytes) {
+  if (bytes.size() > static_cast<std::size_t>(INT_MAX)) {
+    if (bind_error_ == 0) bind_error_ = SQLITE_TOOBIG;
+    return *this;
+  }
+  // A null pointer would bind NULL; an empty view may have one.
+  int rc = bytes.empty() ? sqlite3_bind_zeroblob(statement_, index, 0)
+                         : sqlite3_bind_blob(statement_, index, bytes.data(),
+                                             static_cast<int>(bytes.size()), SQLITE_STATIC);
+  if (rc != SQLITE_OK && bind_error_ == 0) bind_error_ = rc;
+  return *this;
+}
+
 Result<bool> StatementUse::step() {
   sqlite3* db = sqlite3_db_handle(statement_);
   if (bind_error_ != 0) return error_status(db, bind_error_, file_, "bind");
@@ -92,6 +105,13 @@ std::string StatementUse::column_text(int index) const {
 
 std::int64_t StatementUse::column_int(int index) const {
   return sqlite3_column_int64(statement_, index);
+}
+
+std::string StatementUse::column_blob(int index) const {
+  const void* bytes = sqlite3_column_blob(statement_, index);  // before _bytes, as documented
+  int size = sqlite3_column_bytes(statement_, index);
+  if (bytes == nullptr || size <= 0) return {};
+  return std::string(static_cast<const char*>(bytes), static_cast<std::size_t>(size));
 }
 
 Transaction::~Transaction() {

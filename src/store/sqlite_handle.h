@@ -35,7 +35,7 @@ Status prepare(sqlite3* db, std::string_view file, std::string_view sql, Stateme
 
 // One use of a cached prepared statement: binds parameters, steps, reads columns, and on
 // destruction resets the statement and clears its bindings, ready for the next use.
-// Text is bound without copying: bound strings must outlive this object.
+// Text and blobs are bound without copying: bound strings must outlive this object.
 class StatementUse {
  public:
   StatementUse(sqlite3_stmt* statement, std::string_view file);
@@ -46,6 +46,9 @@ class StatementUse {
   // Parameters are numbered from 1, as in SQL text.
   StatementUse& bind(int index, std::string_view text);
   StatementUse& bind(int index, std::int64_t value);
+  // Binds the bytes as a BLOB (never NULL, also when empty): they come back byte for byte,
+  // NULs and invalid UTF-8 included.
+  StatementUse& bind_blob(int index, std::string_view bytes);
 
   // Steps once: Result true for a row, false when done. A bind error surfaces here.
   Result<bool> step();
@@ -55,6 +58,7 @@ class StatementUse {
   // Columns are numbered from 0. Valid after step() returned true.
   std::string column_text(int index) const;
   std::int64_t column_int(int index) const;
+  std::string column_blob(int index) const;
 
  private:
   sqlite3_stmt* statement_;

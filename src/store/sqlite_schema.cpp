@@ -11,7 +11,7 @@ namespace herald::store::sqlite {
 namespace {
 
 // Migration i (1-based) takes user_version i-1 to i. Append only; never edit a released one.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: users and registrar bindings. Path URIs are joined by '\n' (a URI holds no LF).
     R"sql(
 CREATE TABLE users (
@@ -34,6 +34,25 @@ CREATE TABLE bindings (
   PRIMARY KEY (aor, contact)
 );
 CREATE INDEX bindings_by_expiry ON bindings (expires_at);
+)sql",
+    // 2: offline messages (RFC 3428 store-and-forward). AUTOINCREMENT so that an id is never
+    // reused, even after the newest message is removed: ids only grow, in delivery order.
+    // The body is a BLOB so that its bytes come back untouched (NULs, invalid UTF-8).
+    R"sql(
+CREATE TABLE messages (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  recipient    TEXT NOT NULL,
+  from_header  TEXT NOT NULL,
+  to_header    TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  body         BLOB NOT NULL,
+  date_header  TEXT NOT NULL,
+  received_at  INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  attempts     INTEGER NOT NULL
+);
+CREATE INDEX messages_by_recipient ON messages (recipient, id);
+CREATE INDEX messages_by_expiry ON messages (expires_at);
 )sql",
 };
 

@@ -48,6 +48,14 @@ class SqliteStore final : public Store {
   Result<std::vector<Binding>> load_bindings() const override;
   Result<std::size_t> remove_expired(std::int64_t now) override;
 
+  Result<std::int64_t> store_message(const StoredMessage& message) override;
+  Result<std::vector<StoredMessage>> pending_messages(std::string_view recipient) const override;
+  Result<std::size_t> count_messages(std::string_view recipient) const override;
+  Result<std::vector<std::string>> message_recipients() const override;
+  Status remove_message(std::int64_t id) override;
+  Status set_message_attempts(std::int64_t id, std::uint32_t attempts) override;
+  Result<std::size_t> remove_expired_messages(std::int64_t now) override;
+
   // The database file, for messages.
   const std::string& file() const { return file_; }
 

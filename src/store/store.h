@@ -91,8 +91,49 @@ class BindingStore {
   virtual Result<std::size_t> remove_expired(std::int64_t now) = 0;
 };
 
+// A MESSAGE accepted for a recipient who could not take it (RFC 3428 store-and-forward),
+// kept until delivered (a 2xx from the recipient) or expired.
+struct StoredMessage {
+  std::int64_t id = 0;           // assigned by store_message(); increasing = delivery order
+  std::string recipient;         // AOR "sip:bob@example.com"
+  std::string from;              // From header value as received (name-addr, tag included)
+  std::string to;                // To header value as received
+  std::string content_type;      // Content-Type value; empty when there is no body
+  std::string body;              // the body bytes, untouched (may hold NULs or binary)
+  std::string date;              // Date header value (RFC 1123) of the original request
+  std::int64_t received_at = 0;  // unix seconds when the server accepted it
+  std::int64_t expires_at = 0;   // unix seconds; removed by remove_expired_messages()
+  std::uint32_t attempts = 0;    // failed delivery attempts so far
+
+  friend bool operator==(const StoredMessage&, const StoredMessage&) = default;
+};
+
+// Offline messages, per recipient, in the order they were accepted.
+class MessageStore {
+ public:
+  virtual ~MessageStore() = default;
+
+  // Stores `message` (its id is ignored) and returns the new id, greater than every id
+  // returned before by this store, removed ones included: ids are never reused. For SQLite
+  // this holds across reopening and across the processes sharing the file.
+  // kInvalidArgument if recipient is empty.
+  virtual Result<std::int64_t> store_message(const StoredMessage& message) = 0;
+  // The stored messages of `recipient` (expired ones included), ordered by id.
+  virtual Result<std::vector<StoredMessage>> pending_messages(std::string_view recipient) const = 0;
+  // How many messages `recipient` has stored (for the per-user cap).
+  virtual Result<std::size_t> count_messages(std::string_view recipient) const = 0;
+  // Every recipient with at least one stored message, ordered (for delivery after a restart).
+  virtual Result<std::vector<std::string>> message_recipients() const = 0;
+  // kNotFound if there is no message with this id.
+  virtual Status remove_message(std::int64_t id) = 0;
+  // Sets the attempts counter of message `id`; kNotFound if absent.
+  virtual Status set_message_attempts(std::int64_t id, std::uint32_t attempts) = 0;
+  // Removes the messages with expires_at <= now; returns how many.
+  virtual Result<std::size_t> remove_expired_messages(std::int64_t now) = 0;
+};
+
 // Everything Herald persists, behind one object per thread (see the contract above).
-class Store : public UserStore, public BindingStore {
+class Store : public UserStore, public BindingStore, public MessageStore {
  public:
   ~Store() override = default;
 };

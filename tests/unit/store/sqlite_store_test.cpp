@@ -9,9 +9,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/ha1.h"
 #include "store/sqlite_schema.h"
@@ -22,6 +24,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 User alice() { return *make_user("sip:alice@example.com", "example.com", "secret"); }
 
@@ -38,6 +41,52 @@ Binding alice_binding() {
   b.updated_at = 3000;
   return b;
 }
+
+StoredMessage message_to_bob(std::string body) {
+  StoredMessage m;
+  m.recipient = "sip:bob@example.com";
+  m.from = "<sip:alice@example.com>;tag=1928301774";
+  m.to = "<sip:bob@example.com>";
+  m.content_type = "application/octet-stream";
+  m.body = std::move(body);
+  m.date = "Sat, 13 Nov 2010 23:29:00 GMT";
+  m.received_at = 3000;
+  m.expires_at = 4000;
+  return m;
+}
+
+// Stores m and returns it as it should be read back: with its new id.
+StoredMessage stored(Store& store, StoredMessage m) {
+  Result<std::int64_t> id = store.store_message(m);
+  EXPECT_TRUE(id.ok()) << id.status().message();
+  m.id = id.ok() ? *id : -1;
+  return m;
+}
+
+// Schema version 1 exactly as migration 1 wrote it (a released migration never changes).
+constexpr const char* kSchemaVersion1 = R"sql(
+CREATE TABLE users (
+  aor        TEXT PRIMARY KEY NOT NULL,
+  realm      TEXT NOT NULL,
+  ha1_md5    TEXT NOT NULL,
+  ha1_sha256 TEXT NOT NULL
+);
+CREATE TABLE bindings (
+  aor        TEXT NOT NULL,
+  contact    TEXT NOT NULL,
+  call_id    TEXT NOT NULL,
+  cseq       INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  q          INTEGER NOT NULL,
+  path       TEXT NOT NULL,
+  instance   TEXT NOT NULL,
+  received   TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (aor, contact)
+);
+CREATE INDEX bindings_by_expiry ON bindings (expires_at);
+PRAGMA user_version = 1;
+)sql";
 
 // A raw connection to herald.db, for what the Store API does not show.
 class RawDb {
@@ -193,6 +242,115 @@ TEST_F(SqliteStoreTest, WriteWaitsForAnotherWriterThenFailsWithAnError) {
   ASSERT_EQ(other.exec("ROLLBACK"), SQLITE_OK);
   EXPECT_TRUE(store->put_binding(alice_binding()).ok());  // the statement is reusable
   EXPECT_THAT(*store->load_bindings(), ElementsAre(alice_binding()));
+}
+
+TEST_F(SqliteStoreTest, MessagesSurviveClosingAndReopening) {
+  StoredMessage first;
+  StoredMessage second;
+  {
+    auto store = open_ok();
+    ASSERT_NE(store, nullptr);
+    first = stored(*store, message_to_bob(std::string("\0\xff\0", 3)));
+    second = stored(*store, message_to_bob("second"));
+    ASSERT_TRUE(store->set_message_attempts(second.id, 2).ok());
+    second.attempts = 2;
+  }
+  auto reopened = open_ok();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_THAT(*reopened->pending_messages("sip:bob@example.com"), ElementsAre(first, second));
+  EXPECT_THAT(*reopened->message_recipients(), ElementsAre("sip:bob@example.com"));
+  EXPECT_EQ(*reopened->count_messages("sip:bob@example.com"), 2u);
+}
+
+TEST_F(SqliteStoreTest, AcknowledgedMessageSurvivesKill9) {
+  pid_t child = ::fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    // No gtest assertions here: report failure by exiting instead of being killed.
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(dir_.path());
+    if (!opened.ok() || !(*opened)->store_message(message_to_bob("kept")).ok()) ::_exit(1);
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(2);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  Result<std::vector<StoredMessage>> pending = store->pending_messages("sip:bob@example.com");
+  ASSERT_TRUE(pending.ok()) << pending.status().message();
+  ASSERT_EQ(pending->size(), 1u);
+  EXPECT_EQ(pending->front().body, "kept");
+}
+
+TEST_F(SqliteStoreTest, IdsKeepGrowingAfterTheNewestIsRemovedAndTheDatabaseReopened) {
+  std::int64_t newest = 0;
+  {
+    auto store = open_ok();
+    ASSERT_NE(store, nullptr);
+    stored(*store, message_to_bob("one"));
+    newest = stored(*store, message_to_bob("two")).id;
+    ASSERT_TRUE(store->remove_message(newest).ok());
+  }
+  auto reopened = open_ok();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_GT(stored(*reopened, message_to_bob("three")).id, newest);
+}
+
+TEST_F(SqliteStoreTest, IdsGrowAcrossStoresSharingTheFile) {
+  auto server = open_ok();
+  auto other = open_ok();
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(other, nullptr);
+  StoredMessage first = stored(*server, message_to_bob("one"));
+  StoredMessage second = stored(*other, message_to_bob("two"));
+  StoredMessage third = stored(*server, message_to_bob("three"));
+  EXPECT_LT(first.id, second.id);
+  EXPECT_LT(second.id, third.id);
+  EXPECT_THAT(*other->pending_messages("sip:bob@example.com"), ElementsAre(first, second, third));
+}
+
+TEST_F(SqliteStoreTest, BodyIsStoredAsABlob) {
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  stored(*store, message_to_bob(std::string("a\0b", 3)));
+  stored(*store, message_to_bob(""));
+  RawDb raw(file());
+  EXPECT_EQ(raw.text("SELECT group_concat(typeof(body) || ':' || length(body), ',') "
+                     "FROM (SELECT body FROM messages ORDER BY id)"),
+            "blob:3,blob:0");
+}
+
+TEST_F(SqliteStoreTest, DatabaseAtSchemaVersion1IsMigratedKeepingItsData) {
+  std::filesystem::create_directories(dir_.path());
+  const User user = alice();
+  const Binding binding = alice_binding();
+  {
+    RawDb raw(file());
+    ASSERT_EQ(raw.exec(kSchemaVersion1), SQLITE_OK);
+    std::string insert_user = "INSERT INTO users VALUES ('" + user.aor + "', '" + user.realm +
+                              "', '" + user.ha1_md5 + "', '" + user.ha1_sha256 + "')";
+    ASSERT_EQ(raw.exec(insert_user.c_str()), SQLITE_OK);
+    ASSERT_EQ(raw.exec("INSERT INTO bindings VALUES ('sip:alice@example.com', "
+                       "'sip:alice@192.0.2.4:5060', 'call-1', 7, 4000, 1000, "
+                       "'<sip:edge.example.com;lr>', '', 'udp:192.0.2.4:5060', 3000)"),
+              SQLITE_OK);
+    ASSERT_EQ(raw.text("PRAGMA user_version"), "1");
+  }
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(file());
+    EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+    EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
+                       "('messages_by_recipient', 'messages_by_expiry')"),
+              "2");
+  }
+  EXPECT_EQ(*store->find_user(user.aor), user);
+  EXPECT_THAT(*store->load_bindings(), ElementsAre(binding));
+  EXPECT_THAT(*store->message_recipients(), IsEmpty());
+  StoredMessage m = stored(*store, message_to_bob("after the migration"));
+  EXPECT_THAT(*store->pending_messages(m.recipient), ElementsAre(m));
 }
 
 }  // namespace

@@ -4,8 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "store/ha1.h"
 #include "temp_dir.h"
@@ -33,6 +36,19 @@ Binding binding(std::string aor, std::string contact, std::int64_t expires_at = 
   return b;
 }
 
+StoredMessage message(std::string recipient, std::string body, std::int64_t expires_at = 2000) {
+  StoredMessage m;
+  m.recipient = std::move(recipient);
+  m.from = "\"Alice\" <sip:alice@example.com>;tag=49583";
+  m.to = "<" + m.recipient + ">";
+  m.content_type = "text/plain;charset=UTF-8";
+  m.body = std::move(body);
+  m.date = "Sat, 13 Nov 2010 23:29:00 GMT";
+  m.received_at = 1000;
+  m.expires_at = expires_at;
+  return m;
+}
+
 class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -48,6 +64,26 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     Result<std::vector<Binding>> loaded = store_->load_bindings();
     EXPECT_TRUE(loaded.ok()) << loaded.status().message();
     return loaded.ok() ? *loaded : std::vector<Binding>{};
+  }
+
+  // Stores m and returns it as the store should give it back: with its new id.
+  StoredMessage store_message(StoredMessage m) {
+    Result<std::int64_t> id = store_->store_message(m);
+    EXPECT_TRUE(id.ok()) << id.status().message();
+    m.id = id.ok() ? *id : -1;
+    return m;
+  }
+
+  std::vector<StoredMessage> pending(std::string_view recipient) {
+    Result<std::vector<StoredMessage>> messages = store_->pending_messages(recipient);
+    EXPECT_TRUE(messages.ok()) << messages.status().message();
+    return messages.ok() ? *messages : std::vector<StoredMessage>{};
+  }
+
+  std::vector<std::string> recipients() {
+    Result<std::vector<std::string>> all = store_->message_recipients();
+    EXPECT_TRUE(all.ok()) << all.status().message();
+    return all.ok() ? *all : std::vector<std::string>{};
   }
 
   testing::TempDir dir_;
@@ -224,6 +260,157 @@ TEST_P(StoreTest, ManyBindingsAreAllReadBack) {
   EXPECT_EQ(bindings().size(), static_cast<std::size_t>(kCount));
   EXPECT_EQ(*store_->remove_expired(1000 + kCount / 2 - 1), static_cast<std::size_t>(kCount / 2));
   EXPECT_EQ(bindings().size(), static_cast<std::size_t>(kCount / 2));
+}
+
+TEST_P(StoreTest, StoredMessagesGetIncreasingIdsAndArePendingInThatOrder) {
+  StoredMessage first = store_message(message("sip:bob@example.com", "one"));
+  StoredMessage other = store_message(message("sip:carol@example.com", "for carol"));
+  StoredMessage second = store_message(message("sip:bob@example.com", "two"));
+  StoredMessage third = store_message(message("sip:bob@example.com", "three"));
+  EXPECT_LT(first.id, other.id);
+  EXPECT_LT(other.id, second.id);
+  EXPECT_LT(second.id, third.id);
+  EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(first, second, third));
+}
+
+TEST_P(StoreTest, StoredMessageIsReadBackFieldForFieldWithItsNewId) {
+  StoredMessage m = message("sip:bob@example.com", "Watson, come here.");
+  m.id = 12345;  // ignored
+  m.received_at = -1;
+  m.expires_at = 4102444800;
+  m.attempts = 4294967295u;  // the largest count survives the INTEGER column
+  Result<std::int64_t> id = store_->store_message(m);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  EXPECT_NE(*id, 12345);
+  m.id = *id;
+  EXPECT_THAT(pending(m.recipient), ElementsAre(m));
+}
+
+TEST_P(StoreTest, MessageWithoutBodyRoundTrips) {
+  StoredMessage m = message("sip:bob@example.com", "");
+  m.content_type.clear();
+  m.date.clear();
+  m = store_message(m);
+  EXPECT_THAT(pending(m.recipient), ElementsAre(m));
+}
+
+TEST_P(StoreTest, BinaryBodyRoundTripsByteForByte) {
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte.push_back(static_cast<char>(b));
+  const std::string nuls("\0\0a\0", 4);
+  const std::string invalid_utf8("\xff\xfe\xc3\x28\xff", 5);
+  StoredMessage a = message("sip:bob@example.com", every_byte + every_byte);
+  a.content_type = "application/octet-stream";
+  StoredMessage b = message("sip:bob@example.com", nuls);
+  StoredMessage c = message("sip:bob@example.com", invalid_utf8);
+  a = store_message(a);
+  b = store_message(b);
+  c = store_message(c);
+  std::vector<StoredMessage> read = pending("sip:bob@example.com");
+  ASSERT_THAT(read, ElementsAre(a, b, c));
+  EXPECT_EQ(read[0].body.size(), 512u);
+  EXPECT_EQ(read[1].body.size(), 4u);
+  EXPECT_EQ(read[2].body, invalid_utf8);
+}
+
+TEST_P(StoreTest, PendingMessagesAreThoseOfTheRecipientOnly) {
+  StoredMessage bob = store_message(message("sip:bob@example.com", "to bob"));
+  StoredMessage prefix = store_message(message("sip:bob@example.com.evil", "to evil"));
+  StoredMessage shorter = store_message(message("sip:bob@example.co", "to .co"));
+  EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(bob));
+  EXPECT_THAT(pending("sip:bob@example.com.evil"), ElementsAre(prefix));
+  EXPECT_THAT(pending("sip:bob@example.co"), ElementsAre(shorter));
+  EXPECT_THAT(pending("sip:nobody@example.com"), IsEmpty());
+  EXPECT_THAT(pending(""), IsEmpty());
+}
+
+TEST_P(StoreTest, CountMessagesCountsThoseOfTheRecipient) {
+  for (int i = 0; i < 3; ++i) store_message(message("sip:bob@example.com", std::to_string(i)));
+  store_message(message("sip:bob@example.com.evil", "x"));
+  EXPECT_EQ(*store_->count_messages("sip:bob@example.com"), 3u);
+  EXPECT_EQ(*store_->count_messages("sip:bob@example.com.evil"), 1u);
+  EXPECT_EQ(*store_->count_messages("sip:nobody@example.com"), 0u);
+}
+
+TEST_P(StoreTest, MessageRecipientsAreDistinctAndOrdered) {
+  EXPECT_THAT(recipients(), IsEmpty());
+  store_message(message("sip:carol@example.com", "1"));
+  store_message(message("sip:bob@example.com", "2"));
+  store_message(message("sip:carol@example.com", "3"));
+  store_message(message("sip:bob@example.com.evil", "4"));
+  store_message(message("sip:bob@example.com", "5"));
+  EXPECT_THAT(recipients(), ElementsAre("sip:bob@example.com", "sip:bob@example.com.evil",
+                                        "sip:carol@example.com"));
+}
+
+TEST_P(StoreTest, RemoveMessageRemovesOnlyThatOneAndRemovingAgainIsNotFound) {
+  StoredMessage first = store_message(message("sip:bob@example.com", "one"));
+  StoredMessage second = store_message(message("sip:bob@example.com", "two"));
+  StoredMessage carol = store_message(message("sip:carol@example.com", "three"));
+  EXPECT_TRUE(store_->remove_message(first.id).ok());
+  EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(second));
+  EXPECT_TRUE(store_->remove_message(first.id).is_not_found());
+  EXPECT_TRUE(store_->remove_message(carol.id + 1000).is_not_found());
+  EXPECT_TRUE(store_->remove_message(carol.id).ok());
+  EXPECT_THAT(recipients(), ElementsAre("sip:bob@example.com"));  // carol has none left
+  EXPECT_EQ(*store_->count_messages("sip:carol@example.com"), 0u);
+}
+
+TEST_P(StoreTest, SetMessageAttemptsChangesOnlyThatMessage) {
+  StoredMessage first = store_message(message("sip:bob@example.com", "one"));
+  StoredMessage second = store_message(message("sip:bob@example.com", "two"));
+  ASSERT_TRUE(store_->set_message_attempts(second.id, 3).ok());
+  second.attempts = 3;
+  EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(first, second));
+  ASSERT_TRUE(store_->set_message_attempts(second.id, 3).ok());  // unchanged is still found
+  EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(first, second));
+  EXPECT_TRUE(store_->set_message_attempts(second.id + 1000, 1).is_not_found());
+  ASSERT_TRUE(store_->remove_message(first.id).ok());
+  EXPECT_TRUE(store_->set_message_attempts(first.id, 1).is_not_found());
+}
+
+TEST_P(StoreTest, RemoveExpiredMessagesRemovesThoseExpiringAtOrBeforeNow) {
+  store_message(message("sip:bob@example.com", "gone", 999));
+  store_message(message("sip:carol@example.com", "edge", 1000));
+  StoredMessage kept = store_message(message("sip:bob@example.com", "kept", 1001));
+  // Expired but not yet removed: still pending.
+  EXPECT_EQ(pending("sip:bob@example.com").size(), 2u);
+  Result<std::size_t> removed = store_->remove_expired_messages(1000);
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(kept));
+  EXPECT_THAT(recipients(), ElementsAre("sip:bob@example.com"));
+  EXPECT_EQ(*store_->remove_expired_messages(1000), 0u);
+  EXPECT_TRUE(store_->set_message_attempts(kept.id, 1).ok());  // the survivor is still found
+  EXPECT_EQ(*store_->remove_expired_messages(1001), 1u);
+  EXPECT_THAT(recipients(), IsEmpty());
+}
+
+TEST_P(StoreTest, IdsAreNotReusedAfterTheNewestMessageIsRemoved) {
+  StoredMessage first = store_message(message("sip:bob@example.com", "one"));
+  StoredMessage newest = store_message(message("sip:bob@example.com", "two"));
+  ASSERT_TRUE(store_->remove_message(newest.id).ok());
+  ASSERT_TRUE(store_->remove_message(first.id).ok());
+  StoredMessage next = store_message(message("sip:bob@example.com", "three"));
+  EXPECT_GT(next.id, newest.id);
+}
+
+TEST_P(StoreTest, MessageWithEmptyRecipientIsRefused) {
+  Result<std::int64_t> id = store_->store_message(message("", "lost"));
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(recipients(), IsEmpty());
+}
+
+TEST_P(StoreTest, MessagesAndBindingsOfTheSameAorAreIndependent) {
+  Binding b = binding("sip:bob@example.com", "sip:bob@192.0.2.9", 500);
+  ASSERT_TRUE(store_->put_binding(b).ok());
+  StoredMessage m = store_message(message("sip:bob@example.com", "hi", 500));
+  EXPECT_EQ(*store_->remove_expired(1000), 1u);
+  EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(m));
+  ASSERT_TRUE(store_->put_binding(b).ok());
+  EXPECT_EQ(*store_->remove_expired_messages(1000), 1u);
+  EXPECT_THAT(bindings(), ElementsAre(b));
 }
 
 TEST(OpenStoreTest, UnknownBackendIsRefusedByName) {
