@@ -168,6 +168,7 @@ class UA:
         self.responses_seen = set()
         self.tags = {}
         self.closed = False
+        self.peer_closed = False
 
     # -- addresses ------------------------------------------------------------------
 
@@ -197,7 +198,7 @@ class UA:
     def _read_one(self, deadline):
         """Reads one message into the inbox; False when nothing came before the deadline."""
         remaining = deadline - time.time()
-        if remaining <= 0:
+        if remaining <= 0 or self.peer_closed:
             return False
         self.sock.settimeout(remaining)
         try:
@@ -210,14 +211,19 @@ class UA:
         except (socket.timeout, BlockingIOError):
             return False
         except (ConnectionResetError, ConnectionRefusedError):
-            return True  # ICMP port unreachable from an earlier send; keep reading
+            if self.transport == "udp":
+                return True  # ICMP port unreachable from an earlier send; keep reading
+            self.peer_closed = True  # the server closed the connection: nothing more can come
+            return False
         if not data.strip():
-            return True  # keep-alive
+            return True
         self._accept(Message(data, source))
         return True
 
     def _read_stream(self, deadline):
         while True:
+            while self.buffer.startswith(b"\r\n"):  # keep-alive pings (RFC 5626)
+                self.buffer = self.buffer[2:]
             end = self.buffer.find(b"\r\n\r\n")
             if end >= 0:
                 head = self.buffer[:end].decode("latin-1")
@@ -226,8 +232,6 @@ class UA:
                 if len(self.buffer) >= total:
                     data, self.buffer = self.buffer[:total], self.buffer[total:]
                     return data
-            while self.buffer.startswith(b"\r\n"):
-                self.buffer = self.buffer[2:]
             if time.time() >= deadline:
                 return None
             self.sock.settimeout(max(deadline - time.time(), 0.001))
@@ -256,7 +260,7 @@ class UA:
             for i, msg in enumerate(self.inbox):
                 if match(msg):
                     return self.inbox.pop(i)
-            if not self._read_one(deadline) and time.time() >= deadline:
+            if not self._read_one(deadline):
                 return None
 
     def recv_request(self, timeout=2.0, method=None):
