@@ -116,7 +116,11 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
   Config c;
   static const std::set<std::string, std::less<>> kTopKeys = {"listen", "data_dir", "log_level", "workers",
                                                               "domains", "server_header", "limits", "timers",
-                                                              "auth", "auth_algorithms", "registrar"};
+                                                              "auth", "auth_algorithms", "registrar", "proxy",
+                                                              "im"};
+  static const std::set<std::string, std::less<>> kProxyKeys = {"mode", "record_route", "relay", "timer_c",
+                                                                "hosts_file"};
+  static const std::set<std::string, std::less<>> kImKeys = {"store", "expiry", "max_per_user", "retry_interval"};
   static const std::set<std::string, std::less<>> kRegistrarKeys = {"default_expires", "min_expires", "max_expires",
                                                                     "unknown_user_status"};
   static const std::set<std::string, std::less<>> kLimitKeys = {"max_message_bytes", "max_header_bytes",
@@ -131,6 +135,17 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
   auto fail = [&](const toml::node& node, std::string_view option, std::string_view expected) {
     error = fmt::format("{}: option '{}' must be {}", where(file, node), option, expected);
     return std::nullopt;
+  };
+  auto boolean = [&](const toml::table& t, std::string_view key, std::string_view option, bool& out) -> bool {
+    const toml::node* node = t.get(key);
+    if (node == nullptr) return true;
+    auto v = node->value<bool>();
+    if (!v) {
+      fail(*node, option, "true or false");
+      return false;
+    }
+    out = *v;
+    return true;
   };
   auto integer = [&](const toml::table& t, std::string_view key, std::string_view option, std::int64_t min,
                      std::int64_t max, auto& out) -> bool {
@@ -234,6 +249,40 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
       error = fmt::format("{}: registrar.min_expires is above registrar.max_expires", where(file, *node));
       return std::nullopt;
     }
+  }
+  if (const toml::node* node = table.get("proxy")) {
+    const toml::table* proxy = known_table(file, *node, "proxy", kProxyKeys, error);
+    if (proxy == nullptr) return std::nullopt;
+    if (const toml::node* mode = proxy->get("mode")) {
+      auto v = mode->value<std::string>();
+      if (!v || (*v != "proxy" && *v != "redirect")) return fail(*mode, "proxy.mode", "\"proxy\" or \"redirect\"");
+      c.proxy_mode = *v;
+    }
+    std::int64_t timer_c = c.timer_c.count();
+    if (!boolean(*proxy, "record_route", "proxy.record_route", c.record_route) ||
+        !boolean(*proxy, "relay", "proxy.relay", c.relay) ||
+        !integer(*proxy, "timer_c", "proxy.timer_c", 1, 86400, timer_c)) {
+      return std::nullopt;
+    }
+    c.timer_c = std::chrono::seconds(timer_c);
+    if (const toml::node* hosts = proxy->get("hosts_file")) {
+      auto v = hosts->value<std::string>();
+      if (!v || v->empty()) return fail(*hosts, "proxy.hosts_file", "a non-empty path");
+      c.hosts_file = *v;
+    }
+  }
+  if (const toml::node* node = table.get("im")) {
+    const toml::table* im = known_table(file, *node, "im", kImKeys, error);
+    if (im == nullptr) return std::nullopt;
+    std::int64_t expiry = c.im_expiry.count(), retry = c.im_retry_interval.count();
+    if (!boolean(*im, "store", "im.store", c.im_store) ||
+        !integer(*im, "expiry", "im.expiry", 60, 86400 * 365, expiry) ||
+        !integer(*im, "max_per_user", "im.max_per_user", 1, 1000000, c.im_max_per_user) ||
+        !integer(*im, "retry_interval", "im.retry_interval", 1, 86400, retry)) {
+      return std::nullopt;
+    }
+    c.im_expiry = std::chrono::seconds(expiry);
+    c.im_retry_interval = std::chrono::seconds(retry);
   }
   if (const toml::node* node = table.get("timers")) {
     const toml::table* timers = known_table(file, *node, "timers", kTimerKeys, error);

@@ -34,6 +34,17 @@ struct Config {
   std::uint32_t min_expires = 60;
   std::uint32_t max_expires = 86400;
   int unknown_user_status = 404;  // 404 or 403
+  // proxy (RFC 3261 §16)
+  std::string proxy_mode = "proxy";  // "proxy" or "redirect"
+  bool record_route = true;
+  bool relay = false;
+  std::chrono::seconds timer_c{181};  // RFC 3261 §16.6 step 11: more than 3 minutes
+  std::filesystem::path hosts_file = "/etc/hosts";
+  // instant messaging (RFC 3428) store-and-forward
+  bool im_store = true;
+  std::chrono::seconds im_expiry{7 * 86400};
+  std::uint32_t im_max_per_user = 100;
+  std::chrono::seconds im_retry_interval{30};
   // RFC 3261 timers
   std::chrono::milliseconds t1{500};
   std::chrono::milliseconds t2{4000};

@@ -32,6 +32,26 @@ services::registrar::RegistrarConfig registrar_config(const Config& config) {
   return r;
 }
 
+services::proxy::ProxyConfig proxy_config(const Config& config, std::uint32_t index) {
+  services::proxy::ProxyConfig p;
+  p.mode = config.proxy_mode == "redirect" ? services::proxy::Mode::kRedirect : services::proxy::Mode::kProxy;
+  p.record_route = config.record_route;
+  p.relay = config.relay;
+  p.timer_c = config.timer_c;
+  p.domains = config.domains;
+  p.shard = index;
+  return p;
+}
+
+services::im::ImConfig im_config(const Config& config) {
+  services::im::ImConfig c;
+  c.store = config.im_store;
+  c.expiry = config.im_expiry;
+  c.max_per_user = config.im_max_per_user;
+  c.retry_interval = config.im_retry_interval;
+  return c;
+}
+
 }  // namespace
 
 std::int64_t unix_now() {
@@ -57,7 +77,16 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
       nonce_counts_(unix_now),
       core_(server_capabilities(), config.server_header),
       layer_(timers_, *this, core_, layer_config(config, index)),
-      transport_(io_, transports_config(config), *this) {
+      transport_(io_, transports_config(config), *this),
+      proxy_(proxy_config(config, index), layer_, timers_, location_, *this,
+             [this](const std::string& aor) { return store_->find_user(aor).ok() || !location_.lookup(aor).empty(); },
+             sip::transport::HostsFile::load(config.hosts_file)),
+      messages_(im_config(config), proxy_, location_, store_.get(), timers_, unix_now,
+                [this](sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
+                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra) {
+                  core_.respond(id, request, code, reason, extra);
+                }),
+      first_domain_(config.domains.empty() ? std::string() : config.domains.front()) {
   if (config.auth == "required") {
     authenticator_ = std::make_unique<services::auth::Authenticator>(
         nonces, nonce_counts_, [this](std::string_view username, std::string_view realm)
@@ -74,12 +103,20 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
   }
   core_.attach(layer_);
   core_.serve_register(registrar_, authenticator_.get());
+  core_.serve_proxy(proxy_);
+  proxy_.set_hooks(&messages_);
   location_.load();
 }
 
 Shard::~Shard() { transport_.close(); }
 
-boost::system::error_code Shard::start() { return transport_.start(); }
+boost::system::error_code Shard::start() {
+  boost::system::error_code ec = transport_.start();
+  if (ec) return ec;
+  listening_ = transport_.transports().listening();
+  messages_.start();
+  return ec;
+}
 
 void Shard::run() {
   auto guard = boost::asio::make_work_guard(io_);
@@ -104,6 +141,56 @@ void Shard::send_response(const sip::Message& response, const sip::transport::So
 void Shard::send_request(const sip::Message& request, const sip::transport::Destination& to,
                          sip::txn::SendDone done) {
   transport_.send_request(request, to, std::move(done));
+}
+
+}  // namespace herald::app
+
+namespace herald::app {
+
+std::string Shard::sent_by(sip::transport::Protocol protocol) const {
+  for (const sip::transport::ListenPoint& p : listening_) {
+    if (p.protocol != protocol) continue;
+    std::string host = p.address.is_unspecified() ? first_domain_ : p.address.to_string();
+    if (p.address.is_v6() && !p.address.is_unspecified()) host = "[" + host + "]";
+    return host + ":" + std::to_string(p.port);
+  }
+  return {};
+}
+
+bool Shard::listens_on(const boost::asio::ip::address& address, std::uint16_t port) const {
+  return std::any_of(listening_.begin(), listening_.end(), [&](const sip::transport::ListenPoint& p) {
+    return p.port == port && (p.address == address || p.address.is_unspecified());
+  });
+}
+
+bool Shard::listens_on_port(std::uint16_t port) const {
+  return std::any_of(listening_.begin(), listening_.end(),
+                     [&](const sip::transport::ListenPoint& p) { return p.port == port; });
+}
+
+bool Shard::connection_open(const boost::asio::ip::address& address, std::uint16_t port) const {
+  return transport_.transports().tcp().find(boost::asio::ip::tcp::endpoint(address, port)).has_value();
+}
+
+void Shard::send_stateless(const sip::Message& request, const sip::transport::Destination& to) {
+  transport_.send_request(request, to);
+}
+
+void Shard::send_response_by_via(const sip::Message& response) {
+  // RFC 3261 §18.2.2: the address in received (or the sent-by host), the rport or sent-by port.
+  auto via = response.get<sip::hdr::Via>();
+  if (!via.ok()) return;
+  sip::transport::Source source;
+  source.protocol = sip::grammar::iequals(via->transport, "TCP") ? sip::transport::Protocol::kTcp
+                                                                 : sip::transport::Protocol::kUdp;
+  boost::system::error_code ec;
+  std::string host(via->received().value_or(via->host));
+  source.remote_address = boost::asio::ip::make_address(host, ec);
+  if (ec) return;  // a name: not resolved here
+  auto rport = via->rport();
+  auto port = rport && !rport->empty() ? sip::grammar::parse_uint(*rport, 65535) : std::nullopt;
+  source.remote_port = static_cast<std::uint16_t>(port.value_or(via->port != 0 ? via->port : 5060));
+  transport_.send_response(response, source);
 }
 
 }  // namespace herald::app

@@ -8,6 +8,8 @@
 #include "services/auth/nonce.h"
 #include "services/auth/nonce_counts.h"
 #include "services/core/server_core.h"
+#include "services/im/message_service.h"
+#include "services/proxy/proxy.h"
 #include "services/registrar/location_service.h"
 #include "services/registrar/registrar.h"
 #include "store/store.h"
@@ -24,7 +26,9 @@ namespace herald::app {
 // spreads UDP datagrams and TCP connections over them (SO_REUSEPORT).
 //
 // Threading: constructed on any thread; after start(), used only from the thread in run().
-class Shard final : private sip::transport::MessageHandler, private sip::txn::MessageSender {
+class Shard final : private sip::transport::MessageHandler,
+                    private sip::txn::MessageSender,
+                    private services::proxy::Network {
  public:
   // `store` is this shard's own connection to the store (a Store is used by one thread).
   // `nonces` is shared by every shard so that a nonce issued by one verifies on another.
@@ -43,6 +47,7 @@ class Shard final : private sip::transport::MessageHandler, private sip::txn::Me
 
   boost::asio::io_context& io() { return io_; }
   services::registrar::LocationService& location() { return location_; }
+  services::proxy::Proxy& proxy() { return proxy_; }
   sip::transport::MessageTransport& transport() { return transport_; }
 
  private:
@@ -52,6 +57,13 @@ class Shard final : private sip::transport::MessageHandler, private sip::txn::Me
                      sip::txn::SendDone done) override;
   void send_request(const sip::Message& request, const sip::transport::Destination& to,
                     sip::txn::SendDone done) override;
+  // services::proxy::Network
+  std::string sent_by(sip::transport::Protocol protocol) const override;
+  bool listens_on(const boost::asio::ip::address& address, std::uint16_t port) const override;
+  bool listens_on_port(std::uint16_t port) const override;
+  bool connection_open(const boost::asio::ip::address& address, std::uint16_t port) const override;
+  void send_stateless(const sip::Message& request, const sip::transport::Destination& to) override;
+  void send_response_by_via(const sip::Message& response) override;
 
   boost::asio::io_context io_;
   sip::txn::SteadyClock clock_;
@@ -65,6 +77,10 @@ class Shard final : private sip::transport::MessageHandler, private sip::txn::Me
   services::ServerCore core_;
   sip::txn::TransactionLayer layer_;
   sip::transport::MessageTransport transport_;
+  services::proxy::Proxy proxy_;
+  services::im::MessageService messages_;
+  std::string first_domain_;                            // Via host when listening on 0.0.0.0
+  std::vector<sip::transport::ListenPoint> listening_;  // with the ports actually bound
 };
 
 // The capabilities of this build, advertised by OPTIONS.

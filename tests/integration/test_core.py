@@ -279,7 +279,7 @@ class Peers(ServerTestCase):
             self.skipTest("sipsak not installed")
         for extra in ([], ["-E", "tcp"]):
             with self.subTest(extra):
-                out = subprocess.run(["sipsak", "-vv", "-s", f"sip:herald@127.0.0.1:{self.server.port}", *extra],
+                out = subprocess.run(["sipsak", "-vv", "-s", f"sip:127.0.0.1:{self.server.port}", *extra],
                                      capture_output=True, text=True, timeout=30)
                 self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
                 self.assertIn("SIP/2.0 200 OK", out.stdout)

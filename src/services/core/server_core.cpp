@@ -88,6 +88,11 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
     }
   }
   if (!authorized_as_sender(id, request)) return;
+  if (proxy_ != nullptr && request.method() != Method::kRegister && request.method() != Method::kCancel &&
+      !proxy_->addressed_to_server(request)) {
+    proxy_->handle(id, request, source);
+    return;
+  }
   switch (request.method()) {
     case Method::kOptions: {
       std::vector<std::pair<HeaderId, std::string>> extra = {
@@ -100,14 +105,16 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
       return;
     }
     case Method::kCancel: {
-      // §9.2: 200 for the CANCEL when it matches a transaction; that transaction, if still
-      // unanswered, ends with 487. Nothing Herald serves yet keeps an INVITE pending.
+      // §9.2 / §16.10: 200 for the CANCEL when it matches a transaction. A proxied INVITE is
+      // cancelled downstream and ends with its branches' answers; any other unanswered one
+      // ends with 487 here.
       auto invite = layer_->find_invite_for_cancel(request);
       if (!invite) {
         respond(id, request, 481, "Call/Transaction Does Not Exist");
         return;
       }
       respond(id, request, 200, "OK");
+      if (proxy_ != nullptr && proxy_->cancel(*invite)) return;
       if (const Message* original = layer_->request_of(*invite)) {
         respond(*invite, *original, 487, "Request Terminated");
       }
@@ -201,14 +208,26 @@ void ServerCore::handle_register(sip::txn::ServerTransactionId id, const Message
   send(id, request, registrar_->handle(request, source, identity));
 }
 
+void ServerCore::serve_proxy(proxy::Proxy& proxy) {
+  proxy_ = &proxy;
+  proxy.set_responder([this](sip::txn::ServerTransactionId id, const Message& request, int code,
+                             std::string_view reason, const std::vector<std::pair<HeaderId, std::string>>& extra) {
+    respond(id, request, code, reason, extra);
+  });
+}
+
 void ServerCore::on_ack(const Message& ack, const sip::transport::Source& source) {
-  (void)source;
+  if (proxy_ != nullptr) {
+    proxy_->on_ack(ack, source);
+    return;
+  }
   ++counters_.stray_acks;
   spdlog::debug("call-id={} ACK absorbed: no transaction waits for it", call_id_of(ack));
 }
 
 void ServerCore::on_stray_response(const Message& response, const sip::transport::Source& source) {
   ++counters_.stray_responses;
+  if (proxy_ != nullptr) proxy_->on_stray_response(response);
   spdlog::debug("call-id={} stray {} response from {}:{} dropped", call_id_of(response), response.status_code(),
                 source.remote_address.to_string(), source.remote_port);
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "services/auth/authenticator.h"
+#include "services/proxy/proxy.h"
 #include "services/registrar/registrar.h"
 #include "sip/txn/transaction_layer.h"
 
@@ -28,7 +29,8 @@ struct CoreCounters {
 // The transaction user for requests that reach the server: the checks every element makes
 // before it looks at the method (RFC 3261 §8.2.1 416, §16.3 483, §8.2.2.3 420), OPTIONS to
 // the server (§11.2), CANCEL (§9.2), and the answer for methods no service handles yet
-// (405 with Allow for methods Herald knows, 501 for the rest).
+// (405 with Allow for methods Herald knows, 501 for the rest). Requests for users and other
+// servers go to the proxy.
 //
 // Threading: one instance per shard, called on that shard's thread.
 class ServerCore final : public sip::txn::TransactionUser {
@@ -44,18 +46,23 @@ class ServerCore final : public sip::txn::TransactionUser {
     authenticator_ = authenticator;
   }
 
+  // Requests for users and other servers go to the proxy, which must outlive the core.
+  void serve_proxy(proxy::Proxy& proxy);
+
   void on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
                   const sip::transport::Source& source) override;
   void on_ack(const sip::Message& ack, const sip::transport::Source& source) override;
   void on_stray_response(const sip::Message& response, const sip::transport::Source& source) override;
 
+  // The one way Herald answers a request itself: code/reason, a To tag, Server, and the
+  // headers in `extra`, through the request's server transaction.
+  void respond(sip::txn::ServerTransactionId id, const sip::Message& request, int code,
+               std::string_view reason, const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});
+
   const CoreCounters& counters() const { return counters_; }
   const Capabilities& capabilities() const { return capabilities_; }
 
  private:
-  // Answers `request` with code/reason, a To tag, Server, and the headers in `extra`.
-  void respond(sip::txn::ServerTransactionId id, const sip::Message& request, int code,
-               std::string_view reason, const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});
   // Sends a response built elsewhere, with Server, counters and a log line.
   void send(sip::txn::ServerTransactionId id, const sip::Message& request, sip::Message response);
   void handle_register(sip::txn::ServerTransactionId id, const sip::Message& request,
@@ -71,6 +78,7 @@ class ServerCore final : public sip::txn::TransactionUser {
   sip::txn::TransactionLayer* layer_ = nullptr;
   registrar::Registrar* registrar_ = nullptr;
   auth::Authenticator* authenticator_ = nullptr;
+  proxy::Proxy* proxy_ = nullptr;
   std::mt19937_64 random_;
   CoreCounters counters_;
 };

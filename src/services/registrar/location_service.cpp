@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 
 namespace herald::services::registrar {
@@ -30,6 +31,7 @@ std::size_t LocationService::load() {
     std::vector<Entry>& entries = aors_[b.aor];
     entries.push_back({std::move(b), {}});
     arm(entries.back());
+    index(entries.back().binding);
     ++count_;
     ++kept;
   }
@@ -52,6 +54,51 @@ std::vector<store::Binding> LocationService::lookup(std::string_view aor) const 
     return a.updated_at > b.updated_at;
   });
   return out;
+}
+
+std::string contact_key(const sip::Uri& uri) {
+  std::string key(uri.user);
+  key += '@';
+  for (char c : uri.host) key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  key += ':';
+  key += std::to_string(uri.port);
+  return key;
+}
+
+void LocationService::index(const store::Binding& binding) {
+  auto uri = sip::parse_uri(binding.contact);
+  if (uri.ok() && uri->is_sip()) by_contact_.emplace(contact_key(uri.value()), binding.aor);
+}
+
+void LocationService::unindex(const store::Binding& binding) {
+  auto uri = sip::parse_uri(binding.contact);
+  if (!uri.ok() || !uri->is_sip()) return;
+  auto [first, last] = by_contact_.equal_range(contact_key(uri.value()));
+  for (auto it = first; it != last; ++it) {
+    if (it->second == binding.aor) {
+      by_contact_.erase(it);
+      return;
+    }
+  }
+}
+
+void LocationService::notify(const std::string& aor, bool registered) {
+  for (const Observer& observer : observers_) observer(aor, registered);
+}
+
+const store::Binding* LocationService::find_by_contact(const sip::Uri& uri) const {
+  if (!uri.is_sip()) return nullptr;
+  const std::string key = contact_key(uri);
+  auto [first, last] = by_contact_.equal_range(key);
+  for (auto it = first; it != last; ++it) {
+    auto entries = aors_.find(it->second);
+    if (entries == aors_.end()) continue;
+    for (const Entry& e : entries->second) {
+      auto contact = sip::parse_uri(e.binding.contact);
+      if (contact.ok() && contact->scheme == uri.scheme && contact_key(contact.value()) == key) return &e.binding;
+    }
+  }
+  return nullptr;
 }
 
 const store::Binding* LocationService::find(std::string_view aor, std::string_view contact) const {
@@ -89,14 +136,18 @@ store::Status LocationService::put(store::Binding binding) {
     entries.push_back({binding, {}});
     it = entries.end() - 1;
     ++count_;
+    index(binding);
   } else {
     it->binding = binding;
   }
   arm(*it);
-  return store_ ? store_->put_binding(binding) : store::Status{};
+  store::Status status = store_ ? store_->put_binding(binding) : store::Status{};
+  notify(binding.aor, true);
+  return status;
 }
 
 store::Status LocationService::remove(std::string_view aor, std::string_view contact) {
+  bool removed = false;
   auto found = aors_.find(std::string(aor));
   if (found != aors_.end()) {
     std::vector<Entry>& entries = found->second;
@@ -104,24 +155,35 @@ store::Status LocationService::remove(std::string_view aor, std::string_view con
                            [&](const Entry& e) { return e.binding.contact == contact; });
     if (it != entries.end()) {
       timers_.cancel(it->expiry);
+      unindex(it->binding);
       entries.erase(it);
+      removed = true;
       --count_;
       if (entries.empty()) aors_.erase(found);
     }
   }
-  return store_ ? store_->remove_binding(aor, contact) : store::Status{};
+  store::Status status = store_ ? store_->remove_binding(aor, contact) : store::Status{};
+  if (removed) notify(std::string(aor), false);
+  return status;
 }
 
 store::Status LocationService::remove_all(std::string_view aor) {
   auto found = aors_.find(std::string(aor));
   if (found != aors_.end()) {
-    for (Entry& e : found->second) timers_.cancel(e.expiry);
+    for (Entry& e : found->second) {
+      timers_.cancel(e.expiry);
+      unindex(e.binding);
+    }
     count_ -= found->second.size();
     aors_.erase(found);
   }
-  if (store_ == nullptr) return {};
-  auto removed = store_->remove_bindings(aor);
-  return removed.ok() ? store::Status{} : removed.status();
+  store::Status status;
+  if (store_ != nullptr) {
+    auto removed = store_->remove_bindings(aor);
+    if (!removed.ok()) status = removed.status();
+  }
+  notify(std::string(aor), false);
+  return status;
 }
 
 }  // namespace herald::services::registrar

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sip/msg/uri.h"
 #include "sip/txn/timer_service.h"
 #include "store/store.h"
 
@@ -21,6 +22,9 @@ namespace herald::services::registrar {
 class LocationService {
  public:
   using Clock = std::function<std::int64_t()>;  // unix seconds
+  // Told after every change of an AOR's bindings: `registered` is true after a put (a new
+  // binding or a refresh), false after a removal or expiry.
+  using Observer = std::function<void(const std::string& aor, bool registered)>;
 
   LocationService(sip::txn::TimerService& timers, store::BindingStore* store, Clock now);
   LocationService(const LocationService&) = delete;
@@ -35,6 +39,14 @@ class LocationService {
   // Empty when there are none.
   std::vector<store::Binding> lookup(std::string_view aor) const;
   const store::Binding* find(std::string_view aor, std::string_view contact) const;
+  // The live binding whose contact has the user, host and port of `uri`, if any: a request
+  // sent to a contact a user registered (or advertised, e.g. in PIDF) reaches that device.
+  // URI parameters are not compared: peers drop them when they copy a contact (the seed's
+  // "sip:s.possion@dist.probability.org" for a contact registered with ";transport=tcp").
+  const store::Binding* find_by_contact(const sip::Uri& uri) const;
+
+  // Adds an observer, called on the shard thread after each change (the change is visible).
+  void observe(Observer observer) { observers_.push_back(std::move(observer)); }
 
   // Adds or replaces the binding (aor, contact) and (re)arms its expiry. Returns the store's
   // status (the memory copy is updated either way; a failed write is logged by the caller).
@@ -53,12 +65,22 @@ class LocationService {
   };
   void arm(Entry& entry);
   void expire(const std::string& aor, const std::string& contact);
+  void index(const store::Binding& binding);
+  void unindex(const store::Binding& binding);
+  void notify(const std::string& aor, bool registered);
 
   sip::txn::TimerService& timers_;
   store::BindingStore* store_;
   Clock now_;
   std::unordered_map<std::string, std::vector<Entry>> aors_;
   std::size_t count_ = 0;
+  // contact_key() of each contact → its AOR; several AORs may share a key.
+  std::unordered_multimap<std::string, std::string> by_contact_;
+  std::vector<Observer> observers_;
 };
+
+// "user@host:port" of a SIP URI, host lower-cased, port 0 when absent: what
+// find_by_contact() compares.
+std::string contact_key(const sip::Uri& uri);
 
 }  // namespace herald::services::registrar

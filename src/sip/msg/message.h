@@ -191,6 +191,8 @@ Parsed<Message> parse_message(std::string bytes);
 // body. parse_message(serialize(m)) yields m's start line, headers and body again.
 std::string serialize(const Message& message);
 void serialize_to(const Message& message, std::string& out);
+// serialize(message).size(), without writing anything.
+std::size_t serialized_size(const Message& message);
 
 // A response to `request` per RFC 3261 §8.2.6: Via lines, From, To (with `to_tag` added
 // when To has no tag and the tag is not empty), Call-ID, CSeq, Timestamp for 100, and

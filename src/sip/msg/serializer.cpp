@@ -21,6 +21,17 @@ void serialize_to(const Message& m, std::string& out) {
   out.append(m.body());
 }
 
+std::size_t serialized_size(const Message& m) {
+  std::size_t size = 2 + 2 + m.body().size();  // start line's CRLF, the blank line
+  if (m.is_request()) {
+    size += m.method_name().size() + 1 + m.request_uri_text().size() + 1 + m.version().size();
+  } else {
+    size += m.version().size() + 5 + m.reason_phrase().size();
+  }
+  for (const HeaderField& f : m.headers()) size += f.name.size() + 2 + f.value.size() + 2;
+  return size;
+}
+
 std::string serialize(const Message& m) {
   std::string out;
   serialize_to(m, out);

@@ -48,6 +48,7 @@ class MessageTransport final : private TransportUser {
   boost::system::error_code start() { return transports_.start(); }
   void close() { transports_.close(); }
   Transports& transports() { return transports_; }
+  const Transports& transports() const { return transports_; }
   const MessageCounters& counters() const { return counters_; }
 
   // Sends `response` to the request that came from `request_source`: on the same connection

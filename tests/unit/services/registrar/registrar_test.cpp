@@ -4,6 +4,8 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "store/memory_store.h"
 #include "sip/txn/clock.h"
@@ -113,6 +115,23 @@ TEST_F(RegistrarTest, BindingsExpireOnTime) {
   advance(std::chrono::seconds(1));
   EXPECT_EQ(location_.binding_count(), 0u);
   EXPECT_TRUE(store_.load_bindings().value().empty());
+}
+
+TEST_F(RegistrarTest, ContactsAreFoundByUserHostAndPortAndObserversHearChanges) {
+  std::vector<std::pair<std::string, bool>> changes;
+  location_.observe([&](const std::string& aor, bool registered) { changes.emplace_back(aor, registered); });
+  send(reg("Contact: <sip:dev@Host.example.net:5070;transport=tcp>;expires=120\r\n"));
+  auto uri = sip::parse_uri("sip:dev@host.example.net:5070");
+  ASSERT_TRUE(uri.ok());
+  const store::Binding* found = location_.find_by_contact(uri.value());
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->aor, "sip:alice@example.com");
+  EXPECT_EQ(location_.find_by_contact(sip::parse_uri("sip:dev@host.example.net").value()), nullptr);  // port
+  EXPECT_EQ(location_.find_by_contact(sip::parse_uri("sip:other@host.example.net:5070").value()), nullptr);
+  advance(std::chrono::seconds(120));
+  EXPECT_EQ(location_.find_by_contact(uri.value()), nullptr);
+  EXPECT_EQ(changes, (std::vector<std::pair<std::string, bool>>{{"sip:alice@example.com", true},
+                                                                 {"sip:alice@example.com", false}}));
 }
 
 TEST_F(RegistrarTest, RefreshReplacesTheBindingAndRearmsItsTimer) {

@@ -65,6 +65,7 @@ TEST(Message, RoundTripIsIdentical) {
   Message m = parse(kRegister);
   std::string bytes = serialize(m);
   EXPECT_EQ(bytes, kRegister);
+  EXPECT_EQ(serialized_size(m), bytes.size());
   expect_same(parse(bytes), m);
 }
 
@@ -80,6 +81,7 @@ TEST(Message, RoundTripOfEveryTortureMessage) {
     auto first = parse_message(s.str());
     if (!first.ok()) continue;  // the ones with unusable start lines (bigcode)
     SCOPED_TRACE(entry.path().filename().string());
+    EXPECT_EQ(serialized_size(*first), serialize(*first).size());
     auto second = parse_message(serialize(*first));
     ASSERT_TRUE(second.ok()) << second.why();
     // A body cut to Content-Length or a missing final CRLF is repaired by the first parse.

@@ -1,0 +1,218 @@
+#include "services/im/message_service.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+#include "services/registrar/registrar.h"
+
+namespace herald::services::im {
+namespace {
+
+using sip::HeaderId;
+using sip::Message;
+
+std::string_view value_of(const Message& m, HeaderId id) {
+  const sip::HeaderField* f = m.find(id);
+  return f ? f->value : std::string_view();
+}
+
+// RFC 3428 §7 leaves store-and-forward to the server's judgement: Herald keeps a message when
+// no device could take it for a passing reason (timeout, unavailable, server trouble), not
+// when one refused it or it cannot be carried (513).
+bool worth_storing(const std::vector<int>& codes) {
+  return !codes.empty() && std::all_of(codes.begin(), codes.end(), [](int code) {
+    return code == 408 || code == 480 || (code >= 500 && code < 600 && code != 513);
+  });
+}
+
+}  // namespace
+
+MessageService::MessageService(ImConfig config, proxy::Proxy& proxy, registrar::LocationService& location,
+                               store::MessageStore* store, sip::txn::TimerService& timers, Clock now,
+                               proxy::Proxy::Responder responder)
+    : config_(config),
+      proxy_(proxy),
+      location_(location),
+      store_(config.store ? store : nullptr),
+      timers_(timers),
+      now_(std::move(now)),
+      responder_(std::move(responder)),
+      instance_(std::random_device{}()) {
+  location_.observe([this](const std::string& aor, bool registered) {
+    if (registered) on_registered(aor);
+  });
+}
+
+MessageService::~MessageService() {
+  timers_.cancel(sweep_timer_);
+  for (auto& [aor, d] : deliveries_) timers_.cancel(d.retry);
+}
+
+void MessageService::start() {
+  if (store_ == nullptr) return;
+  sweep();
+  auto recipients = store_->message_recipients();
+  if (!recipients.ok()) {
+    spdlog::error("store: cannot list stored messages: {}", recipients.status().message());
+    return;
+  }
+  for (std::string& aor : recipients.value()) {
+    pending_.insert(aor);
+    if (!location_.lookup(aor).empty()) on_registered(aor);
+  }
+  if (!pending_.empty()) spdlog::info("{} users have stored messages", pending_.size());
+}
+
+bool MessageService::on_unavailable(sip::txn::ServerTransactionId id, const Message& request, const std::string& aor) {
+  if (store_ == nullptr || request.method() != sip::Method::kMessage) return false;
+  store_and_answer(id, request, aor);
+  return true;
+}
+
+bool MessageService::on_failed(sip::txn::ServerTransactionId id, const Message& request, const std::string& aor,
+                               const proxy::Outcome& outcome) {
+  if (store_ == nullptr || request.method() != sip::Method::kMessage || !worth_storing(outcome.codes)) return false;
+  store_and_answer(id, request, aor);
+  retry_later(aor);  // the user is registered, but no device took it now
+  return true;
+}
+
+void MessageService::store_and_answer(sip::txn::ServerTransactionId id, const Message& request,
+                                      const std::string& aor) {
+  auto count = store_->count_messages(aor);
+  if (!count.ok()) {
+    spdlog::error("store: {}", count.status().message());
+    responder_(id, request, 500, "Message store unavailable", {});
+    return;
+  }
+  if (count.value() >= config_.max_per_user) {
+    ++counters_.refused_full;
+    responder_(id, request, 486, "Recipient's message store is full", {});
+    return;
+  }
+  const std::int64_t now = now_();
+  store::StoredMessage m;
+  m.recipient = aor;
+  m.from = value_of(request, HeaderId::kFrom);
+  m.to = value_of(request, HeaderId::kTo);
+  m.content_type = value_of(request, HeaderId::kContentType);
+  m.body = request.body();
+  m.date = value_of(request, HeaderId::kDate);
+  if (m.date.empty()) m.date = registrar::rfc1123_date(now);
+  m.received_at = now;
+  m.expires_at = now + config_.expiry.count();
+  auto stored = store_->store_message(m);
+  if (!stored.ok()) {
+    spdlog::error("store: {}", stored.status().message());
+    responder_(id, request, 500, "Message store unavailable", {});
+    return;
+  }
+  ++counters_.stored;
+  pending_.insert(aor);
+  spdlog::info("call-id={} MESSAGE for {} stored for later delivery (#{})", value_of(request, HeaderId::kCallId), aor,
+               stored.value());
+  responder_(id, request, 202, "Accepted for later delivery", {});
+}
+
+void MessageService::on_registered(const std::string& aor) {
+  if (!pending_.contains(aor)) return;
+  Delivery& d = deliveries_[aor];
+  if (d.in_flight) return;
+  d.failures = 0;
+  timers_.cancel(d.retry);
+  // After the REGISTER's own answer: a device should hear "200" before the first message.
+  d.retry = timers_.schedule_after(std::chrono::milliseconds(0), [this, aor] { deliver_next(aor); });
+}
+
+void MessageService::deliver_next(const std::string& aor) {
+  Delivery& d = deliveries_[aor];
+  if (d.in_flight) return;
+  auto messages = store_->pending_messages(aor);
+  if (!messages.ok()) {
+    spdlog::error("store: {}", messages.status().message());
+    retry_later(aor);
+    return;
+  }
+  const std::int64_t now = now_();
+  const store::StoredMessage* next = nullptr;
+  for (const store::StoredMessage& m : messages.value()) {
+    if (m.expires_at > now) {
+      next = &m;
+      break;
+    }
+    store_->remove_message(m.id);
+    ++counters_.expired;
+  }
+  if (next == nullptr) {
+    pending_.erase(aor);
+    deliveries_.erase(aor);
+    return;
+  }
+  Message request = Message::request("MESSAGE", aor);
+  request.append(HeaderId::kMaxForwards, "70");
+  request.append(HeaderId::kFrom, next->from);
+  request.append(HeaderId::kTo, next->to);
+  request.append(HeaderId::kCallId, new_call_id());
+  request.append(HeaderId::kCSeq, "1 MESSAGE");
+  request.append(HeaderId::kDate, next->date);
+  request.set_body(next->content_type, next->body);
+  d.in_flight = true;
+  const std::int64_t id = next->id;
+  const std::uint32_t attempts = next->attempts;
+  spdlog::debug("delivering stored message #{} to {}", id, aor);
+  proxy_.originate(std::move(request), aor, [this, aor, id, attempts](const Message& final) {
+    on_delivered(aor, id, attempts, final);
+  });
+}
+
+void MessageService::on_delivered(const std::string& aor, std::int64_t message_id, std::uint32_t attempts,
+                                  const Message& final) {
+  Delivery& d = deliveries_[aor];
+  d.in_flight = false;
+  const int code = final.status_code();
+  if (code >= 200 && code < 300) {
+    ++counters_.delivered;
+    d.failures = 0;
+    if (auto s = store_->remove_message(message_id); !s.ok()) spdlog::error("store: {}", s.message());
+    spdlog::info("stored message #{} delivered to {}", message_id, aor);
+    deliver_next(aor);
+    return;
+  }
+  ++counters_.failed_deliveries;
+  if (auto s = store_->set_message_attempts(message_id, attempts + 1); !s.ok()) spdlog::error("store: {}", s.message());
+  spdlog::info("stored message #{} for {} not delivered: {} {}; retrying later", message_id, aor, code,
+               final.reason_phrase());
+  retry_later(aor);
+}
+
+void MessageService::retry_later(const std::string& aor) {
+  Delivery& d = deliveries_[aor];
+  if (d.in_flight) return;
+  timers_.cancel(d.retry);
+  const std::chrono::seconds cap = std::max(config_.max_retry_interval, config_.retry_interval);
+  const std::chrono::seconds delay =
+      std::min<std::chrono::seconds>(config_.retry_interval * (std::int64_t{1} << std::min<std::uint32_t>(d.failures, 16)), cap);
+  ++d.failures;
+  d.retry = timers_.schedule_after(delay, [this, aor] {
+    if (location_.lookup(aor).empty()) return;  // the next registration restarts delivery
+    deliver_next(aor);
+  });
+}
+
+void MessageService::sweep() {
+  auto removed = store_->remove_expired_messages(now_());
+  if (!removed.ok()) {
+    spdlog::error("store: {}", removed.status().message());
+  } else if (removed.value() > 0) {
+    counters_.expired += removed.value();
+    spdlog::info("{} stored messages expired undelivered", removed.value());
+  }
+  sweep_timer_ = timers_.schedule_after(config_.sweep_interval, [this] { sweep(); });
+}
+
+std::string MessageService::new_call_id() { return fmt::format("{:x}-{:x}@herald", instance_, ++call_ids_); }
+
+}  // namespace herald::services::im

@@ -1,0 +1,717 @@
+#include "services/proxy/proxy.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+#include <random>
+
+#include "sip/msg/grammar.h"
+
+namespace herald::services::proxy {
+namespace {
+
+using sip::HeaderId;
+using sip::Message;
+using sip::Method;
+using sip::transport::Destination;
+using sip::transport::Protocol;
+
+// RFC 3428 §5 / RFC 3261 §18.1.1: a request this large must not go over UDP unless the
+// path MTU is known.
+constexpr std::size_t kUdpLimit = 1300;
+// Room for the Via and Record-Route Herald adds, counted before they are added.
+constexpr std::size_t kAddedHeaders = 200;
+
+std::string_view call_id_of(const Message& m) {
+  const sip::HeaderField* f = m.find(HeaderId::kCallId);
+  return f ? f->value : std::string_view("-");
+}
+
+bool creates_dialog(Method method) {
+  return method == Method::kInvite || method == Method::kSubscribe || method == Method::kRefer;
+}
+
+std::uint64_t fnv1a(std::uint64_t h, std::string_view text) {
+  for (char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return (h ^ 0xff) * 1099511628211ULL;  // field separator
+}
+
+// The URI of the first Route value, if any.
+std::optional<sip::NameAddr> top_route(const Message& m) {
+  std::optional<sip::NameAddr> top;
+  m.for_each<sip::hdr::Route>([&](const sip::NameAddr& route) {
+    top = route;
+    return false;
+  });
+  return top;
+}
+
+// "tcp:ADDR:PORT" (the registrar's record of where a REGISTER came from) as a destination.
+std::optional<Destination> flow_of(std::string_view received) {
+  if (received.substr(0, 4) != "tcp:") return std::nullopt;
+  received.remove_prefix(4);
+  const std::size_t colon = received.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string_view host = received.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(host), ec);
+  auto port = sip::grammar::parse_uint(received.substr(colon + 1), 65535);
+  if (ec || !port) return std::nullopt;
+  return Destination{Protocol::kTcp, address, static_cast<std::uint16_t>(*port), std::nullopt};
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+struct Proxy::Target {
+  std::string uri;                  // the branch's Request-URI; empty: keep the request's
+  std::vector<std::string> routes;  // Route values put in front (a binding's Path)
+  std::optional<Destination> flow;  // the connection a binding registered on
+  int q = 1000;
+};
+
+struct Proxy::Branch {
+  Target target;
+  Message request;  // as sent, for CANCEL
+  Destination destination;
+  bool proceeding = false;     // a provisional response came: a CANCEL may be sent
+  bool cancel_wanted = false;  // send CANCEL as soon as it may be
+  bool cancelled = false;
+  bool done = false;
+  int code = 0;
+  std::optional<Message> response;  // the final response, Herald's Via removed
+  sip::txn::TimerId timer_c;
+};
+
+struct Proxy::Transaction {
+  std::uint64_t id = 0;
+  sip::txn::ServerTransactionId server = 0;  // 0: originate()
+  Message original;                          // as received
+  Message request;                           // after route processing: the branches' base
+  Protocol inbound = Protocol::kUdp;
+  std::string aor;   // the local AOR the targets came from; empty otherwise
+  std::string hash;  // loop_hash(original)
+  std::vector<std::vector<Target>> groups;
+  std::size_t next_group = 0;
+  std::deque<Branch> branches;
+  bool invite = false;
+  bool cancelled = false;
+  bool final_sent = false;
+  bool stop_forking = false;  // a 6xx came
+  bool starting = false;      // a group's branches are being started
+  std::function<void(const Message&)> done;
+};
+
+std::string loop_hash(const Message& request) {
+  std::uint64_t h = 14695981039346656037ULL;
+  h = fnv1a(h, request.request_uri_text());
+  h = fnv1a(h, request.get<sip::hdr::From>().ok() ? request.get<sip::hdr::From>()->tag().value_or("") : "");
+  h = fnv1a(h, request.get<sip::hdr::To>().ok() ? request.get<sip::hdr::To>()->tag().value_or("") : "");
+  h = fnv1a(h, call_id_of(request));
+  auto cseq = request.get<sip::hdr::CSeq>();
+  h = fnv1a(h, cseq.ok() ? std::to_string(cseq->number) : "");
+  return fmt::format("{:016x}", h);
+}
+
+std::optional<std::size_t> best_response(const std::vector<int>& codes) {
+  std::optional<std::size_t> best;
+  auto rank = [](int code) {
+    if (code >= 600) return 0;  // a 6xx wins outright
+    int r = (code / 100) * 10;  // then the lowest class
+    if (code == 401 || code == 407 || code == 415 || code == 420 || code == 484) r -= 1;
+    return r;
+  };
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    if (codes[i] < 200) continue;
+    if (!best || rank(codes[i]) < rank(codes[*best])) best = i;
+  }
+  return best;
+}
+
+Proxy::Proxy(ProxyConfig config, sip::txn::TransactionLayer& layer, sip::txn::TimerService& timers,
+             registrar::LocationService& location, Network& network, UserExists user_exists,
+             sip::transport::HostsFile hosts)
+    : config_(std::move(config)),
+      layer_(layer),
+      timers_(timers),
+      location_(location),
+      network_(network),
+      user_exists_(std::move(user_exists)),
+      hosts_(std::move(hosts)),
+      random_(std::random_device{}()) {
+  for (std::string& d : config_.domains) d = lower(d);
+}
+
+Proxy::~Proxy() {
+  for (auto& [id, txn] : transactions_) {
+    for (Branch& b : txn->branches) timers_.cancel(b.timer_c);
+  }
+}
+
+bool Proxy::serves_domain(std::string_view host) const {
+  std::string h = lower(host);
+  return std::find(config_.domains.begin(), config_.domains.end(), h) != config_.domains.end();
+}
+
+bool Proxy::is_me(const sip::Uri& uri) const {
+  if (!uri.is_sip()) return false;
+  if (serves_domain(uri.host)) return uri.port == 0 || network_.listens_on_port(uri.port);
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(uri.host), ec);
+  return !ec && network_.listens_on(address, uri.port == 0 ? 5060 : uri.port);
+}
+
+bool Proxy::addressed_to_server(const Message& request) const {
+  const sip::Uri& uri = request.request_uri().value();
+  if (uri.has_user || !is_me(uri)) return false;
+  bool only_mine = true;
+  request.for_each<sip::hdr::Route>([&](const sip::NameAddr& route) {
+    only_mine = is_me(route.uri);
+    return only_mine;
+  });
+  return only_mine;
+}
+
+bool Proxy::is_loop(const Message& request, const std::string& hash) const {
+  // §16.3 step 4: a Via Herald placed whose branch carries the hash this request would get.
+  bool loop = false;
+  request.for_each<sip::hdr::Via>([&](const sip::ViaValue& via) {
+    auto branch = via.branch();
+    if (!branch || branch->size() <= hash.size() || !branch->ends_with(hash)) return true;
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(std::string(via.host), ec);
+    bool mine = ec ? serves_domain(via.host) : network_.listens_on(address, via.port == 0 ? 5060 : via.port);
+    loop = mine;
+    return !loop;
+  });
+  return loop;
+}
+
+void Proxy::answer(sip::txn::ServerTransactionId id, const Message& request, int code, std::string_view reason,
+                   const std::vector<std::pair<HeaderId, std::string>>& extra) {
+  responder_(id, request, code, reason, extra);
+}
+
+void Proxy::handle(sip::txn::ServerTransactionId id, const Message& request, const sip::transport::Source& source) {
+  if (is_loop(request, loop_hash(request))) {
+    ++counters_.loops;
+    answer(id, request, 482, "Loop Detected");
+    return;
+  }
+  route(id, request, source);
+}
+
+void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, const sip::transport::Source& source) {
+  auto txn = std::make_unique<Transaction>();
+  txn->server = id;
+  txn->original = request;
+  txn->request = request;
+  txn->inbound = source.protocol;
+  txn->hash = loop_hash(request);
+  txn->invite = request.method() == Method::kInvite;
+  Message& out = txn->request;
+
+  // §16.4: a strict router before Herald put Herald's URI in the Request-URI; the real one is
+  // the last Route.
+  if (!request.request_uri()->has_user && is_me(request.request_uri().value()) && request.has(HeaderId::kRoute)) {
+    auto routes = request.get_all<sip::hdr::Route>();
+    if (routes.ok() && !routes->empty()) {
+      std::vector<std::string> kept;
+      for (std::size_t i = 0; i + 1 < routes->size(); ++i) kept.emplace_back((*routes)[i].uri.text);
+      out.set_request_uri(routes->back().uri.text);
+      out.remove(HeaderId::kRoute);
+      for (const std::string& r : kept) out.append(HeaderId::kRoute, "<" + r + ">");
+    }
+  }
+  // §16.4: Route values naming Herald are removed (two with double Record-Route).
+  bool routed_via_me = false;
+  while (auto route = top_route(out)) {
+    if (!is_me(route->uri)) break;
+    out.pop_first_value(HeaderId::kRoute);
+    routed_via_me = true;
+  }
+
+  if (top_route(out)) {
+    // A further hop on the route set: it decides; the Request-URI stays.
+    txn->groups.push_back({Target{}});
+    start(std::move(txn));
+    return;
+  }
+
+  const sip::Uri& uri = out.request_uri().value();
+  if (uri.has_user && is_me(uri)) {
+    std::string aor = sip::address_of_record(uri);
+    std::vector<store::Binding> bindings = location_.lookup(aor);
+    if (bindings.empty()) {
+      if (!user_exists_(aor)) {
+        answer(id, request, 404, "Not Found");
+        return;
+      }
+      if (hooks_ != nullptr && hooks_->on_unavailable(id, request, aor)) return;
+      answer(id, request, 480, "Temporarily Unavailable");
+      return;
+    }
+    if (config_.mode == Mode::kRedirect) {
+      redirect(id, request, bindings);
+      return;
+    }
+    txn->aor = std::move(aor);
+    std::vector<Target> targets = targets_of(bindings);
+    for (Target& t : targets) {
+      if (txn->groups.empty() || txn->groups.back().front().q != t.q) txn->groups.emplace_back();
+      txn->groups.back().push_back(std::move(t));
+    }
+    start(std::move(txn));
+    return;
+  }
+  if (config_.mode == Mode::kRedirect) {
+    answer(id, request, 403, "Relaying denied");
+    return;
+  }
+  if (const store::Binding* binding = location_.find_by_contact(uri)) {
+    // A registered contact (a remote target in a dialog, or one a user advertised).
+    Target t = target_of(*binding);
+    t.uri.clear();
+    txn->groups.push_back({std::move(t)});
+    start(std::move(txn));
+    return;
+  }
+  if (!uri.has_user && is_me(uri)) {
+    answer(id, request, 404, "Not Found");
+    return;
+  }
+  if (routed_via_me || config_.relay) {
+    txn->groups.push_back({Target{}});
+    start(std::move(txn));
+    return;
+  }
+  answer(id, request, 403, "Relaying denied");
+}
+
+void Proxy::redirect(sip::txn::ServerTransactionId id, const Message& request,
+                     const std::vector<store::Binding>& bindings) {
+  ++counters_.redirects;
+  std::vector<std::pair<HeaderId, std::string>> contacts;
+  const std::int64_t now = location_.now();
+  for (const store::Binding& b : bindings) {
+    std::string value = "<" + b.contact + ">";
+    if (b.q >= 0) value += fmt::format(";q={}.{:03}", b.q / 1000, b.q % 1000);
+    value += fmt::format(";expires={}", std::max<std::int64_t>(b.expires_at - now, 0));
+    contacts.emplace_back(HeaderId::kContact, std::move(value));
+  }
+  answer(id, request, 302, "Moved Temporarily", contacts);
+}
+
+Proxy::Target Proxy::target_of(const store::Binding& binding) const {
+  Target t;
+  t.uri = binding.contact;
+  t.routes = binding.path;
+  t.flow = flow_of(binding.received);
+  t.q = binding.q < 0 ? 1000 : binding.q;
+  return t;
+}
+
+std::vector<Proxy::Target> Proxy::targets_of(const std::vector<store::Binding>& bindings) const {
+  std::vector<Target> out;
+  out.reserve(bindings.size());
+  for (const store::Binding& b : bindings) out.push_back(target_of(b));
+  return out;
+}
+
+void Proxy::originate(Message request, const std::string& aor, std::function<void(const Message&)> done) {
+  std::vector<store::Binding> bindings = location_.lookup(aor);
+  if (bindings.empty()) {
+    done(sip::make_response(request, 480, "Temporarily Unavailable"));
+    return;
+  }
+  auto txn = std::make_unique<Transaction>();
+  txn->original = request;
+  txn->request = std::move(request);
+  txn->inbound = Protocol::kUdp;
+  txn->hash = loop_hash(txn->original);
+  txn->invite = txn->request.method() == Method::kInvite;
+  txn->done = std::move(done);
+  for (Target& t : targets_of(bindings)) {
+    if (txn->groups.empty() || txn->groups.back().front().q != t.q) txn->groups.emplace_back();
+    txn->groups.back().push_back(std::move(t));
+  }
+  start(std::move(txn));
+}
+
+void Proxy::start(std::unique_ptr<Transaction> txn) {
+  const std::uint64_t id = next_id_++;
+  txn->id = id;
+  if (txn->server != 0) by_server_[txn->server] = id;
+  Transaction& t = *txn;
+  transactions_.emplace(id, std::move(txn));
+  start_next_group(t);
+}
+
+void Proxy::start_next_group(Transaction& txn) {
+  const std::uint64_t id = txn.id;
+  const std::vector<Target> group = txn.groups[txn.next_group++];
+  txn.starting = true;
+  for (const Target& target : group) start_branch(txn, target);
+  txn.starting = false;
+  finish_if_done(txn);  // when every branch failed at once
+  static_cast<void>(id);
+}
+
+std::string Proxy::record_route_value(Protocol protocol, bool double_route) const {
+  std::string value = "<sip:" + network_.sent_by(protocol);
+  if (protocol == Protocol::kTcp) value += ";transport=tcp";
+  value += ";lr";
+  if (double_route) value += ";r2=on";
+  value += ">";
+  return value;
+}
+
+void Proxy::start_branch(Transaction& txn, const Target& target) {
+  const std::uint64_t txn_id = txn.id;
+  const std::size_t index = txn.branches.size();
+  txn.branches.emplace_back();
+  Branch& branch = txn.branches.back();
+  branch.target = target;
+  Message out = txn.request;
+
+  // §16.6 steps 2-3, 7: Request-URI, Max-Forwards, Path as the route set.
+  if (!target.uri.empty()) out.set_request_uri(target.uri);
+  auto max_forwards = out.get<sip::hdr::MaxForwards>();
+  out.set(HeaderId::kMaxForwards, std::to_string(max_forwards.ok() && max_forwards.value() > 0
+                                                     ? max_forwards.value() - 1
+                                                     : 70));
+  for (auto it = target.routes.rbegin(); it != target.routes.rend(); ++it) out.prepend(HeaderId::kRoute, *it);
+
+  // §16.6 steps 6-7: the next hop is the first Route (strict routers get the old form).
+  std::optional<Destination> destination;
+  std::string why;
+  sip::transport::Resolution resolution;
+  if (auto route = top_route(out)) {
+    if (!route->uri.has_param("lr")) {
+      std::string next(route->uri.text);
+      out.pop_first_value(HeaderId::kRoute);
+      out.append(HeaderId::kRoute, "<" + std::string(out.request_uri_text()) + ">");
+      out.set_request_uri(next);
+    }
+    resolution = sip::transport::resolve(route->uri, hosts_);
+  } else if (target.flow && network_.connection_open(target.flow->address, target.flow->port)) {
+    destination = target.flow;
+  } else {
+    resolution = sip::transport::resolve(out.request_uri().value(), hosts_);
+  }
+  if (!destination) {
+    if (resolution.destinations.empty()) {
+      on_branch_failure(txn_id, index, 503, resolution.error.empty() ? "Cannot resolve target" : resolution.error);
+      return;
+    }
+    destination = resolution.destinations.front();
+  }
+
+  // RFC 3261 §18.1.1, RFC 3428 §5: a large request goes over a connection when one is open;
+  // a MESSAGE that cannot is refused.
+  if (destination->protocol == Protocol::kUdp && sip::serialized_size(out) + kAddedHeaders > kUdpLimit) {
+    if (network_.connection_open(destination->address, destination->port)) {
+      destination->protocol = Protocol::kTcp;
+    } else if (out.method() == Method::kMessage) {
+      on_branch_failure(txn_id, index, 513, "Message Too Large");
+      return;
+    }
+  }
+
+  // §16.6 step 4: Record-Route on requests that create dialogs; two entries when the
+  // transport changes (RFC 5658).
+  if (config_.record_route && creates_dialog(out.method()) && txn.server != 0 &&
+      !out.get<sip::hdr::To>()->tag()) {
+    if (txn.inbound != destination->protocol) {
+      out.prepend(HeaderId::kRecordRoute, record_route_value(txn.inbound, true));
+      out.prepend(HeaderId::kRecordRoute, record_route_value(destination->protocol, true));
+    } else {
+      out.prepend(HeaderId::kRecordRoute, record_route_value(destination->protocol, false));
+    }
+  }
+  // §16.6 step 8: Herald's Via, the branch carrying the loop-detection hash.
+  std::string sent_by = network_.sent_by(destination->protocol);
+  if (sent_by.empty()) sent_by = network_.sent_by(Protocol::kUdp);
+  out.prepend(HeaderId::kVia, fmt::format("SIP/2.0/{} {};branch={}-{};rport",
+                                          destination->protocol == Protocol::kTcp ? "TCP" : "UDP", sent_by,
+                                          layer_.new_branch(), txn.hash));
+  branch.request = out;
+  branch.destination = *destination;
+
+  sip::txn::ClientCallbacks callbacks;
+  callbacks.on_response = [this, txn_id, index](const Message& response) {
+    on_branch_response(txn_id, index, response);
+  };
+  callbacks.on_timeout = [this, txn_id, index] { on_branch_failure(txn_id, index, 408, "Request Timeout"); };
+  callbacks.on_transport_error = [this, txn_id, index](const boost::system::error_code& ec) {
+    on_branch_failure(txn_id, index, 503, "Service Unavailable: " + ec.message());
+  };
+  if (layer_.send_request(out, *destination, std::move(callbacks)) == 0) {
+    on_branch_failure(txn_id, index, 500, "Cannot start client transaction");
+    return;
+  }
+  ++counters_.forwarded;
+  if (transactions_.count(txn_id) == 0 || branch.done) return;  // it failed during the send
+  spdlog::debug("call-id={} {} forwarded to {} via {}:{}", call_id_of(out), out.method_name(),
+                out.request_uri_text(), destination->address.to_string(), destination->port);
+  if (txn.invite) {
+    branch.timer_c = timers_.schedule_after(config_.timer_c, [this, txn_id, index] { on_timer_c(txn_id, index); });
+  }
+}
+
+void Proxy::on_branch_response(std::uint64_t txn_id, std::size_t index, const Message& response) {
+  Message up = response;
+  up.pop_first_value(HeaderId::kVia);
+  const int code = response.status_code();
+  auto found = transactions_.find(txn_id);
+  if (found == transactions_.end()) {
+    // A 2xx retransmission after the transaction ended (RFC 6026): forwarded as it came.
+    if (code >= 200 && code < 300 && response.get<sip::hdr::CSeq>()->method == Method::kInvite) {
+      network_.send_response_by_via(up);
+    }
+    return;
+  }
+  Transaction& txn = *found->second;
+  Branch& branch = txn.branches[index];
+  if (code < 200) {
+    branch.proceeding = true;
+    if (code > 100 && txn.invite && !branch.done) {  // §16.7 step 2: Timer C restarts
+      timers_.cancel(branch.timer_c);
+      branch.timer_c = timers_.schedule_after(config_.timer_c, [this, txn_id, index] { on_timer_c(txn_id, index); });
+    }
+    if (branch.cancel_wanted) cancel_branch(txn, branch);
+    if (code > 100 && !txn.final_sent && !branch.done) send_upstream(txn, std::move(up));
+    return;
+  }
+  if (code < 300) {
+    const bool first = !branch.done;
+    branch.done = true;
+    branch.code = code;
+    timers_.cancel(branch.timer_c);
+    if (txn.invite) {
+      send_upstream(txn, std::move(up));  // every 2xx of an INVITE goes upstream (§16.7 step 5)
+      txn.final_sent = true;
+      if (first) cancel_pending(txn, index);
+    } else if (!txn.final_sent) {
+      send_upstream(txn, std::move(up));
+      txn.final_sent = true;
+    }
+    if (first) finish_if_done(txn);
+    return;
+  }
+  if (branch.done) return;
+  branch.done = true;
+  branch.code = code;
+  branch.response = std::move(up);
+  timers_.cancel(branch.timer_c);
+  if (code >= 600) {
+    txn.stop_forking = true;
+    if (txn.invite) cancel_pending(txn, index);
+  }
+  finish_if_done(txn);
+}
+
+void Proxy::on_branch_failure(std::uint64_t txn_id, std::size_t index, int code, std::string_view reason) {
+  auto found = transactions_.find(txn_id);
+  if (found == transactions_.end()) return;
+  Transaction& txn = *found->second;
+  Branch& branch = txn.branches[index];
+  if (branch.done) return;
+  branch.done = true;
+  branch.code = code;
+  timers_.cancel(branch.timer_c);
+  branch.response = sip::make_response(txn.original, code, reason, fmt::format("{:016x}", random_()));
+  spdlog::debug("call-id={} branch {} failed: {} {}", call_id_of(txn.original), index, code, reason);
+  finish_if_done(txn);
+}
+
+void Proxy::on_timer_c(std::uint64_t txn_id, std::size_t index) {
+  auto found = transactions_.find(txn_id);
+  if (found == transactions_.end()) return;
+  Transaction& txn = *found->second;
+  Branch& branch = txn.branches[index];
+  if (branch.done) return;
+  if (branch.proceeding && !branch.cancelled) {
+    // §16.8: cancel the branch; if it still does not end, give up on it one Timer F later.
+    cancel_branch(txn, branch);
+    branch.timer_c = timers_.schedule_after(std::chrono::seconds(32), [this, txn_id, index] {
+      on_branch_failure(txn_id, index, 408, "Request Timeout");
+    });
+    return;
+  }
+  on_branch_failure(txn_id, index, 408, "Request Timeout");
+}
+
+void Proxy::cancel_branch(Transaction& txn, Branch& branch) {
+  if (branch.done || branch.cancelled || !txn.invite) return;
+  if (!branch.proceeding) {  // §9.1: not before a provisional response
+    branch.cancel_wanted = true;
+    return;
+  }
+  branch.cancelled = true;
+  branch.cancel_wanted = false;
+  // §9.1: Request-URI, Call-ID, From, To, CSeq number, top Via and Route as the INVITE.
+  const Message& invite = branch.request;
+  Message cancel = Message::request("CANCEL", invite.request_uri_text());
+  cancel.append(HeaderId::kVia, invite.find(HeaderId::kVia)->value);
+  for (const sip::HeaderField& f : invite.headers()) {
+    if (f.id == HeaderId::kRoute) cancel.append(HeaderId::kRoute, f.value);
+  }
+  cancel.append(HeaderId::kMaxForwards, "70");
+  cancel.append(HeaderId::kFrom, invite.find(HeaderId::kFrom)->value);
+  cancel.append(HeaderId::kTo, invite.find(HeaderId::kTo)->value);
+  cancel.append(HeaderId::kCallId, invite.find(HeaderId::kCallId)->value);
+  cancel.append(HeaderId::kCSeq, fmt::format("{} CANCEL", invite.get<sip::hdr::CSeq>()->number));
+  cancel.append(HeaderId::kContentLength, "0");
+  layer_.send_request(cancel, branch.destination, {});
+  ++counters_.cancelled;
+}
+
+void Proxy::cancel_pending(Transaction& txn, std::size_t except) {
+  for (std::size_t i = 0; i < txn.branches.size(); ++i) {
+    if (i != except) cancel_branch(txn, txn.branches[i]);
+  }
+}
+
+bool Proxy::cancel(sip::txn::ServerTransactionId invite) {
+  auto found = by_server_.find(invite);
+  if (found == by_server_.end()) return false;
+  Transaction& txn = *transactions_.at(found->second);
+  txn.cancelled = true;
+  for (Branch& b : txn.branches) cancel_branch(txn, b);
+  return true;
+}
+
+void Proxy::finish_if_done(Transaction& txn) {
+  if (txn.starting) return;
+  for (const Branch& b : txn.branches) {
+    if (!b.done) return;
+  }
+  if (!txn.final_sent && !txn.cancelled && !txn.stop_forking && txn.next_group < txn.groups.size()) {
+    start_next_group(txn);  // §16.6: sequential search, the next q group
+    return;
+  }
+  const std::uint64_t id = txn.id;
+  if (!txn.final_sent) {
+    std::vector<int> codes;
+    for (const Branch& b : txn.branches) codes.push_back(b.response ? b.code : 0);
+    auto best_index = best_response(codes);
+    Message best = best_index ? *txn.branches[*best_index].response
+                              : sip::make_response(txn.original, 408, "Request Timeout");
+    const int code = best.status_code();
+    if (code == 401 || code == 407) {  // §16.7 step 7: every challenge goes to the client
+      for (std::size_t i = 0; i < txn.branches.size(); ++i) {
+        if (i == *best_index || !txn.branches[i].response) continue;
+        for (const sip::HeaderField& f : txn.branches[i].response->headers()) {
+          if (f.id == HeaderId::kWwwAuthenticate || f.id == HeaderId::kProxyAuthenticate) best.append(f.id, f.value);
+        }
+      }
+    }
+    if (code == 503) best.set_status(500, "Server Internal Error");  // §16.7 step 6
+    txn.final_sent = true;
+    Outcome outcome{best, codes};
+    if (!(txn.server != 0 && !txn.aor.empty() && hooks_ != nullptr &&
+          hooks_->on_failed(txn.server, txn.original, txn.aor, outcome))) {
+      send_upstream(txn, std::move(best));
+    }
+  }
+  erase(id);
+}
+
+void Proxy::send_upstream(Transaction& txn, Message response) {
+  if (txn.server != 0) {
+    layer_.respond(txn.server, response);
+    return;
+  }
+  if (response.status_code() >= 200 && txn.done) {
+    auto done = std::move(txn.done);
+    txn.done = nullptr;
+    done(response);
+  }
+}
+
+void Proxy::erase(std::uint64_t txn_id) {
+  auto found = transactions_.find(txn_id);
+  if (found == transactions_.end()) return;
+  for (Branch& b : found->second->branches) timers_.cancel(b.timer_c);
+  if (found->second->server != 0) by_server_.erase(found->second->server);
+  transactions_.erase(found);
+}
+
+void Proxy::on_ack(const Message& ack, const sip::transport::Source& source) {
+  static_cast<void>(source);
+  Message out = ack;
+  bool routed_via_me = false;
+  while (auto route = top_route(out)) {
+    if (!is_me(route->uri)) break;
+    out.pop_first_value(HeaderId::kRoute);
+    routed_via_me = true;
+  }
+  std::optional<Destination> destination;
+  sip::transport::Resolution resolution;
+  const sip::Uri& uri = out.request_uri().value();
+  if (auto route = top_route(out)) {
+    resolution = sip::transport::resolve(route->uri, hosts_);
+  } else if (uri.has_user && is_me(uri)) {
+    spdlog::debug("call-id={} ACK for an AOR dropped: ACKs for 2xx go to a contact", call_id_of(ack));
+    return;
+  } else if (const store::Binding* binding = location_.find_by_contact(uri)) {
+    Target t = target_of(*binding);
+    if (t.flow && network_.connection_open(t.flow->address, t.flow->port)) {
+      destination = t.flow;
+    } else {
+      resolution = sip::transport::resolve(uri, hosts_);
+    }
+  } else if (routed_via_me || config_.relay) {
+    resolution = sip::transport::resolve(uri, hosts_);
+  } else {
+    spdlog::debug("call-id={} ACK for a foreign target dropped (relay off)", call_id_of(ack));
+    return;
+  }
+  if (!destination) {
+    if (resolution.destinations.empty()) {
+      spdlog::debug("call-id={} ACK dropped: {}", call_id_of(ack), resolution.error);
+      return;
+    }
+    destination = resolution.destinations.front();
+  }
+  auto max_forwards = out.get<sip::hdr::MaxForwards>();
+  if (max_forwards.ok() && max_forwards.value() == 0) return;
+  out.set(HeaderId::kMaxForwards, std::to_string(max_forwards.ok() ? max_forwards.value() - 1 : 70));
+  std::string sent_by = network_.sent_by(destination->protocol);
+  if (sent_by.empty()) sent_by = network_.sent_by(Protocol::kUdp);
+  out.prepend(HeaderId::kVia, fmt::format("SIP/2.0/{} {};branch={};rport",
+                                          destination->protocol == Protocol::kTcp ? "TCP" : "UDP", sent_by,
+                                          layer_.new_branch()));
+  ++counters_.stateless;
+  network_.send_stateless(out, *destination);
+}
+
+void Proxy::on_stray_response(const Message& response) {
+  const int code = response.status_code();
+  auto cseq = response.get<sip::hdr::CSeq>();
+  if (code < 200 || code >= 300 || !cseq.ok() || cseq->method != Method::kInvite) return;
+  auto via = response.get<sip::hdr::Via>();
+  if (!via.ok()) return;
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(std::string(via->host), ec);
+  if (ec || !network_.listens_on(address, via->port == 0 ? 5060 : via->port)) return;
+  Message up = response;
+  up.pop_first_value(HeaderId::kVia);
+  if (!up.has(HeaderId::kVia)) return;
+  ++counters_.stateless;
+  network_.send_response_by_via(up);
+}
+
+}  // namespace herald::services::proxy

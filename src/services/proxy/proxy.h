@@ -1,0 +1,185 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "services/registrar/location_service.h"
+#include "sip/msg/message.h"
+#include "sip/transport/resolver.h"
+#include "sip/transport/transport_user.h"
+#include "sip/txn/timer_service.h"
+#include "sip/txn/transaction_layer.h"
+
+namespace herald::services::proxy {
+
+// What the proxy needs from the shard beyond the transaction layer: its own addresses, the
+// connection table, and stateless sends (ACK for 2xx, stray 2xx responses).
+class Network {
+ public:
+  virtual ~Network() = default;
+  // "host:port" Herald puts in Via and Record-Route for `protocol` ("[::1]:5060" for IPv6);
+  // empty when it does not listen on that protocol.
+  virtual std::string sent_by(sip::transport::Protocol protocol) const = 0;
+  // Whether address:port is one of Herald's listening sockets (any protocol).
+  virtual bool listens_on(const boost::asio::ip::address& address, std::uint16_t port) const = 0;
+  virtual bool listens_on_port(std::uint16_t port) const = 0;
+  // Whether a TCP connection to address:port is open (it can carry a request at once).
+  virtual bool connection_open(const boost::asio::ip::address& address, std::uint16_t port) const = 0;
+  virtual void send_stateless(const sip::Message& request, const sip::transport::Destination& to) = 0;
+  // Sends a response where its top Via says (RFC 3261 §18.2.2, RFC 3581).
+  virtual void send_response_by_via(const sip::Message& response) = 0;
+};
+
+enum class Mode { kProxy, kRedirect };
+
+struct ProxyConfig {
+  Mode mode = Mode::kProxy;
+  bool record_route = true;
+  bool relay = false;
+  std::chrono::milliseconds timer_c{std::chrono::seconds(181)};
+  std::vector<std::string> domains;  // served domains, lower case
+  std::uint32_t shard = 0;
+};
+
+// The final response a proxied request got (or Herald made for it), as given to a Hooks
+// callback: `best` is what §16.7 chose, with Herald's Via already removed; `codes` lists
+// every branch's final status.
+struct Outcome {
+  const sip::Message& best;
+  std::vector<int> codes;
+};
+
+// Services that take over some requests to local users (the IM relay's store-and-forward).
+class Hooks {
+ public:
+  virtual ~Hooks() = default;
+  // A request for `aor`, a known user with no binding. Return true after answering it.
+  virtual bool on_unavailable(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor) = 0;
+  // Every branch of a request for `aor` ended without a 2xx; `outcome.best` is about to be
+  // sent. Return true after answering the request instead.
+  virtual bool on_failed(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor,
+                         const Outcome& outcome) = 0;
+};
+
+struct ProxyCounters {
+  std::uint64_t forwarded = 0;        // requests forwarded statefully (each branch counted)
+  std::uint64_t stateless = 0;        // ACKs and stray 2xx forwarded without a transaction
+  std::uint64_t loops = 0;            // 482 answers
+  std::uint64_t redirects = 0;        // 302 answers
+  std::uint64_t cancelled = 0;        // CANCELs sent downstream
+};
+
+// The stateful proxy of RFC 3261 §16 for one shard: request targets from the location
+// service (forking in q order: parallel within a q group, sequential between groups), the
+// bindings' Path as a route set, loose routing, Record-Route, Max-Forwards, loop detection,
+// Timer C, CANCEL, and the §16.7 choice of the best response. Also a redirect server
+// (302 with the bindings) when configured so.
+//
+// Threading: one per shard, on its thread. Lifetime: every reference must outlive it.
+class Proxy {
+ public:
+  using UserExists = std::function<bool(const std::string& aor)>;
+
+  Proxy(ProxyConfig config, sip::txn::TransactionLayer& layer, sip::txn::TimerService& timers,
+        registrar::LocationService& location, Network& network, UserExists user_exists,
+        sip::transport::HostsFile hosts);
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+  ~Proxy();
+
+  void set_hooks(Hooks* hooks) { hooks_ = hooks; }
+  // How Herald answers a request itself (the server core's one way: To tag, Server header,
+  // counters, log line); `extra` headers are appended in order.
+  using Responder = std::function<void(sip::txn::ServerTransactionId, const sip::Message& request, int code,
+                                       std::string_view reason,
+                                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra)>;
+  void set_responder(Responder responder) { responder_ = std::move(responder); }
+
+  // Whether `uri` names this server: a served domain (with no port, or one of Herald's), or
+  // one of its listening addresses and ports.
+  bool is_me(const sip::Uri& uri) const;
+  // Whether `request` is for the server itself rather than for a user or another server:
+  // no user part in a Request-URI that is_me(), and no Route beyond Herald's own.
+  bool addressed_to_server(const sip::Message& request) const;
+  // Whether `host` is one of the served domains.
+  bool serves_domain(std::string_view host) const;
+
+  // Routes and forwards a request (any method but ACK, CANCEL and REGISTER) or answers it.
+  void handle(sip::txn::ServerTransactionId id, const sip::Message& request, const sip::transport::Source& source);
+  // CANCEL of a forwarded INVITE: sends CANCEL on its pending branches and stops further
+  // ones; the INVITE ends with the branches' answers. False if the proxy does not hold the
+  // transaction.
+  bool cancel(sip::txn::ServerTransactionId invite);
+  // An ACK for a 2xx (or any ACK no transaction took): forwarded along its route.
+  void on_ack(const sip::Message& ack, const sip::transport::Source& source);
+  // A response no client transaction took: a 2xx for INVITE carrying Herald's Via is
+  // forwarded statelessly (§16.7 step 5 retransmissions); others are dropped.
+  void on_stray_response(const sip::Message& response);
+
+  // Sends `request` (built by a service, with no Via yet) to the bindings of `aor` like a
+  // forwarded request, and reports the chosen final response (408 when nothing answered).
+  void originate(sip::Message request, const std::string& aor, std::function<void(const sip::Message&)> done);
+
+  const ProxyCounters& counters() const { return counters_; }
+  std::size_t pending() const { return transactions_.size(); }
+
+ private:
+  struct Target;
+  struct Branch;
+  struct Transaction;
+
+  void route(sip::txn::ServerTransactionId id, const sip::Message& request, const sip::transport::Source& source);
+  void redirect(sip::txn::ServerTransactionId id, const sip::Message& request,
+                const std::vector<store::Binding>& bindings);
+  std::vector<Target> targets_of(const std::vector<store::Binding>& bindings) const;
+  Target target_of(const store::Binding& binding) const;
+  void start(std::unique_ptr<Transaction> txn);
+  void start_next_group(Transaction& txn);
+  void start_branch(Transaction& txn, const Target& target);
+  void on_branch_response(std::uint64_t txn_id, std::size_t branch, const sip::Message& response);
+  void on_branch_failure(std::uint64_t txn_id, std::size_t branch, int code, std::string_view reason);
+  void on_timer_c(std::uint64_t txn_id, std::size_t branch);
+  void cancel_branch(Transaction& txn, Branch& branch);
+  void cancel_pending(Transaction& txn, std::size_t except);
+  void finish_if_done(Transaction& txn);
+  void send_upstream(Transaction& txn, sip::Message response);
+  void erase(std::uint64_t txn_id);
+  void answer(sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
+              const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});
+  std::string record_route_value(sip::transport::Protocol protocol, bool double_route) const;
+  bool is_loop(const sip::Message& request, const std::string& hash) const;
+
+  ProxyConfig config_;
+  sip::txn::TransactionLayer& layer_;
+  sip::txn::TimerService& timers_;
+  registrar::LocationService& location_;
+  Network& network_;
+  UserExists user_exists_;
+  sip::transport::HostsFile hosts_;
+  Hooks* hooks_ = nullptr;
+  Responder responder_;
+
+  std::mt19937_64 random_;
+  std::uint64_t next_id_ = 1;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Transaction>> transactions_;
+  std::unordered_map<sip::txn::ServerTransactionId, std::uint64_t> by_server_;
+  ProxyCounters counters_;
+};
+
+// The §16.3 step 4 / §16.6 step 8 loop-detection value of a request: a hash of the
+// Request-URI as received, From tag, To tag, Call-ID and CSeq number, 16 hex digits.
+std::string loop_hash(const sip::Message& request);
+
+// §16.7 step 6: the index of the best final response among `codes` (6xx first, else the
+// lowest class, preferring 401/407/415/420/484 within 4xx), or nullopt when empty.
+std::optional<std::size_t> best_response(const std::vector<int>& codes);
+
+}  // namespace herald::services::proxy

@@ -1,0 +1,241 @@
+#include "services/im/message_service.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <string>
+#include <vector>
+
+#include "services/core/server_core.h"
+#include "sip/txn/clock.h"
+#include "sip/txn/timer_service.h"
+#include "store/memory_store.h"
+
+// Store-and-forward with the real core, proxy, transaction layer, location service and the
+// memory store, on a manual clock; the network is a recorder (the integration tests run the
+// same flows over sockets with SQLite).
+namespace herald::services::im {
+namespace {
+
+using sip::HeaderId;
+using sip::Message;
+using sip::transport::Destination;
+using sip::transport::Protocol;
+using sip::transport::Source;
+using std::chrono::seconds;
+
+Message parse(std::string_view text) {
+  std::string bytes;
+  for (char c : text) {
+    if (c == '\n') bytes.push_back('\r');
+    bytes.push_back(c);
+  }
+  auto parsed = sip::parse_message(std::move(bytes));
+  EXPECT_TRUE(parsed.ok()) << parsed.why();
+  return parsed.ok() ? std::move(parsed).value() : Message{};
+}
+
+std::string header(const Message& m, HeaderId id) {
+  const sip::HeaderField* f = m.find(id);
+  return f ? std::string(f->value) : std::string();
+}
+
+class Recorder : public sip::txn::MessageSender, public proxy::Network {
+ public:
+  void send_response(const Message& response, const Source&, sip::txn::SendDone done) override {
+    responses.push_back(response);
+    if (done) done({});
+  }
+  void send_request(const Message& request, const Destination&, sip::txn::SendDone done) override {
+    requests.push_back(request);
+    if (done) done({});
+  }
+  std::string sent_by(Protocol) const override { return "192.0.2.100:5060"; }
+  bool listens_on(const boost::asio::ip::address& address, std::uint16_t port) const override {
+    return address.to_string() == "192.0.2.100" && port == 5060;
+  }
+  bool listens_on_port(std::uint16_t port) const override { return port == 5060; }
+  bool connection_open(const boost::asio::ip::address&, std::uint16_t) const override { return false; }
+  void send_stateless(const Message&, const Destination&) override {}
+  void send_response_by_via(const Message&) override {}
+
+  std::vector<Message> responses;
+  std::vector<Message> requests;
+};
+
+Source from(std::string_view address) {
+  Source s;
+  s.protocol = Protocol::kUdp;
+  s.remote_address = boost::asio::ip::make_address(address);
+  s.remote_port = 5060;
+  s.local_address = boost::asio::ip::make_address("192.0.2.100");
+  s.local_port = 5060;
+  return s;
+}
+
+std::string message_text(int n, std::string_view body, std::string_view extra = "") {
+  return "MESSAGE sip:bob@example.com SIP/2.0\n"
+         "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsender" + std::to_string(n) + "\n"
+         "Max-Forwards: 70\n"
+         "To: <sip:bob@example.com>\n"
+         "From: Alice <sip:alice@example.com>;tag=a" + std::to_string(n) + "\n"
+         "Call-ID: im-" + std::to_string(n) + "@192.0.2.1\n"
+         "CSeq: 1 MESSAGE\n" + std::string(extra) +
+         "Content-Type: text/plain\n"
+         "Content-Length: " + std::to_string(body.size()) + "\n\n" + std::string(body);
+}
+
+class MessageServiceTest : public ::testing::Test {
+ protected:
+  MessageServiceTest() {
+    core_.attach(layer_);
+    core_.serve_proxy(proxy_);
+    proxy_.set_hooks(&service_);
+    EXPECT_TRUE(store_.add_user({"sip:bob@example.com", "example.com", std::string(32, '0'), std::string(64, '0')}).ok());
+  }
+
+  void receive(const Message& m, const Source& source = from("192.0.2.1")) {
+    layer_.receive(m, source);
+    timers_.run_due();
+  }
+  void advance(seconds d) {
+    now_ += d.count();
+    clock_.advance(d);
+    timers_.run_due();
+  }
+  void bind() {
+    store::Binding b;
+    b.aor = "sip:bob@example.com";
+    b.contact = "sip:bob@192.0.2.10";
+    b.expires_at = now_ + 3600;
+    ASSERT_TRUE(location_.put(b).ok());
+    timers_.run_due();
+  }
+  std::vector<Message> sent_messages() const {
+    std::vector<Message> out;
+    for (const Message& m : net_.requests) {
+      if (m.method() == sip::Method::kMessage) out.push_back(m);
+    }
+    return out;
+  }
+  int last_final() const {
+    for (auto it = net_.responses.rbegin(); it != net_.responses.rend(); ++it) {
+      if (it->status_code() >= 200) return it->status_code();
+    }
+    return 0;
+  }
+
+  std::int64_t now_ = 1'700'000'000;
+  sip::txn::ManualClock clock_;
+  sip::txn::TimerService timers_{clock_};
+  Recorder net_;
+  store::MemoryStore store_;
+  ServerCore core_{Capabilities{{"OPTIONS"}, {}, {}, {}}, ""};
+  sip::txn::TransactionLayer layer_{timers_, net_, core_, {}};
+  registrar::LocationService location_{timers_, nullptr, [this] { return now_; }};
+  proxy::Proxy proxy_{proxy::ProxyConfig{proxy::Mode::kProxy, true, false, seconds(181), {"example.com"}, 0},
+                      layer_,
+                      timers_,
+                      location_,
+                      net_,
+                      [this](const std::string& aor) { return store_.find_user(aor).ok(); },
+                      {}};
+  ImConfig config_{true, seconds(3600), 2, seconds(10), seconds(40), seconds(600)};
+  MessageService service_{config_, proxy_, location_, &store_, timers_, [this] { return now_; },
+                          [this](sip::txn::ServerTransactionId id, const Message& request, int code,
+                                 std::string_view reason,
+                                 const std::vector<std::pair<HeaderId, std::string>>& extra) {
+                            core_.respond(id, request, code, reason, extra);
+                          }};
+};
+
+TEST_F(MessageServiceTest, OfflineUserGets202AndTheMessagesInOrderOnRegistration) {
+  receive(parse(message_text(1, "first", "Date: Sat, 13 Nov 2010 23:29:00 GMT\n")));
+  EXPECT_EQ(last_final(), 202);
+  EXPECT_EQ(net_.responses.back().reason_phrase(), "Accepted for later delivery");
+  receive(parse(message_text(2, "second")));
+  EXPECT_EQ(last_final(), 202);
+  EXPECT_TRUE(sent_messages().empty());
+
+  bind();
+  auto sent = sent_messages();
+  ASSERT_EQ(sent.size(), 1u);  // one at a time
+  EXPECT_EQ(sent[0].body(), "first");
+  EXPECT_EQ(sent[0].request_uri_text(), "sip:bob@192.0.2.10");
+  EXPECT_EQ(header(sent[0], HeaderId::kFrom), "Alice <sip:alice@example.com>;tag=a1");
+  EXPECT_EQ(header(sent[0], HeaderId::kDate), "Sat, 13 Nov 2010 23:29:00 GMT");
+  EXPECT_EQ(header(sent[0], HeaderId::kContentType), "text/plain");
+  receive(sip::make_response(sent[0], 200, "OK", "t1"), from("192.0.2.10"));
+  sent = sent_messages();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[1].body(), "second");
+  EXPECT_FALSE(header(sent[1], HeaderId::kDate).empty());  // added when the original had none
+  receive(sip::make_response(sent[1], 200, "OK", "t2"), from("192.0.2.10"));
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
+  EXPECT_EQ(service_.counters().delivered, 2u);
+}
+
+TEST_F(MessageServiceTest, AFailedDeliveryIsKeptAndRetriedWithBackoff) {
+  receive(parse(message_text(1, "hello")));
+  bind();
+  ASSERT_EQ(sent_messages().size(), 1u);
+  receive(sip::make_response(sent_messages()[0], 480, "Temporarily Unavailable", "t"), from("192.0.2.10"));
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 1u);
+  EXPECT_EQ(store_.pending_messages("sip:bob@example.com").value()[0].attempts, 1u);
+  advance(seconds(9));
+  EXPECT_EQ(sent_messages().size(), 1u);
+  advance(seconds(1));  // retry_interval
+  ASSERT_EQ(sent_messages().size(), 2u);
+  receive(sip::make_response(sent_messages()[1], 500, "Server Internal Error", "t"), from("192.0.2.10"));
+  advance(seconds(19));
+  EXPECT_EQ(sent_messages().size(), 2u);
+  advance(seconds(1));  // doubled
+  ASSERT_EQ(sent_messages().size(), 3u);
+  receive(sip::make_response(sent_messages()[2], 200, "OK", "t"), from("192.0.2.10"));
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
+}
+
+TEST_F(MessageServiceTest, EveryBranchFailingTemporarilyStoresTheMessage) {
+  bind();
+  receive(parse(message_text(1, "hello")));
+  ASSERT_EQ(sent_messages().size(), 1u);
+  receive(sip::make_response(sent_messages()[0], 480, "Temporarily Unavailable", "t"), from("192.0.2.10"));
+  EXPECT_EQ(last_final(), 202);
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 1u);
+}
+
+TEST_F(MessageServiceTest, ARefusalIsNotStored) {
+  bind();
+  receive(parse(message_text(1, "hello")));
+  receive(sip::make_response(sent_messages()[0], 486, "Busy Here", "t"), from("192.0.2.10"));
+  EXPECT_EQ(last_final(), 486);
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
+}
+
+TEST_F(MessageServiceTest, TheCapIsAnswered486) {
+  receive(parse(message_text(1, "one")));
+  receive(parse(message_text(2, "two")));
+  receive(parse(message_text(3, "three")));
+  EXPECT_EQ(last_final(), 486);
+  EXPECT_EQ(net_.responses.back().reason_phrase(), "Recipient's message store is full");
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 2u);
+}
+
+TEST_F(MessageServiceTest, ExpiredMessagesAreNotDelivered) {
+  receive(parse(message_text(1, "old")));
+  advance(seconds(3601));
+  bind();
+  EXPECT_TRUE(sent_messages().empty());
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
+}
+
+TEST_F(MessageServiceTest, OtherMethodsForAnOfflineUserAre480) {
+  receive(parse("INVITE sip:bob@example.com SIP/2.0\n"
+                "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKinv\n"
+                "Max-Forwards: 70\nTo: <sip:bob@example.com>\nFrom: <sip:alice@example.com>;tag=x\n"
+                "Call-ID: inv@192.0.2.1\nCSeq: 1 INVITE\nContent-Length: 0\n\n"));
+  EXPECT_EQ(last_final(), 480);
+}
+
+}  // namespace
+}  // namespace herald::services::im
