@@ -66,7 +66,7 @@ class ImTestCase(ProxyTestCase):
         """Sends a MESSAGE that Herald must accept for storage (202)."""
         sent = self.send_message(sender, user, body, content_type, headers)
         r = self.final(sender, "MESSAGE")
-        self.assertEqual((r.status, r.reason), (202, "Accepted"), r)
+        self.assertEqual(r.status, 202, r)
         return sent
 
     def assert_delivered(self, got, original, target):
@@ -121,14 +121,26 @@ class Relay(ImTestCase):
         self.assertEqual(r.status, 513)
         self.assertTrue(bob.expect_nothing(0.3))
 
+    def test_message_under_1300_bytes_still_goes_over_udp(self):
+        sender = self.ua("alice", transport="tcp", register=False)
+        bob = self.ua(self.fresh("bob"))
+        probe = sender.request("MESSAGE", f"sip:{bob.user}@{DOMAIN}", content_type="text/plain", send=False)
+        # Herald adds its Via (and received/rport to the sender's): about 130 bytes.
+        sent = self.send_message(sender, bob.user, b"u" * (1150 - len(probe.raw)))
+        got = bob.recv_request(method="MESSAGE")
+        self.assertIsNotNone(got, f"a {len(sent.raw)}-byte MESSAGE was not forwarded over UDP")
+        self.assertLessEqual(len(got.raw), 1300, "test precondition: the forwarded MESSAGE fits 1300 bytes")
+        self.assert_forwarded(sent, got, bob.contact)
+        bob.reply(got, 200)
+        self.assertEqual(self.final(sender, "MESSAGE").status, 200)
+
     def test_large_message_goes_over_tcp_to_a_contact_registered_over_tcp(self):
         sender = self.ua("alice", transport="tcp", register=False)
         bob = self.ua(self.fresh("bob"), transport="tcp")
         body = bytes(range(256)) * 8
         sent = self.send_message(sender, bob.user, body, "application/octet-stream")
         got = bob.recv_request(method="MESSAGE")
-        self.assert_forwarded(sent, got, bob.contact)
-        self.herald_via(got.vias()[0], "TCP")
+        self.assert_forwarded(sent, got, bob.contact, transport="TCP")
         bob.reply(got, 200)
         self.assertEqual(self.final(sender, "MESSAGE").status, 200)
 
@@ -144,8 +156,7 @@ class Relay(ImTestCase):
         body = b"y" * 2000
         sent = self.send_message(sender, user, body)
         got = stream.recv_request(method="MESSAGE")
-        self.assert_forwarded(sent, got, bob.contact)
-        self.herald_via(got.vias()[0], "TCP")
+        self.assert_forwarded(sent, got, bob.contact, transport="TCP")
         stream.reply(got, 200)
         self.assertEqual(self.final(sender, "MESSAGE").status, 200)
         self.assertTrue(bob.expect_nothing(0.2))
@@ -210,7 +221,7 @@ class StoreAndForward(ImTestCase):
             self.assertIsNotNone(got)
             phone.reply(got, 480 if phone is phones[0] else 503)
         r = self.final(sender, "MESSAGE")
-        self.assertEqual((r.status, r.reason), (202, "Accepted"))
+        self.assertEqual(r.status, 202)
         # The next registration (a new binding) gets it.
         later = self.ua(user)
         got = later.recv_request(3.0, method="MESSAGE")
@@ -292,14 +303,16 @@ class Retry(ImTestCase):
 
 
 class Expiry(ImTestCase):
-    config = IM_CONFIG.replace("expiry = 604800", "expiry = 1")
+    """Takes a minute: the shortest expiry Herald accepts is 60 s."""
+
+    config = IM_CONFIG.replace("expiry = 604800", "expiry = 60")
 
     def test_expired_messages_are_dropped(self):
         sender = self.ua("alice", register=False)
         user = self.fresh("bob")
         self.account(user)
         self.stored(sender, user, b"stale soon")
-        time.sleep(2.2)
+        time.sleep(61)
         bob = self.ua(user)
         self.assertTrue(bob.expect_nothing(1.5, "MESSAGE"), "an expired message was delivered")
 

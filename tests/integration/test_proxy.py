@@ -89,14 +89,15 @@ class ProxyTestCase(unittest.TestCase):
         self.assertRegex(via, rf"^SIP/2\.0/{transport} 127\.0\.0\.1:{self.server.port};branch=z9hG4bK\S+")
         self.assertIsNotNone(param(via, "rport"), via)
 
-    def assert_forwarded(self, sent, got, target, ignore=()):
-        """`got` is `sent` as a proxy forwards it (§16.6) to `target` (a URI)."""
+    def assert_forwarded(self, sent, got, target, ignore=(), transport=None):
+        """`got` is `sent` as a proxy forwards it (§16.6) to `target` (a URI), over UDP unless
+        the target says transport=tcp or `transport` is given."""
         self.assertIsNotNone(got, f"{sent.method} did not reach the callee")
         self.assertEqual(got.method, sent.method)
         self.assertEqual(got.uri, target)
         vias = got.vias()
         self.assertEqual(len(vias), len(sent.vias()) + 1, vias)
-        self.herald_via(vias[0])
+        self.herald_via(vias[0], transport or ("TCP" if "transport=tcp" in target.lower() else "UDP"))
         self.assertEqual(param(vias[1], "branch"), sent.branch)
         self.assertTrue(vias[1].startswith(sent.vias()[0].split(";")[0]), vias[1])
         self.assertEqual(int(got.get("Max-Forwards")), int(sent.get("Max-Forwards") or 70) - 1)
@@ -213,7 +214,7 @@ class Passthrough(ProxyTestCase):
     def test_unknown_headers_and_a_foreign_route_free_request_stay_byte_exact(self):
         caller = self.ua("alice", register=False)
         callee = self.ua(self.fresh("bob"))
-        body = bytes(range(256)) * 3
+        body = bytes(range(256)) * 2
         sent = caller.request("MESSAGE", f"sip:{callee.user}@{DOMAIN}", content_type="application/octet-stream",
                               headers=["X-Weird:   spaced   value  ", "x-lower: case", "P-Asserted-Identity: <sip:a@b>"],
                               body=body)
@@ -458,12 +459,13 @@ class Answers(ProxyTestCase):
         callee.reply(got, 200)
         self.assertEqual(self.final(caller, "MESSAGE").status, 200)
 
-    def test_missing_max_forwards_counts_as_70(self):
+    def test_missing_max_forwards_is_added_as_70(self):
+        # §16.6 step 3: a copy without Max-Forwards gets one, 70.
         caller = self.ua("alice", register=False)
         callee = self.ua(self.fresh("bob"))
         caller.request("MESSAGE", f"sip:{callee.user}@{DOMAIN}", max_forwards=None)
         got = callee.recv_request(method="MESSAGE")
-        self.assertEqual(got.get("Max-Forwards"), "69")
+        self.assertEqual(got.get("Max-Forwards"), "70")
         callee.reply(got, 200)
         self.assertEqual(self.final(caller, "MESSAGE").status, 200)
 
