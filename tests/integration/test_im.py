@@ -285,6 +285,13 @@ class Retry(ImTestCase):
         got = bob.recv_request(3.0, method="MESSAGE")
         self.assert_delivered(got, original, bob.contact)
         self.assertGreaterEqual(time.time() - first, 0.9)
+        # The interval doubles: the next retry comes about 2 s after the second failure.
+        second = time.time()
+        bob.reply(got, 480)
+        self.assertTrue(bob.expect_nothing(1.5, "MESSAGE"), "the retry interval did not double")
+        got = bob.recv_request(3.0, method="MESSAGE")
+        self.assert_delivered(got, original, bob.contact)
+        self.assertGreaterEqual(time.time() - second, 1.8)
         bob.reply(got, 200)
         self.assertTrue(bob.expect_nothing(2.5, "MESSAGE"), "delivered message sent again")
 

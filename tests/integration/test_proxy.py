@@ -6,8 +6,10 @@ response, Record-Route and in-dialog requests, redirect mode, the error answers 
 callee."""
 
 import os
+import re
 import shutil
 import subprocess
+import time
 import unittest
 
 from harness import HERALD, Server, free_port
@@ -310,6 +312,37 @@ class Dialogs(ProxyTestCase):
         self.assertEqual(self.final(caller, "MESSAGE").status, 200)
 
 
+class Routing(ProxyTestCase):
+    def test_binding_with_a_path_is_reached_through_it(self):
+        # RFC 3327: the Path of a registration becomes the Route set of requests to it.
+        caller = self.ua("alice", register=False)
+        edge = UA(self.server, "edge", "127.0.0.1")
+        self.agents.append(edge)
+        user = self.fresh("bob")
+        phone = self.ua(user, register=False)
+        contact = f"sip:{user}@127.0.0.1:9"  # behind the edge proxy; never contacted directly
+        r = phone.register(contact=contact, extra=[f"Path: <sip:127.0.0.1:{edge.port};lr>", "Supported: path"])
+        self.assertEqual(r.status, 200, r)
+        sent = caller.request("MESSAGE", f"sip:{user}@{DOMAIN}", body=b"via the edge", content_type="text/plain")
+        got = edge.recv_request(method="MESSAGE")
+        self.assert_forwarded(sent, got, contact)
+        self.assertEqual(got.values("Route"), [f"<sip:127.0.0.1:{edge.port};lr>"])
+        edge.reply(got, 200)
+        self.assertEqual(self.final(caller, "MESSAGE").status, 200)
+
+    def test_tcp_to_tcp_gets_one_record_route_with_transport_tcp(self):
+        caller = self.ua("alice", transport="tcp", register=False)
+        callee = self.ua(self.fresh("bob"), transport="tcp")
+        sent = caller.request("INVITE", f"sip:{callee.user}@{DOMAIN}")
+        got = callee.recv_request(method="INVITE")
+        self.assert_forwarded(sent, got, callee.contact)
+        rr = got.values("Record-Route")
+        self.assertEqual(len(rr), 1, rr)
+        self.assert_record_routed(got, "tcp")
+        callee.reply(got, 486)
+        caller.ack(sent, self.final(caller))
+
+
 class Forking(ProxyTestCase):
     def test_parallel_fork_cancelled_by_the_caller(self):
         caller = self.ua("alice", register=False)
@@ -394,6 +427,21 @@ class Forking(ProxyTestCase):
             phone.reply(got, 503)
         r = self.final(caller, "OPTIONS")
         self.assertEqual(r.status, 500)
+        self.assert_only_caller_via(r, sent)
+
+    def test_challenges_of_every_branch_are_merged(self):
+        caller = self.ua("alice", register=False)
+        user = self.fresh("bob")
+        phones = [self.ua(user), self.ua(user)]
+        sent = caller.request("MESSAGE", f"sip:{user}@{DOMAIN}", body=b"secret", content_type="text/plain")
+        requests = [p.recv_request(method="MESSAGE") for p in phones]
+        for realm, phone, got in zip(("one.example", "two.example"), phones, requests):
+            phone.reply(got, 407, "Proxy Authentication Required",
+                        headers=[f'Proxy-Authenticate: Digest realm="{realm}", nonce="n-{realm}", qop="auth"'])
+        r = self.final(caller, "MESSAGE")
+        self.assertEqual(r.status, 407)
+        realms = sorted(re.search(r'realm="([^"]*)"', v).group(1) for v in r.all("Proxy-Authenticate"))
+        self.assertEqual(realms, ["one.example", "two.example"])
         self.assert_only_caller_via(r, sent)
 
     def test_forked_invite_forwards_every_2xx(self):
@@ -520,6 +568,62 @@ class Relay(ProxyTestCase):
         self.assertEqual(r.status, 200)
         caller.in_dialog(Dialog(sent, r), "ACK")
         self.assertIsNotNone(target.recv_request(method="ACK"))
+
+
+    def test_name_from_etc_hosts_is_relayed(self):
+        caller = self.ua("alice", register=False)
+        target = UA(self.server, "x", "localhost")
+        self.agents.append(target)
+        uri = f"sip:x@localhost:{target.port}"  # localhost is 127.0.0.1 in /etc/hosts
+        sent = caller.request("MESSAGE", uri, body=b"by name", content_type="text/plain")
+        got = target.recv_request(method="MESSAGE")
+        self.assert_forwarded(sent, got, uri)
+        target.reply(got, 200)
+        self.assertEqual(self.final(caller, "MESSAGE").status, 200)
+
+
+class TimerC(ProxyTestCase):
+    config = BASE_CONFIG + "timer_c = 2\n"
+
+    def test_ringing_branch_is_cancelled_when_timer_c_fires(self):
+        caller = self.ua("alice", register=False)
+        callee = self.ua(self.fresh("bob"))
+        sent = caller.request("INVITE", f"sip:{callee.user}@{DOMAIN}")
+        got = callee.recv_request(method="INVITE")
+        start = time.time()
+        callee.reply(got, 180)
+        cancel = callee.recv_request(5.0, method="CANCEL")
+        self.assertIsNotNone(cancel, "Timer C did not cancel the branch")
+        self.assertGreaterEqual(time.time() - start, 1.5)
+        callee.reply(cancel, 200)
+        callee.reply(got, 487)
+        r = self.final(caller)
+        self.assertIn(r.status, (408, 487))
+        caller.ack(sent, r)
+
+    def test_silent_branch_counts_as_408(self):
+        caller = self.ua("alice", register=False)
+        callee = self.ua(self.fresh("bob"))
+        sent = caller.request("INVITE", f"sip:{callee.user}@{DOMAIN}")
+        self.assertIsNotNone(callee.recv_request(method="INVITE"))
+        r = self.final(caller, timeout=6.0)
+        self.assertEqual(r.status, 408)
+        caller.ack(sent, r)
+
+
+class Timeouts(ProxyTestCase):
+    config = BASE_CONFIG + "[timers]\nt1 = 100\n"
+
+    def test_non_invite_branch_without_answer_counts_as_408(self):
+        # Timer F = 64 * T1 = 6.4 s; 408 (class 4) beats the other branch's 503 (class 5).
+        caller = self.ua("alice", register=False)
+        user = self.fresh("bob")
+        phones = [self.ua(user), self.ua(user)]
+        caller.request("OPTIONS", f"sip:{user}@{DOMAIN}")
+        requests = [p.recv_request(method="OPTIONS") for p in phones]
+        phones[0].reply(requests[0], 503)
+        r = self.final(caller, "OPTIONS", timeout=10.0)
+        self.assertEqual(r.status, 408)
 
 
 class Authentication(ProxyTestCase):
