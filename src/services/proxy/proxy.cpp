@@ -91,6 +91,7 @@ struct Proxy::Branch {
   bool done = false;
   int code = 0;
   std::optional<Message> response;  // the final response, Herald's Via removed
+  bool synthetic = false;           // Herald made `response` (timeout, transport error …)
   sip::txn::TimerId timer_c;
 };
 
@@ -243,7 +244,12 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
   }
 
   if (top_route(out)) {
-    // A further hop on the route set: it decides; the Request-URI stays.
+    // A further hop on the route set: it decides; the Request-URI stays. A route Herald is
+    // not part of is a relay like any other.
+    if (!routed_via_me && !config_.relay) {
+      answer(id, request, 403, "Relaying denied");
+      return;
+    }
     txn->groups.push_back({Target{}});
     start(std::move(txn));
     return;
@@ -532,6 +538,7 @@ void Proxy::on_branch_failure(std::uint64_t txn_id, std::size_t index, int code,
   branch.code = code;
   timers_.cancel(branch.timer_c);
   branch.response = sip::make_response(txn.original, code, reason, fmt::format("{:016x}", random_()));
+  branch.synthetic = true;
   spdlog::debug("call-id={} branch {} failed: {} {}", call_id_of(txn.original), index, code, reason);
   finish_if_done(txn);
 }
@@ -618,7 +625,10 @@ void Proxy::finish_if_done(Transaction& txn) {
         }
       }
     }
-    if (code == 503) best.set_status(500, "Server Internal Error");  // §16.7 step 6
+    if (code == 503) {  // §16.7 step 6; Herald's own reason (e.g. "cannot resolve …") is kept
+      best.set_status(500, txn.branches[*best_index].synthetic ? std::string(best.reason_phrase())
+                                                               : std::string("Server Internal Error"));
+    }
     txn.final_sent = true;
     Outcome outcome{best, codes};
     if (!(txn.server != 0 && !txn.aor.empty() && hooks_ != nullptr &&
