@@ -497,7 +497,7 @@ void Proxy::on_branch_response(std::uint64_t txn_id, std::size_t index, const Me
       branch.timer_c = timers_.schedule_after(config_.timer_c, [this, txn_id, index] { on_timer_c(txn_id, index); });
     }
     if (branch.cancel_wanted) cancel_branch(txn, branch);
-    if (code > 100 && !txn.final_sent && !branch.done) send_upstream(txn, std::move(up));
+    if (code > 100 && !txn.final_sent && !branch.done) send_upstream(txn, up);
     return;
   }
   if (code < 300) {
@@ -506,11 +506,11 @@ void Proxy::on_branch_response(std::uint64_t txn_id, std::size_t index, const Me
     branch.code = code;
     timers_.cancel(branch.timer_c);
     if (txn.invite) {
-      send_upstream(txn, std::move(up));  // every 2xx of an INVITE goes upstream (§16.7 step 5)
+      send_upstream(txn, up);  // every 2xx of an INVITE goes upstream (§16.7 step 5)
       txn.final_sent = true;
       if (first) cancel_pending(txn, index);
     } else if (!txn.final_sent) {
-      send_upstream(txn, std::move(up));
+      send_upstream(txn, up);
       txn.final_sent = true;
     }
     if (first) finish_if_done(txn);
@@ -633,13 +633,13 @@ void Proxy::finish_if_done(Transaction& txn) {
     Outcome outcome{best, codes};
     if (!(txn.server != 0 && !txn.aor.empty() && hooks_ != nullptr &&
           hooks_->on_failed(txn.server, txn.original, txn.aor, outcome))) {
-      send_upstream(txn, std::move(best));
+      send_upstream(txn, best);
     }
   }
   erase(id);
 }
 
-void Proxy::send_upstream(Transaction& txn, Message response) {
+void Proxy::send_upstream(Transaction& txn, const Message& response) {
   if (txn.server != 0) {
     layer_.respond(txn.server, response);
     return;
