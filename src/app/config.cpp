@@ -20,7 +20,10 @@ void fill_derived(Config& c) {
     c.listen.push_back({Protocol::kUdp, loopback, 5060});
     c.listen.push_back({Protocol::kTcp, loopback, 5060});
   }
-  if (c.domains.empty()) c.domains.push_back(c.listen.front().address.to_string());
+  if (c.domains.empty() || c.domains_derived) {
+    c.domains = {c.listen.front().address.to_string()};
+    c.domains_derived = true;
+  }
 }
 
 std::string where(const std::filesystem::path& file, const toml::node& node) {

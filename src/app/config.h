@@ -19,6 +19,7 @@ struct Config {
   std::string log_level = "info";
   std::uint32_t workers = 1;  // shards, one event loop each
   std::vector<std::string> domains;  // default: the first listen address
+  bool domains_derived = false;      // domains was not configured: it follows `listen`
   std::string server_header = "Herald/0.1.0";
   // limits
   std::size_t max_message_bytes = 65535;

@@ -51,6 +51,7 @@ int serve(const ServeOptions& options) {
       }
       config.listen.push_back(*point);
     }
+    if (config.domains_derived) config.domains = {config.listen.front().address.to_string()};
   }
   if (!options.data_dir.empty()) config.data_dir = options.data_dir;
   if (!options.log_level.empty()) config.log_level = options.log_level;

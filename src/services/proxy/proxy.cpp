@@ -91,6 +91,7 @@ struct Proxy::Branch {
   bool done = false;
   int code = 0;
   std::optional<Message> response;  // the final response, Herald's Via removed
+  bool synthetic = false;           // Herald made `response` (timeout, transport error …)
   sip::txn::TimerId timer_c;
 };
 
@@ -243,7 +244,12 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
   }
 
   if (top_route(out)) {
-    // A further hop on the route set: it decides; the Request-URI stays.
+    // A further hop on the route set: it decides; the Request-URI stays. A route Herald is
+    // not part of is a relay like any other.
+    if (!routed_via_me && !config_.relay) {
+      answer(id, request, 403, "Relaying denied");
+      return;
+    }
     txn->groups.push_back({Target{}});
     start(std::move(txn));
     return;
@@ -491,7 +497,7 @@ void Proxy::on_branch_response(std::uint64_t txn_id, std::size_t index, const Me
       branch.timer_c = timers_.schedule_after(config_.timer_c, [this, txn_id, index] { on_timer_c(txn_id, index); });
     }
     if (branch.cancel_wanted) cancel_branch(txn, branch);
-    if (code > 100 && !txn.final_sent && !branch.done) send_upstream(txn, std::move(up));
+    if (code > 100 && !txn.final_sent && !branch.done) send_upstream(txn, up);
     return;
   }
   if (code < 300) {
@@ -500,11 +506,11 @@ void Proxy::on_branch_response(std::uint64_t txn_id, std::size_t index, const Me
     branch.code = code;
     timers_.cancel(branch.timer_c);
     if (txn.invite) {
-      send_upstream(txn, std::move(up));  // every 2xx of an INVITE goes upstream (§16.7 step 5)
+      send_upstream(txn, up);  // every 2xx of an INVITE goes upstream (§16.7 step 5)
       txn.final_sent = true;
       if (first) cancel_pending(txn, index);
     } else if (!txn.final_sent) {
-      send_upstream(txn, std::move(up));
+      send_upstream(txn, up);
       txn.final_sent = true;
     }
     if (first) finish_if_done(txn);
@@ -532,6 +538,7 @@ void Proxy::on_branch_failure(std::uint64_t txn_id, std::size_t index, int code,
   branch.code = code;
   timers_.cancel(branch.timer_c);
   branch.response = sip::make_response(txn.original, code, reason, fmt::format("{:016x}", random_()));
+  branch.synthetic = true;
   spdlog::debug("call-id={} branch {} failed: {} {}", call_id_of(txn.original), index, code, reason);
   finish_if_done(txn);
 }
@@ -618,18 +625,21 @@ void Proxy::finish_if_done(Transaction& txn) {
         }
       }
     }
-    if (code == 503) best.set_status(500, "Server Internal Error");  // §16.7 step 6
+    if (code == 503) {  // §16.7 step 6; Herald's own reason (e.g. "cannot resolve …") is kept
+      best.set_status(500, txn.branches[*best_index].synthetic ? std::string(best.reason_phrase())
+                                                               : std::string("Server Internal Error"));
+    }
     txn.final_sent = true;
     Outcome outcome{best, codes};
     if (!(txn.server != 0 && !txn.aor.empty() && hooks_ != nullptr &&
           hooks_->on_failed(txn.server, txn.original, txn.aor, outcome))) {
-      send_upstream(txn, std::move(best));
+      send_upstream(txn, best);
     }
   }
   erase(id);
 }
 
-void Proxy::send_upstream(Transaction& txn, Message response) {
+void Proxy::send_upstream(Transaction& txn, const Message& response) {
   if (txn.server != 0) {
     layer_.respond(txn.server, response);
     return;

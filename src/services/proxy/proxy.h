@@ -150,7 +150,7 @@ class Proxy {
   void cancel_branch(Transaction& txn, Branch& branch);
   void cancel_pending(Transaction& txn, std::size_t except);
   void finish_if_done(Transaction& txn);
-  void send_upstream(Transaction& txn, sip::Message response);
+  void send_upstream(Transaction& txn, const sip::Message& response);
   void erase(std::uint64_t txn_id);
   void answer(sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
               const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});

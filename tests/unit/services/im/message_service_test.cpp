@@ -10,6 +10,8 @@
 #include "sip/txn/clock.h"
 #include "sip/txn/timer_service.h"
 #include "store/memory_store.h"
+#include "services/recording_network.h"
+#include "support/sip_text.h"
 
 // Store-and-forward with the real core, proxy, transaction layer, location service and the
 // memory store, on a manual clock; the network is a recorder (the integration tests run the
@@ -24,44 +26,8 @@ using sip::transport::Protocol;
 using sip::transport::Source;
 using std::chrono::seconds;
 
-Message parse(std::string_view text) {
-  std::string bytes;
-  for (char c : text) {
-    if (c == '\n') bytes.push_back('\r');
-    bytes.push_back(c);
-  }
-  auto parsed = sip::parse_message(std::move(bytes));
-  EXPECT_TRUE(parsed.ok()) << parsed.why();
-  return parsed.ok() ? std::move(parsed).value() : Message{};
-}
-
-std::string header(const Message& m, HeaderId id) {
-  const sip::HeaderField* f = m.find(id);
-  return f ? std::string(f->value) : std::string();
-}
-
-class Recorder : public sip::txn::MessageSender, public proxy::Network {
- public:
-  void send_response(const Message& response, const Source&, sip::txn::SendDone done) override {
-    responses.push_back(response);
-    if (done) done({});
-  }
-  void send_request(const Message& request, const Destination&, sip::txn::SendDone done) override {
-    requests.push_back(request);
-    if (done) done({});
-  }
-  std::string sent_by(Protocol) const override { return "192.0.2.100:5060"; }
-  bool listens_on(const boost::asio::ip::address& address, std::uint16_t port) const override {
-    return address.to_string() == "192.0.2.100" && port == 5060;
-  }
-  bool listens_on_port(std::uint16_t port) const override { return port == 5060; }
-  bool connection_open(const boost::asio::ip::address&, std::uint16_t) const override { return false; }
-  void send_stateless(const Message&, const Destination&) override {}
-  void send_response_by_via(const Message&) override {}
-
-  std::vector<Message> responses;
-  std::vector<Message> requests;
-};
+using test::header_text;
+using test::parse_lf;
 
 Source from(std::string_view address) {
   Source s;
@@ -113,8 +79,8 @@ class MessageServiceTest : public ::testing::Test {
   }
   std::vector<Message> sent_messages() const {
     std::vector<Message> out;
-    for (const Message& m : net_.requests) {
-      if (m.method() == sip::Method::kMessage) out.push_back(m);
+    for (const test::SentRequest& s : net_.requests) {
+      if (s.message.method() == sip::Method::kMessage) out.push_back(s.message);
     }
     return out;
   }
@@ -128,7 +94,7 @@ class MessageServiceTest : public ::testing::Test {
   std::int64_t now_ = 1'700'000'000;
   sip::txn::ManualClock clock_;
   sip::txn::TimerService timers_{clock_};
-  Recorder net_;
+  test::RecordingNetwork net_;
   store::MemoryStore store_;
   ServerCore core_{Capabilities{{"OPTIONS"}, {}, {}, {}}, ""};
   sip::txn::TransactionLayer layer_{timers_, net_, core_, {}};
@@ -150,10 +116,10 @@ class MessageServiceTest : public ::testing::Test {
 };
 
 TEST_F(MessageServiceTest, OfflineUserGets202AndTheMessagesInOrderOnRegistration) {
-  receive(parse(message_text(1, "first", "Date: Sat, 13 Nov 2010 23:29:00 GMT\n")));
+  receive(parse_lf(message_text(1, "first", "Date: Sat, 13 Nov 2010 23:29:00 GMT\n")));
   EXPECT_EQ(last_final(), 202);
   EXPECT_EQ(net_.responses.back().reason_phrase(), "Accepted for later delivery");
-  receive(parse(message_text(2, "second")));
+  receive(parse_lf(message_text(2, "second")));
   EXPECT_EQ(last_final(), 202);
   EXPECT_TRUE(sent_messages().empty());
 
@@ -162,21 +128,21 @@ TEST_F(MessageServiceTest, OfflineUserGets202AndTheMessagesInOrderOnRegistration
   ASSERT_EQ(sent.size(), 1u);  // one at a time
   EXPECT_EQ(sent[0].body(), "first");
   EXPECT_EQ(sent[0].request_uri_text(), "sip:bob@192.0.2.10");
-  EXPECT_EQ(header(sent[0], HeaderId::kFrom), "Alice <sip:alice@example.com>;tag=a1");
-  EXPECT_EQ(header(sent[0], HeaderId::kDate), "Sat, 13 Nov 2010 23:29:00 GMT");
-  EXPECT_EQ(header(sent[0], HeaderId::kContentType), "text/plain");
+  EXPECT_EQ(header_text(sent[0], HeaderId::kFrom), "Alice <sip:alice@example.com>;tag=a1");
+  EXPECT_EQ(header_text(sent[0], HeaderId::kDate), "Sat, 13 Nov 2010 23:29:00 GMT");
+  EXPECT_EQ(header_text(sent[0], HeaderId::kContentType), "text/plain");
   receive(sip::make_response(sent[0], 200, "OK", "t1"), from("192.0.2.10"));
   sent = sent_messages();
   ASSERT_EQ(sent.size(), 2u);
   EXPECT_EQ(sent[1].body(), "second");
-  EXPECT_FALSE(header(sent[1], HeaderId::kDate).empty());  // added when the original had none
+  EXPECT_FALSE(header_text(sent[1], HeaderId::kDate).empty());  // added when the original had none
   receive(sip::make_response(sent[1], 200, "OK", "t2"), from("192.0.2.10"));
   EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
   EXPECT_EQ(service_.counters().delivered, 2u);
 }
 
 TEST_F(MessageServiceTest, AFailedDeliveryIsKeptAndRetriedWithBackoff) {
-  receive(parse(message_text(1, "hello")));
+  receive(parse_lf(message_text(1, "hello")));
   bind();
   ASSERT_EQ(sent_messages().size(), 1u);
   receive(sip::make_response(sent_messages()[0], 480, "Temporarily Unavailable", "t"), from("192.0.2.10"));
@@ -197,7 +163,7 @@ TEST_F(MessageServiceTest, AFailedDeliveryIsKeptAndRetriedWithBackoff) {
 
 TEST_F(MessageServiceTest, EveryBranchFailingTemporarilyStoresTheMessage) {
   bind();
-  receive(parse(message_text(1, "hello")));
+  receive(parse_lf(message_text(1, "hello")));
   ASSERT_EQ(sent_messages().size(), 1u);
   receive(sip::make_response(sent_messages()[0], 480, "Temporarily Unavailable", "t"), from("192.0.2.10"));
   EXPECT_EQ(last_final(), 202);
@@ -206,23 +172,23 @@ TEST_F(MessageServiceTest, EveryBranchFailingTemporarilyStoresTheMessage) {
 
 TEST_F(MessageServiceTest, ARefusalIsNotStored) {
   bind();
-  receive(parse(message_text(1, "hello")));
+  receive(parse_lf(message_text(1, "hello")));
   receive(sip::make_response(sent_messages()[0], 486, "Busy Here", "t"), from("192.0.2.10"));
   EXPECT_EQ(last_final(), 486);
   EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
 }
 
 TEST_F(MessageServiceTest, TheCapIsAnswered486) {
-  receive(parse(message_text(1, "one")));
-  receive(parse(message_text(2, "two")));
-  receive(parse(message_text(3, "three")));
+  receive(parse_lf(message_text(1, "one")));
+  receive(parse_lf(message_text(2, "two")));
+  receive(parse_lf(message_text(3, "three")));
   EXPECT_EQ(last_final(), 486);
   EXPECT_EQ(net_.responses.back().reason_phrase(), "Recipient's message store is full");
   EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 2u);
 }
 
 TEST_F(MessageServiceTest, ExpiredMessagesAreNotDelivered) {
-  receive(parse(message_text(1, "old")));
+  receive(parse_lf(message_text(1, "old")));
   advance(seconds(3601));
   bind();
   EXPECT_TRUE(sent_messages().empty());
@@ -230,7 +196,7 @@ TEST_F(MessageServiceTest, ExpiredMessagesAreNotDelivered) {
 }
 
 TEST_F(MessageServiceTest, OtherMethodsForAnOfflineUserAre480) {
-  receive(parse("INVITE sip:bob@example.com SIP/2.0\n"
+  receive(parse_lf("INVITE sip:bob@example.com SIP/2.0\n"
                 "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKinv\n"
                 "Max-Forwards: 70\nTo: <sip:bob@example.com>\nFrom: <sip:alice@example.com>;tag=x\n"
                 "Call-ID: inv@192.0.2.1\nCSeq: 1 INVITE\nContent-Length: 0\n\n"));

@@ -10,6 +10,8 @@
 #include "services/core/server_core.h"
 #include "sip/txn/clock.h"
 #include "sip/txn/timer_service.h"
+#include "services/recording_network.h"
+#include "support/sip_text.h"
 
 // The proxy with the real server core, transaction layer, timer service and location
 // service, on a manual clock; the network is a recorder (the integration tests drive the
@@ -25,56 +27,9 @@ using sip::transport::Source;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-Message parse(std::string_view text) {
-  std::string bytes;
-  for (char c : text) {
-    if (c == '\n') bytes.push_back('\r');
-    bytes.push_back(c);
-  }
-  auto parsed = sip::parse_message(std::move(bytes));
-  EXPECT_TRUE(parsed.ok()) << parsed.why();
-  return parsed.ok() ? std::move(parsed).value() : Message{};
-}
-
-std::string header(const Message& m, HeaderId id) {
-  const sip::HeaderField* f = m.find(id);
-  return f ? std::string(f->value) : std::string();
-}
-
-struct SentRequest {
-  Message message;
-  Destination to;
-};
-
-class Recorder : public sip::txn::MessageSender, public Network {
- public:
-  void send_response(const Message& response, const Source&, sip::txn::SendDone done) override {
-    responses.push_back(response);
-    if (done) done({});
-  }
-  void send_request(const Message& request, const Destination& to, sip::txn::SendDone done) override {
-    requests.push_back({request, to});
-    if (done) done({});
-  }
-  std::string sent_by(Protocol protocol) const override {
-    return protocol == Protocol::kTcp ? "192.0.2.100:5060" : "192.0.2.100:5060";
-  }
-  bool listens_on(const boost::asio::ip::address& address, std::uint16_t port) const override {
-    return address.to_string() == "192.0.2.100" && port == 5060;
-  }
-  bool listens_on_port(std::uint16_t port) const override { return port == 5060; }
-  bool connection_open(const boost::asio::ip::address& address, std::uint16_t port) const override {
-    return open_connection && address.to_string() == "192.0.2.20" && port == 5070;
-  }
-  void send_stateless(const Message& request, const Destination& to) override { stateless.push_back({request, to}); }
-  void send_response_by_via(const Message& response) override { stateless_responses.push_back(response); }
-
-  std::vector<Message> responses;
-  std::vector<SentRequest> requests;
-  std::vector<SentRequest> stateless;
-  std::vector<Message> stateless_responses;
-  bool open_connection = false;
-};
+using test::header_text;
+using test::parse_lf;
+using test::SentRequest;
 
 Source caller() {
   Source s;
@@ -164,7 +119,7 @@ class ProxyTest : public ::testing::Test {
   std::int64_t now_ = 1'700'000'000;
   sip::txn::ManualClock clock_;
   sip::txn::TimerService timers_{clock_};
-  Recorder net_;
+  test::RecordingNetwork net_;
   ServerCore core_{Capabilities{{"OPTIONS", "REGISTER", "ACK", "CANCEL"}, {}, {}, {}}, ""};
   sip::txn::TransactionLayer layer_{timers_, net_, core_, {}};
   registrar::LocationService location_{timers_, nullptr, [this] { return now_; }};
@@ -172,11 +127,11 @@ class ProxyTest : public ::testing::Test {
 };
 
 TEST(LoopHash, DependsOnRequestUriTagsCallIdAndCSeqOnly) {
-  Message a = parse(request_text("INVITE"));
-  Message b = parse(request_text("INVITE", "sip:bob@example.com", "Subject: hi\n", "z9hG4bKother"));
+  Message a = parse_lf(request_text("INVITE"));
+  Message b = parse_lf(request_text("INVITE", "sip:bob@example.com", "Subject: hi\n", "z9hG4bKother"));
   EXPECT_EQ(loop_hash(a), loop_hash(b));
   EXPECT_EQ(loop_hash(a).size(), 16u);
-  EXPECT_NE(loop_hash(a), loop_hash(parse(request_text("INVITE", "sip:bob@192.0.2.10"))));
+  EXPECT_NE(loop_hash(a), loop_hash(parse_lf(request_text("INVITE", "sip:bob@192.0.2.10"))));
 }
 
 TEST(BestResponse, SixHundredsWinThenTheLowestClass) {
@@ -188,33 +143,33 @@ TEST(BestResponse, SixHundredsWinThenTheLowestClass) {
 }
 
 TEST_F(ProxyTest, UnknownUserIs404KnownUserWithoutBindingIs480) {
-  receive(parse(request_text("INVITE", "sip:nobody@example.com")));
-  receive(parse(request_text("MESSAGE", "sip:carol@example.com", "", "z9hG4bKcaller2")));
+  receive(parse_lf(request_text("INVITE", "sip:nobody@example.com")));
+  receive(parse_lf(request_text("MESSAGE", "sip:carol@example.com", "", "z9hG4bKcaller2")));
   EXPECT_EQ(finals(), (std::vector<int>{404, 480}));
   EXPECT_TRUE(net_.requests.empty());
 }
 
 TEST_F(ProxyTest, ForeignDomainIsRefusedWithoutRelay) {
-  receive(parse(request_text("MESSAGE", "sip:someone@192.0.2.77")));
+  receive(parse_lf(request_text("MESSAGE", "sip:someone@192.0.2.77")));
   ASSERT_EQ(finals(), std::vector<int>{403});
   EXPECT_EQ(net_.responses.back().reason_phrase(), "Relaying denied");
 }
 
 TEST_F(ProxyTest, ForwardsToTheContactWithViaMaxForwardsAndRecordRoute) {
   bind("sip:bob@192.0.2.10:5062");
-  receive(parse(request_text("INVITE", "sip:bob@example.com", "X-Custom: kept\n")));
+  receive(parse_lf(request_text("INVITE", "sip:bob@example.com", "X-Custom: kept\n")));
   auto invites = sent("INVITE");
   ASSERT_EQ(invites.size(), 1u);
   const Message& out = invites[0].message;
   EXPECT_EQ(out.request_uri_text(), "sip:bob@192.0.2.10:5062");
   EXPECT_EQ(invites[0].to.address.to_string(), "192.0.2.10");
   EXPECT_EQ(invites[0].to.port, 5062);
-  EXPECT_EQ(header(out, HeaderId::kMaxForwards), "69");
-  EXPECT_EQ(header(out, HeaderId::kRecordRoute), "<sip:192.0.2.100:5060;lr>");
+  EXPECT_EQ(header_text(out, HeaderId::kMaxForwards), "69");
+  EXPECT_EQ(header_text(out, HeaderId::kRecordRoute), "<sip:192.0.2.100:5060;lr>");
   EXPECT_EQ(out.find("X-Custom")->value, "kept");
   auto via = out.get<sip::hdr::Via>();
   EXPECT_EQ(via->host, "192.0.2.100");
-  EXPECT_TRUE(via->branch()->ends_with(loop_hash(parse(request_text("INVITE")))));
+  EXPECT_TRUE(via->branch()->ends_with(loop_hash(parse_lf(request_text("INVITE")))));
   EXPECT_EQ(out.count(HeaderId::kVia), 2u);
 
   // 180 and 200 go upstream without Herald's Via.
@@ -230,20 +185,20 @@ TEST_F(ProxyTest, ForwardsToTheContactWithViaMaxForwardsAndRecordRoute) {
 TEST_F(ProxyTest, MessageIsNotRecordRoutedAndFirst2xxWins) {
   bind("sip:bob@192.0.2.10");
   bind("sip:bob@192.0.2.11");
-  receive(parse(request_text("MESSAGE")));
+  receive(parse_lf(request_text("MESSAGE")));
   auto messages = sent("MESSAGE");
   ASSERT_EQ(messages.size(), 2u);  // equal q: parallel
   EXPECT_FALSE(messages[0].message.has(HeaderId::kRecordRoute));
   receive(answer(messages[1].message, 200, "b"), callee(1));
   receive(answer(messages[0].message, 200, "a"), callee(0));
   EXPECT_EQ(finals(), std::vector<int>{200});
-  EXPECT_EQ(header(net_.responses.back(), HeaderId::kTo), "Bob <sip:bob@example.com>;tag=b");
+  EXPECT_EQ(header_text(net_.responses.back(), HeaderId::kTo), "Bob <sip:bob@example.com>;tag=b");
 }
 
 TEST_F(ProxyTest, SequentialForkingByQ) {
   bind("sip:bob@192.0.2.10", 1000);
   bind("sip:bob@192.0.2.11", 500);
-  receive(parse(request_text("INVITE")));
+  receive(parse_lf(request_text("INVITE")));
   auto invites = sent("INVITE");
   ASSERT_EQ(invites.size(), 1u);
   EXPECT_EQ(invites[0].message.request_uri_text(), "sip:bob@192.0.2.10");
@@ -258,7 +213,7 @@ TEST_F(ProxyTest, SequentialForkingByQ) {
 TEST_F(ProxyTest, SixHundredCancelsTheOtherBranches) {
   bind("sip:bob@192.0.2.10");
   bind("sip:bob@192.0.2.11");
-  receive(parse(request_text("INVITE")));
+  receive(parse_lf(request_text("INVITE")));
   auto invites = sent("INVITE");
   ASSERT_EQ(invites.size(), 2u);
   receive(answer(invites[0].message, 180, "a"), callee(0));
@@ -266,7 +221,7 @@ TEST_F(ProxyTest, SixHundredCancelsTheOtherBranches) {
   auto cancels = sent("CANCEL");
   ASSERT_EQ(cancels.size(), 1u);
   EXPECT_EQ(cancels[0].message.request_uri_text(), invites[0].message.request_uri_text());
-  EXPECT_EQ(header(cancels[0].message, HeaderId::kVia), header(invites[0].message, HeaderId::kVia));
+  EXPECT_EQ(header_text(cancels[0].message, HeaderId::kVia), header_text(invites[0].message, HeaderId::kVia));
   receive(answer(cancels[0].message, 200, "a"), callee(0));
   receive(answer(invites[0].message, 487, "a"), callee(0));
   EXPECT_EQ(finals(), std::vector<int>{603});
@@ -275,14 +230,14 @@ TEST_F(ProxyTest, SixHundredCancelsTheOtherBranches) {
 TEST_F(ProxyTest, CancelReachesEveryBranchAndTheCallerGets487) {
   bind("sip:bob@192.0.2.10");
   bind("sip:bob@192.0.2.11");
-  Message invite = parse(request_text("INVITE"));
+  Message invite = parse_lf(request_text("INVITE"));
   receive(invite);
   auto invites = sent("INVITE");
   ASSERT_EQ(invites.size(), 2u);
   receive(answer(invites[0].message, 180, "a"), callee(0));
   receive(answer(invites[1].message, 100), callee(1));
   std::string cancel_text = request_text("CANCEL");
-  receive(parse(cancel_text));
+  receive(parse_lf(cancel_text));
   EXPECT_EQ(sent("CANCEL").size(), 2u);
   EXPECT_EQ(finals(), std::vector<int>{200});  // the CANCEL's own answer
   receive(answer(invites[0].message, 487, "a"), callee(0));
@@ -292,8 +247,8 @@ TEST_F(ProxyTest, CancelReachesEveryBranchAndTheCallerGets487) {
 
 TEST_F(ProxyTest, CancelBeforeAnyProvisionalWaitsForOne) {
   bind("sip:bob@192.0.2.10");
-  receive(parse(request_text("INVITE")));
-  receive(parse(request_text("CANCEL")));
+  receive(parse_lf(request_text("INVITE")));
+  receive(parse_lf(request_text("CANCEL")));
   EXPECT_TRUE(sent("CANCEL").empty());  // §9.1
   auto invite = sent("INVITE")[0].message;
   receive(answer(invite, 180), callee(0));
@@ -302,14 +257,14 @@ TEST_F(ProxyTest, CancelBeforeAnyProvisionalWaitsForOne) {
 
 TEST_F(ProxyTest, TimeoutIs408AndUnansweredBranchesEndWithIt) {
   bind("sip:bob@192.0.2.10");
-  receive(parse(request_text("OPTIONS")));
+  receive(parse_lf(request_text("OPTIONS")));
   advance(seconds(33));  // Timer F
   EXPECT_EQ(finals(), std::vector<int>{408});
 }
 
 TEST_F(ProxyTest, TimerCCancelsAProceedingInvite) {
   bind("sip:bob@192.0.2.10");
-  receive(parse(request_text("INVITE")));
+  receive(parse_lf(request_text("INVITE")));
   auto invite = sent("INVITE")[0].message;
   receive(answer(invite, 180), callee(0));
   advance(seconds(180));
@@ -321,18 +276,18 @@ TEST_F(ProxyTest, TimerCCancelsAProceedingInvite) {
 }
 
 TEST_F(ProxyTest, RouteToHeraldIsRemovedAndTheNextRouteFollowed) {
-  Message bye = parse(request_text("BYE", "sip:bob@192.0.2.10:5062",
+  Message bye = parse_lf(request_text("BYE", "sip:bob@192.0.2.10:5062",
                                    "Route: <sip:192.0.2.100:5060;lr>, <sip:192.0.2.50;lr>\n"));
   receive(bye);
   auto byes = sent("BYE");
   ASSERT_EQ(byes.size(), 1u);
   EXPECT_EQ(byes[0].to.address.to_string(), "192.0.2.50");
-  EXPECT_EQ(header(byes[0].message, HeaderId::kRoute), "<sip:192.0.2.50;lr>");
+  EXPECT_EQ(header_text(byes[0].message, HeaderId::kRoute), "<sip:192.0.2.50;lr>");
   EXPECT_EQ(byes[0].message.request_uri_text(), "sip:bob@192.0.2.10:5062");
 }
 
 TEST_F(ProxyTest, InDialogRequestViaHeraldReachesTheRemoteTargetEvenWithoutRelay) {
-  receive(parse(request_text("BYE", "sip:bob@192.0.2.10:5062", "Route: <sip:192.0.2.100:5060;lr>\n")));
+  receive(parse_lf(request_text("BYE", "sip:bob@192.0.2.10:5062", "Route: <sip:192.0.2.100:5060;lr>\n")));
   auto byes = sent("BYE");
   ASSERT_EQ(byes.size(), 1u);
   EXPECT_EQ(byes[0].to.address.to_string(), "192.0.2.10");
@@ -341,22 +296,22 @@ TEST_F(ProxyTest, InDialogRequestViaHeraldReachesTheRemoteTargetEvenWithoutRelay
 
 TEST_F(ProxyTest, PathBecomesTheRouteSet) {
   bind("sip:bob@192.0.2.10", -1, {"<sip:gateway.example.net;lr>"});
-  receive(parse(request_text("MESSAGE")));
+  receive(parse_lf(request_text("MESSAGE")));
   auto messages = sent("MESSAGE");
   ASSERT_EQ(messages.size(), 1u);
-  EXPECT_EQ(header(messages[0].message, HeaderId::kRoute), "<sip:gateway.example.net;lr>");
+  EXPECT_EQ(header_text(messages[0].message, HeaderId::kRoute), "<sip:gateway.example.net;lr>");
   EXPECT_EQ(messages[0].to.address.to_string(), "192.0.2.50");  // from the hosts file
 }
 
 TEST_F(ProxyTest, RequestToARegisteredContactUsesItsConnection) {
   net_.open_connection = true;
   bind("sip:bob@device.invalid;transport=tcp", -1, {}, "tcp:192.0.2.20:5070");
-  receive(parse(request_text("MESSAGE", "sip:bob@device.invalid")));
+  receive(parse_lf(request_text("MESSAGE", "sip:bob@device.invalid")));
   auto messages = sent("MESSAGE");
   ASSERT_EQ(messages.size(), 1u);
   EXPECT_EQ(messages[0].to.protocol, Protocol::kTcp);
   EXPECT_EQ(messages[0].to.port, 5070);
-  EXPECT_TRUE(header(messages[0].message, HeaderId::kVia).starts_with("SIP/2.0/TCP "));
+  EXPECT_TRUE(header_text(messages[0].message, HeaderId::kVia).starts_with("SIP/2.0/TCP "));
 }
 
 TEST_F(ProxyTest, LargeMessageOverUdpIs513) {
@@ -365,14 +320,14 @@ TEST_F(ProxyTest, LargeMessageOverUdpIs513) {
   std::string text = request_text("MESSAGE");
   text.replace(text.find("Content-Length: 0\n\n"), std::string::npos,
                "Content-Type: text/plain\nContent-Length: 1400\n\n" + body);
-  receive(parse(text));
+  receive(parse_lf(text));
   EXPECT_TRUE(sent("MESSAGE").empty());
   EXPECT_EQ(finals(), std::vector<int>{513});
 }
 
 TEST_F(ProxyTest, ALoopIs482) {
   bind("sip:bob@192.0.2.10");
-  receive(parse(request_text("MESSAGE")));
+  receive(parse_lf(request_text("MESSAGE")));
   Message out = sent("MESSAGE")[0].message;
   // The same request comes back (with its Request-URI restored by some misconfigured hop).
   out.set_request_uri("sip:bob@example.com");
@@ -381,10 +336,10 @@ TEST_F(ProxyTest, ALoopIs482) {
 }
 
 TEST_F(ProxyTest, AckFor2xxIsForwardedAlongTheRoute) {
-  receive(parse(request_text("ACK", "sip:bob@192.0.2.10:5062", "Route: <sip:192.0.2.100:5060;lr>\n")));
+  receive(parse_lf(request_text("ACK", "sip:bob@192.0.2.10:5062", "Route: <sip:192.0.2.100:5060;lr>\n")));
   ASSERT_EQ(net_.stateless.size(), 1u);
   EXPECT_EQ(net_.stateless[0].to.address.to_string(), "192.0.2.10");
-  EXPECT_EQ(header(net_.stateless[0].message, HeaderId::kMaxForwards), "69");
+  EXPECT_EQ(header_text(net_.stateless[0].message, HeaderId::kMaxForwards), "69");
   EXPECT_EQ(net_.stateless[0].message.count(HeaderId::kVia), 2u);
 }
 
@@ -401,7 +356,7 @@ class RedirectTest : public ProxyTest {
 TEST_F(RedirectTest, AnswersWithTheBindings) {
   bind("sip:bob@192.0.2.10", 500);
   bind("sip:bob@192.0.2.11");
-  receive(parse(request_text("INVITE")));
+  receive(parse_lf(request_text("INVITE")));
   EXPECT_TRUE(sent("INVITE").empty());
   ASSERT_EQ(finals(), std::vector<int>{302});
   auto contacts = net_.responses.back().get_all<sip::hdr::Contact>();

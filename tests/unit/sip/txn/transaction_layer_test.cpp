@@ -14,6 +14,7 @@
 #include "sip/msg/ack.h"
 #include "sip/txn/clock.h"
 #include "sip/txn/timer_service.h"
+#include "support/sip_text.h"
 
 namespace herald::sip::txn {
 namespace {
@@ -21,17 +22,7 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// Parses `text` written with "\n" line ends (converted to CRLF).
-Message parse(std::string_view text) {
-  std::string bytes;
-  for (char c : text) {
-    if (c == '\n') bytes.push_back('\r');
-    bytes.push_back(c);
-  }
-  auto parsed = parse_message(std::move(bytes));
-  EXPECT_TRUE(parsed.ok()) << parsed.why();
-  return parsed.ok() ? std::move(parsed).value() : Message{};
-}
+using test::parse_lf;
 
 Message parse_file(const std::string& name) {
   std::ifstream in(std::string(HERALD_SHARED_DIR) + "/torture/" + name, std::ios::binary);
@@ -82,7 +73,7 @@ std::string request_text(std::string_view method, std::string_view branch,
 
 Message request(std::string_view method, std::string_view branch = "z9hG4bK776asdhds",
                 std::string_view cseq_method = {}, std::string_view to_tag = {}) {
-  return parse(request_text(method, branch, cseq_method, to_tag));
+  return parse_lf(request_text(method, branch, cseq_method, to_tag));
 }
 
 // A message as it crosses the wire: serialized and parsed again.
@@ -356,7 +347,7 @@ TEST_F(TransactionLayerTest, SentByHostIsCaseInsensitiveForMatching) {
   layer_.receive(request("OPTIONS"), udp_source());
   std::string text = request_text("OPTIONS", "z9hG4bK776asdhds");
   text.replace(text.find("PC33.Example.com"), 16, "pc33.example.COM");
-  layer_.receive(parse(text), udp_source());
+  layer_.receive(parse_lf(text), udp_source());
   EXPECT_EQ(tu_.requests.size(), 1u);
 }
 
@@ -375,7 +366,7 @@ TEST_F(TransactionLayerTest, Rfc2543InviteWithoutBranchIsMatched) {
   std::string cancel_text = serialize(invite);
   cancel_text.replace(0, 6, "CANCEL");
   cancel_text.replace(cancel_text.find("56 INVITE"), 9, "56 CANCEL");
-  EXPECT_EQ(layer_.find_invite_for_cancel(parse(cancel_text)), id);
+  EXPECT_EQ(layer_.find_invite_for_cancel(parse_lf(cancel_text)), id);
 
   layer_.respond(id, make_response(invite, 486, "", "uas2543"));
   // The ACK carries our To tag, which the INVITE did not have: still matched.
@@ -408,14 +399,14 @@ TEST_F(TransactionLayerTest, BranchThatIsOnlyTheCookieIsMatchedAsRfc2543) {
   // Same cookie-only branch, another Call-ID: another transaction.
   std::string other = serialize(options);
   other.replace(other.find("badbranch.sadonfo"), 9, "otherbran");
-  layer_.receive(parse(other), udp_source());
+  layer_.receive(parse_lf(other), udp_source());
   EXPECT_EQ(tu_.requests.size(), 2u);
 }
 
 TEST_F(TransactionLayerTest, MessagesWithoutViaAreDropped) {
   std::string text = request_text("OPTIONS", "z9hG4bKx");
   text.erase(text.find("Via:"), text.find("Max-Forwards") - text.find("Via:"));
-  layer_.receive(parse(text), udp_source());
+  layer_.receive(parse_lf(text), udp_source());
   EXPECT_TRUE(tu_.requests.empty());
   EXPECT_EQ(layer_.server_transactions(), 0u);
 }
@@ -497,7 +488,7 @@ TEST_F(TransactionLayerTest, ClientNonInviteTimesOutOnTimerF) {
 TEST_F(TransactionLayerTest, ClientInviteAcksEachNonTwoHundredFinalAndDeliversItOnce) {
   std::string text = request_text("INVITE", layer_.new_branch());
   text.insert(text.find("To:"), "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\n");
-  const Message invite = parse(text);
+  const Message invite = parse_lf(text);
   std::vector<int> responses;
   layer_.send_request(
       invite, udp_destination(),
@@ -587,7 +578,7 @@ TEST_F(TransactionLayerTest, SendRequestRejectsUnkeyableAndDuplicateRequests) {
   EXPECT_EQ(layer_.send_request(options, udp_destination(), {}), 0u);
   std::string text = request_text("OPTIONS", "x");
   text.replace(text.find(";branch=x"), 9, "");
-  EXPECT_EQ(layer_.send_request(parse(text), udp_destination(), {}), 0u);
+  EXPECT_EQ(layer_.send_request(parse_lf(text), udp_destination(), {}), 0u);
   EXPECT_EQ(layer_.client_transactions(), 1u);
 }
 
@@ -601,7 +592,7 @@ TEST_F(TransactionLayerTest, UnmatchedResponseIsStray) {
   layer_.send_request(invite, udp_destination(), {});
   std::string text = serialize(make_response(invite, 200, ""));
   text.replace(text.find("314159 INVITE"), 13, "314159 CANCEL");
-  layer_.receive(parse(text), udp_source());
+  layer_.receive(parse_lf(text), udp_source());
   EXPECT_EQ(tu_.strays.size(), 2u);
 }
 
