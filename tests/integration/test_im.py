@@ -174,19 +174,26 @@ class Relay(ImTestCase):
                 bob.reply(got, 200)
                 self.assertEqual(self.final(sender, "MESSAGE").status, 200)
 
-    @unittest.skipUnless(shutil.which("sipp"), "sipp not installed")
-    def test_sipp_sender_and_receiver(self):
+    def sipp_relay(self, *uac_args):
         user = self.fresh("sipp")
         uas_port = free_port()
         registrar = self.ua(user, register=False)
         self.assertEqual(registrar.register(contact=f"sip:{user}@127.0.0.1:{uas_port}").status, 200)
         uas = sipp("message_uas.xml", "-p", str(uas_port), "-m", "10")
         uac = sipp(os.path.join(SOURCE_DIR, "bench", "sipp", "message_uac.xml"), "-p", "0", "-m", "10", "-r", "20",
-                   "-s", user, "-set", "domain", DOMAIN, f"127.0.0.1:{self.server.port}")
+                   "-s", user, "-set", "domain", DOMAIN, *uac_args, f"127.0.0.1:{self.server.port}")
         code, out = finish(uac)
         self.assertEqual(code, 0, "UAC:\n" + out[-3000:])
         code, out = finish(uas, 10)
         self.assertEqual(code, 0, "UAS:\n" + out[-3000:])
+
+    @unittest.skipUnless(shutil.which("sipp"), "sipp not installed")
+    def test_sipp_sender_and_receiver(self):
+        self.sipp_relay()
+
+    @unittest.skipUnless(shutil.which("sipp"), "sipp not installed")
+    def test_sipp_sender_over_tcp_to_a_udp_receiver(self):
+        self.sipp_relay("-t", "t1")
 
 
 class StoreAndForward(ImTestCase):

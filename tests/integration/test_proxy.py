@@ -283,6 +283,31 @@ class Dialogs(ProxyTestCase):
         caller.reply(got, 200)
         self.assertEqual(self.final(callee, "INFO").status, 200)
 
+    def test_subscription_dialog_notify_returns_through_herald(self):
+        # An event package Herald does not serve (dialog): SUBSCRIBE forwarded and
+        # record-routed, the notifier's NOTIFY follows the route set back to the subscriber.
+        watcher, notifier = self.ua("alice", register=False), self.ua(self.fresh("bob"))
+        subscribe = watcher.request("SUBSCRIBE", f"sip:{notifier.user}@{DOMAIN}",
+                                    headers=["Event: dialog", "Expires: 60", "Accept: application/dialog-info+xml"])
+        got = notifier.recv_request(method="SUBSCRIBE")
+        self.assert_forwarded(subscribe, got, notifier.contact)
+        self.assert_record_routed(got)
+        notifier.reply(got, 200, headers=["Expires: 60"])
+        r = self.final(watcher, "SUBSCRIBE")
+        self.assertEqual(r.status, 200)
+        body = (b'<?xml version="1.0"?>\n<dialog-info xmlns="urn:ietf:params:xml:ns:dialog-info" version="0" '
+                b'state="full" entity="sip:bob@example.com"/>\n')
+        notify = notifier.request("NOTIFY", watcher.contact, to=got.get("From"), from_=got.get("To"),
+                                  from_tag=notifier.tags[(got.call_id, got.from_tag)], call_id=got.call_id, cseq=1,
+                                  route=got.values("Record-Route"),
+                                  headers=["Event: dialog", "Subscription-State: active;expires=60"],
+                                  body=body, content_type="application/dialog-info+xml")
+        back = watcher.recv_request(method="NOTIFY")
+        self.assert_forwarded(notify, back, watcher.contact)
+        self.assertEqual(back.body, body)
+        watcher.reply(back, 200)
+        self.assertEqual(self.final(notifier, "NOTIFY").status, 200)
+
     def test_in_dialog_request_with_herald_in_the_route_is_forwarded_without_relay(self):
         # relay = false, but the request names Herald in its Route: it is forwarded even to a
         # host that is not served (here the caller's own contact address).
