@@ -21,8 +21,6 @@ using sip::transport::Protocol;
 // RFC 3428 §5 / RFC 3261 §18.1.1: a request this large must not go over UDP unless the
 // path MTU is known.
 constexpr std::size_t kUdpLimit = 1300;
-// Room for the Via and Record-Route Herald adds, counted before they are added.
-constexpr std::size_t kAddedHeaders = 200;
 
 std::string_view call_id_of(const Message& m) {
   const sip::HeaderField* f = m.find(HeaderId::kCallId);
@@ -260,6 +258,15 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
     std::string aor = sip::address_of_record(uri);
     std::vector<store::Binding> bindings = location_.lookup(aor);
     if (bindings.empty()) {
+      if (const store::Binding* binding = location_.find_by_contact(uri)) {
+        // Herald's own address in a registered contact: the request goes there (a loop
+        // through Herald ends with 482 on the next round).
+        Target t = target_of(*binding);
+        t.uri.clear();
+        txn->groups.push_back({std::move(t)});
+        start(std::move(txn));
+        return;
+      }
       if (!user_exists_(aor)) {
         answer(id, request, 404, "Not Found");
         return;
@@ -397,7 +404,9 @@ void Proxy::start_branch(Transaction& txn, const Target& target) {
   out.set(HeaderId::kMaxForwards, std::to_string(max_forwards.ok() && max_forwards.value() > 0
                                                      ? max_forwards.value() - 1
                                                      : 70));
-  for (auto it = target.routes.rbegin(); it != target.routes.rend(); ++it) out.prepend(HeaderId::kRoute, *it);
+  for (auto it = target.routes.rbegin(); it != target.routes.rend(); ++it) {
+    out.prepend(HeaderId::kRoute, it->starts_with('<') ? *it : "<" + *it + ">");  // Path holds bare URIs
+  }
 
   // §16.6 steps 6-7: the next hop is the first Route (strict routers get the old form).
   std::optional<Destination> destination;
@@ -424,34 +433,38 @@ void Proxy::start_branch(Transaction& txn, const Target& target) {
     destination = resolution.destinations.front();
   }
 
-  // RFC 3261 §18.1.1, RFC 3428 §5: a large request goes over a connection when one is open;
-  // a MESSAGE that cannot is refused.
-  if (destination->protocol == Protocol::kUdp && sip::serialized_size(out) + kAddedHeaders > kUdpLimit) {
+  // §16.6 steps 4 and 8: Record-Route on requests that create dialogs (two entries when the
+  // transport changes, RFC 5658), and Herald's Via, its branch carrying the loop hash.
+  const bool record_route = config_.record_route && creates_dialog(out.method()) && txn.server != 0 &&
+                            !out.get<sip::hdr::To>()->tag();
+  auto finish = [&](Message m, Protocol protocol) {
+    if (record_route) {
+      if (txn.inbound != protocol) {
+        m.prepend(HeaderId::kRecordRoute, record_route_value(txn.inbound, true));
+        m.prepend(HeaderId::kRecordRoute, record_route_value(protocol, true));
+      } else {
+        m.prepend(HeaderId::kRecordRoute, record_route_value(protocol, false));
+      }
+    }
+    std::string sent_by = network_.sent_by(protocol);
+    if (sent_by.empty()) sent_by = network_.sent_by(Protocol::kUdp);
+    m.prepend(HeaderId::kVia, fmt::format("SIP/2.0/{} {};branch={}-{};rport", protocol == Protocol::kTcp ? "TCP" : "UDP",
+                                          sent_by, layer_.new_branch(), txn.hash));
+    return m;
+  };
+  Message base = out;
+  out = finish(base, destination->protocol);
+  // RFC 3261 §18.1.1, RFC 3428 §5: a request over 1300 bytes goes over a connection when one
+  // is open; a MESSAGE that cannot is refused.
+  if (destination->protocol == Protocol::kUdp && sip::serialized_size(out) > kUdpLimit) {
     if (network_.connection_open(destination->address, destination->port)) {
       destination->protocol = Protocol::kTcp;
+      out = finish(base, Protocol::kTcp);
     } else if (out.method() == Method::kMessage) {
       on_branch_failure(txn_id, index, 513, "Message Too Large");
       return;
     }
   }
-
-  // §16.6 step 4: Record-Route on requests that create dialogs; two entries when the
-  // transport changes (RFC 5658).
-  if (config_.record_route && creates_dialog(out.method()) && txn.server != 0 &&
-      !out.get<sip::hdr::To>()->tag()) {
-    if (txn.inbound != destination->protocol) {
-      out.prepend(HeaderId::kRecordRoute, record_route_value(txn.inbound, true));
-      out.prepend(HeaderId::kRecordRoute, record_route_value(destination->protocol, true));
-    } else {
-      out.prepend(HeaderId::kRecordRoute, record_route_value(destination->protocol, false));
-    }
-  }
-  // §16.6 step 8: Herald's Via, the branch carrying the loop-detection hash.
-  std::string sent_by = network_.sent_by(destination->protocol);
-  if (sent_by.empty()) sent_by = network_.sent_by(Protocol::kUdp);
-  out.prepend(HeaderId::kVia, fmt::format("SIP/2.0/{} {};branch={}-{};rport",
-                                          destination->protocol == Protocol::kTcp ? "TCP" : "UDP", sent_by,
-                                          layer_.new_branch(), txn.hash));
   branch.request = out;
   branch.destination = *destination;
 

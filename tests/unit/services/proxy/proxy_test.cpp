@@ -295,7 +295,7 @@ TEST_F(ProxyTest, InDialogRequestViaHeraldReachesTheRemoteTargetEvenWithoutRelay
 }
 
 TEST_F(ProxyTest, PathBecomesTheRouteSet) {
-  bind("sip:bob@192.0.2.10", -1, {"<sip:gateway.example.net;lr>"});
+  bind("sip:bob@192.0.2.10", -1, {"sip:gateway.example.net;lr"});  // stored bare, as the registrar does
   receive(parse_lf(request_text("MESSAGE")));
   auto messages = sent("MESSAGE");
   ASSERT_EQ(messages.size(), 1u);
