@@ -203,21 +203,23 @@ void Proxy::answer(sip::txn::ServerTransactionId id, const Message& request, int
 }
 
 void Proxy::handle(sip::txn::ServerTransactionId id, const Message& request, const sip::transport::Source& source) {
-  if (is_loop(request, loop_hash(request))) {
+  std::string hash = loop_hash(request);
+  if (is_loop(request, hash)) {
     ++counters_.loops;
     answer(id, request, 482, "Loop Detected");
     return;
   }
-  route(id, request, source);
+  route(id, request, source, std::move(hash));
 }
 
-void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, const sip::transport::Source& source) {
+void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, const sip::transport::Source& source,
+                  std::string hash) {
   auto txn = std::make_unique<Transaction>();
   txn->server = id;
   txn->original = request;
   txn->request = request;
   txn->inbound = source.protocol;
-  txn->hash = loop_hash(request);
+  txn->hash = std::move(hash);
   txn->invite = request.method() == Method::kInvite;
   Message& out = txn->request;
 

@@ -136,7 +136,8 @@ class Proxy {
   struct Branch;
   struct Transaction;
 
-  void route(sip::txn::ServerTransactionId id, const sip::Message& request, const sip::transport::Source& source);
+  void route(sip::txn::ServerTransactionId id, const sip::Message& request, const sip::transport::Source& source,
+             std::string hash);
   void redirect(sip::txn::ServerTransactionId id, const sip::Message& request,
                 const std::vector<store::Binding>& bindings);
   std::vector<Target> targets_of(const std::vector<store::Binding>& bindings) const;
