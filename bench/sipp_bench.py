@@ -102,6 +102,31 @@ def step_rates(name, scenario, port, rates, seconds, data_dir, extra=("-inf", "u
     return best
 
 
+def measure_bindings(args):
+    """Bytes per binding in a fresh server: args.bindings new bindings over TCP. Over UDP a
+    server transaction lives 32 s after its final response (Timer J), and freed memory is not
+    returned to the system, so RSS would count the peak of live transactions; a server that
+    ran the rate steps before would reuse their freed pages. Over TCP (Timer J = 0) they end
+    at once: RSS then grows by what the bindings hold (memory and SQLite's page cache)."""
+    data_dir = tempfile.mkdtemp(prefix="herald-bench-memory-")
+    add_users(args.herald, data_dir)
+    config = f'domains = ["{DOMAIN}"]\nauth = "off"\n[registrar]\nmax_expires = 3600\n'
+    server = Herald(args.herald, data_dir, config)
+    try:
+        before = server.rss_kib()
+        ok, failed, _ = sipp("register_uac.xml", server.tcp_port, 5000, args.bindings, data_dir,
+                             ("-inf", "users.csv", "-t", "t1"))
+        time.sleep(1)
+        after = server.rss_kib()
+        per = (after - before) * 1024 / max(ok, 1)
+        print(f"  {ok} new bindings ({failed} failed): RSS {before} KiB -> {after} KiB, "
+              f"{per:.0f} bytes per binding", flush=True)
+        return (ok, before, after, per)
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def bench_register(args, rates, results):
     for mode in ("off", "required"):
         data_dir = tempfile.mkdtemp(prefix=f"herald-bench-{mode}-")
@@ -114,19 +139,7 @@ def bench_register(args, rates, results):
             if mode == "off":
                 results["REGISTER (auth off)"] = step_rates("REGISTER", "register_uac.xml", server.port, rates,
                                                             args.seconds, data_dir)
-                # Over UDP a server transaction lives 32 s after its final response (Timer J),
-                # and freed memory is not returned to the system, so RSS would count the peak
-                # of live transactions. Over TCP (Timer J = 0) they end at once: RSS then
-                # grows by what the bindings hold (memory and SQLite's page cache).
-                before = server.rss_kib()
-                ok, failed, elapsed = sipp("register_uac.xml", server.tcp_port, 5000, args.bindings, data_dir,
-                                           ("-inf", "users.csv", "-t", "t1"))
-                time.sleep(1)
-                after = server.rss_kib()
-                per = (after - before) * 1024 / max(ok, 1)
-                results["memory"] = (ok, before, after, per)
-                print(f"  {ok} new bindings ({failed} failed): RSS {before} KiB -> {after} KiB, "
-                      f"{per:.0f} bytes per binding", flush=True)
+                results["memory"] = measure_bindings(args)
             else:
                 # SIPp 3.6 cannot take per-call credentials from an injection file ([field]
                 # inside [authentication] is mangled): one account, each call a full

@@ -67,15 +67,17 @@ std::string contact_key(const sip::Uri& uri) {
 
 void LocationService::index(const store::Binding& binding) {
   auto uri = sip::parse_uri(binding.contact);
-  if (uri.ok() && uri->is_sip()) by_contact_.emplace(contact_key(uri.value()), binding.aor);
+  auto aor = aors_.find(binding.aor);
+  if (!uri.ok() || !uri->is_sip() || aor == aors_.end()) return;
+  by_contact_.emplace(std::hash<std::string>{}(contact_key(uri.value())), &aor->first);
 }
 
 void LocationService::unindex(const store::Binding& binding) {
   auto uri = sip::parse_uri(binding.contact);
   if (!uri.ok() || !uri->is_sip()) return;
-  auto [first, last] = by_contact_.equal_range(contact_key(uri.value()));
+  auto [first, last] = by_contact_.equal_range(std::hash<std::string>{}(contact_key(uri.value())));
   for (auto it = first; it != last; ++it) {
-    if (it->second == binding.aor) {
+    if (*it->second == binding.aor) {
       by_contact_.erase(it);
       return;
     }
@@ -89,9 +91,9 @@ void LocationService::notify(const std::string& aor, bool registered) {
 const store::Binding* LocationService::find_by_contact(const sip::Uri& uri) const {
   if (!uri.is_sip()) return nullptr;
   const std::string key = contact_key(uri);
-  auto [first, last] = by_contact_.equal_range(key);
+  auto [first, last] = by_contact_.equal_range(std::hash<std::string>{}(key));
   for (auto it = first; it != last; ++it) {
-    auto entries = aors_.find(it->second);
+    auto entries = aors_.find(*it->second);
     if (entries == aors_.end()) continue;
     for (const Entry& e : entries->second) {
       auto contact = sip::parse_uri(e.binding.contact);

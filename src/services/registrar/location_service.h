@@ -74,8 +74,10 @@ class LocationService {
   Clock now_;
   std::unordered_map<std::string, std::vector<Entry>> aors_;
   std::size_t count_ = 0;
-  // contact_key() of each contact → its AOR; several AORs may share a key.
-  std::unordered_multimap<std::string, std::string> by_contact_;
+  // Hash of contact_key() of each contact → its AOR (the key string in aors_, stable while
+  // the AOR has bindings). Keys may collide and AORs share contacts: find_by_contact()
+  // checks each candidate.
+  std::unordered_multimap<std::size_t, const std::string*> by_contact_;
   std::vector<Observer> observers_;
 };
 
