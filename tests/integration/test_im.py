@@ -174,18 +174,23 @@ class Relay(ImTestCase):
                 bob.reply(got, 200)
                 self.assertEqual(self.final(sender, "MESSAGE").status, 200)
 
-    def sipp_relay(self, *uac_args):
+    def sipp_relay(self, *uac_args, recipients=1):
+        """A SIPp sender pages a user with `recipients` SIPp devices registered (each device
+        receives every MESSAGE when there are several: a fork)."""
         user = self.fresh("sipp")
-        uas_port = free_port()
         registrar = self.ua(user, register=False)
-        self.assertEqual(registrar.register(contact=f"sip:{user}@127.0.0.1:{uas_port}").status, 200)
-        uas = sipp("message_uas.xml", "-p", str(uas_port), "-m", "10")
+        uases = []
+        for _ in range(recipients):
+            uas_port = free_port()
+            self.assertEqual(registrar.register(contact=f"sip:{user}@127.0.0.1:{uas_port}").status, 200)
+            uases.append(sipp("message_uas.xml", "-p", str(uas_port), "-m", "10"))
         uac = sipp(os.path.join(SOURCE_DIR, "bench", "sipp", "message_uac.xml"), "-p", "0", "-m", "10", "-r", "20",
                    "-s", user, "-set", "domain", DOMAIN, *uac_args, f"127.0.0.1:{self.server.port}")
         code, out = finish(uac)
         self.assertEqual(code, 0, "UAC:\n" + out[-3000:])
-        code, out = finish(uas, 10)
-        self.assertEqual(code, 0, "UAS:\n" + out[-3000:])
+        for uas in uases:
+            code, out = finish(uas, 10)
+            self.assertEqual(code, 0, "UAS:\n" + out[-3000:])
 
     @unittest.skipUnless(shutil.which("sipp"), "sipp not installed")
     def test_sipp_sender_and_receiver(self):
@@ -194,6 +199,11 @@ class Relay(ImTestCase):
     @unittest.skipUnless(shutil.which("sipp"), "sipp not installed")
     def test_sipp_sender_over_tcp_to_a_udp_receiver(self):
         self.sipp_relay("-t", "t1")
+
+    @unittest.skipUnless(shutil.which("sipp"), "sipp not installed")
+    def test_sipp_sender_forked_to_two_sipp_receivers(self):
+        # Each receiver gets all 10 MESSAGEs; the sender gets one 200 for each.
+        self.sipp_relay(recipients=2)
 
 
 class StoreAndForward(ImTestCase):

@@ -710,21 +710,31 @@ def finish(proc, timeout=40):
 class Sipp(ProxyTestCase):
     """SIPp as caller and callee: the callee's contact (SIPp's port) is registered by a UA."""
 
-    def pair(self, uac_scenario, uas_scenario, calls=5):
+    def pair(self, uac_scenario, uas_scenario, calls=5, callees=1):
+        """`callees` SIPp callees registered for one user (a fork when more than one), each
+        taking every call, and one SIPp caller."""
         user = self.fresh("sipp")
-        uas_port = free_port()
         registrar = self.ua(user, register=False)
-        self.assertEqual(registrar.register(contact=f"sip:{user}@127.0.0.1:{uas_port}").status, 200)
-        uas = sipp(uas_scenario, "-p", str(uas_port), "-m", str(calls))
+        uases = []
+        for _ in range(callees):
+            uas_port = free_port()
+            self.assertEqual(registrar.register(contact=f"sip:{user}@127.0.0.1:{uas_port}").status, 200)
+            uases.append(sipp(uas_scenario, "-p", str(uas_port), "-m", str(calls)))
         uac = sipp(uac_scenario, "-p", "0", "-m", str(calls), "-r", "10", "-s", user, "-set", "domain", DOMAIN,
                    f"127.0.0.1:{self.server.port}")
         code, out = finish(uac)
         self.assertEqual(code, 0, "UAC:\n" + out[-3000:])
-        code, out = finish(uas, 10)
-        self.assertEqual(code, 0, "UAS:\n" + out[-3000:])
+        for uas in uases:
+            code, out = finish(uas, 10)
+            self.assertEqual(code, 0, "UAS:\n" + out[-3000:])
 
     def test_invite_cancel(self):
         self.pair("invite_cancel_uac.xml", "invite_cancel_uas.xml")
+
+    def test_forked_invite_cancelled_by_the_caller(self):
+        # Both callees ring, the caller cancels: each callee gets a CANCEL and answers 487,
+        # the caller gets one 487.
+        self.pair("invite_cancel_forked_uac.xml", "invite_cancel_uas.xml", callees=2)
 
     def test_invite_bye_through_record_route(self):
         self.pair("invite_bye_uac.xml", "invite_bye_uas.xml")
