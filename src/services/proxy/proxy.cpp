@@ -263,10 +263,7 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
       if (const store::Binding* binding = location_.find_by_contact(uri)) {
         // Herald's own address in a registered contact: the request goes there (a loop
         // through Herald ends with 482 on the next round).
-        Target t = target_of(*binding);
-        t.uri.clear();
-        txn->groups.push_back({std::move(t)});
-        start(std::move(txn));
+        start_to_contact(std::move(txn), *binding);
         return;
       }
       if (!user_exists_(aor)) {
@@ -296,10 +293,7 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
   }
   if (const store::Binding* binding = location_.find_by_contact(uri)) {
     // A registered contact (a remote target in a dialog, or one a user advertised).
-    Target t = target_of(*binding);
-    t.uri.clear();
-    txn->groups.push_back({std::move(t)});
-    start(std::move(txn));
+    start_to_contact(std::move(txn), *binding);
     return;
   }
   if (!uri.has_user && is_me(uri)) {
@@ -342,6 +336,13 @@ std::vector<Proxy::Target> Proxy::targets_of(const std::vector<store::Binding>& 
   out.reserve(bindings.size());
   for (const store::Binding& b : bindings) out.push_back(target_of(b));
   return out;
+}
+
+void Proxy::start_to_contact(std::unique_ptr<Transaction> txn, const store::Binding& binding) {
+  Target t = target_of(binding);
+  t.uri.clear();  // the Request-URI already names the contact, perhaps without its parameters
+  txn->groups.push_back({std::move(t)});
+  start(std::move(txn));
 }
 
 void Proxy::originate(Message request, const std::string& aor, std::function<void(const Message&)> done) {

@@ -143,6 +143,8 @@ class Proxy {
   std::vector<Target> targets_of(const std::vector<store::Binding>& bindings) const;
   Target target_of(const store::Binding& binding) const;
   void start(std::unique_ptr<Transaction> txn);
+  // One branch to the device `binding` names, the Request-URI kept.
+  void start_to_contact(std::unique_ptr<Transaction> txn, const store::Binding& binding);
   void start_next_group(Transaction& txn);
   void start_branch(Transaction& txn, const Target& target);
   void on_branch_response(std::uint64_t txn_id, std::size_t branch, const sip::Message& response);
