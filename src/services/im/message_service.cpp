@@ -66,6 +66,15 @@ void MessageService::start() {
   if (!pending_.empty()) spdlog::info("{} users have stored messages", pending_.size());
 }
 
+bool MessageService::on_forward(sip::txn::ServerTransactionId id, const Message& request, const std::string& aor) {
+  // Messages keep their order: behind stored ones, a new one waits its turn in the store.
+  if (store_ == nullptr || request.method() != sip::Method::kMessage || !pending_.contains(aor)) return false;
+  store_and_answer(id, request, aor);
+  Delivery& d = deliveries_[aor];
+  if (!d.in_flight && !timers_.is_pending(d.retry)) on_registered(aor);
+  return true;
+}
+
 bool MessageService::on_unavailable(sip::txn::ServerTransactionId id, const Message& request, const std::string& aor) {
   if (store_ == nullptr || request.method() != sip::Method::kMessage) return false;
   store_and_answer(id, request, aor);

@@ -33,7 +33,8 @@ struct ImCounters {
 
 // The IM relay's store-and-forward (RFC 3428 §7 leaves it to the server): a MESSAGE for a
 // known user with no binding, or whose every device failed with 408, 480 or 5xx (not 513),
-// is answered 202 Accepted and kept in the store. When the user registers, the stored
+// is answered 202 Accepted and kept in the store; so is a MESSAGE for a user who still has
+// stored ones waiting, so that it cannot overtake them. When the user registers, the stored
 // messages are sent one at a time, in order, each a new MESSAGE with the original From, To,
 // Date, Content-Type and body; a message is deleted after a 2xx only, and a failure is
 // retried later with a doubling interval. Relaying itself is the proxy's.
@@ -54,6 +55,7 @@ class MessageService final : public proxy::Hooks {
   // the expiry sweep. Call once the transports are open.
   void start();
 
+  bool on_forward(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor) override;
   bool on_unavailable(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor) override;
   bool on_failed(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor,
                  const proxy::Outcome& outcome) override;

@@ -278,6 +278,7 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
       redirect(id, request, bindings);
       return;
     }
+    if (hooks_ != nullptr && hooks_->on_forward(id, request, aor)) return;
     txn->aor = std::move(aor);
     std::vector<Target> targets = targets_of(bindings);
     for (Target& t : targets) {

@@ -61,6 +61,9 @@ struct Outcome {
 class Hooks {
  public:
   virtual ~Hooks() = default;
+  // A request for `aor`, which has bindings, about to be forwarded to them. Return true
+  // after answering it instead (a MESSAGE queued behind stored ones).
+  virtual bool on_forward(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor) = 0;
   // A request for `aor`, a known user with no binding. Return true after answering it.
   virtual bool on_unavailable(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor) = 0;
   // Every branch of a request for `aor` ended without a 2xx; `outcome.best` is about to be

@@ -161,6 +161,29 @@ TEST_F(MessageServiceTest, AFailedDeliveryIsKeptAndRetriedWithBackoff) {
   EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
 }
 
+TEST_F(MessageServiceTest, ANewMessageWaitsBehindStoredOnes) {
+  receive(parse_lf(message_text(1, "first")));
+  bind();
+  ASSERT_EQ(sent_messages().size(), 1u);
+  receive(sip::make_response(sent_messages()[0], 480, "Temporarily Unavailable", "t"), from("192.0.2.10"));
+  // bob is registered, but "first" waits for its retry: "second" must not overtake it.
+  receive(parse_lf(message_text(2, "second")));
+  EXPECT_EQ(last_final(), 202);
+  EXPECT_EQ(sent_messages().size(), 1u);
+  advance(seconds(10));
+  ASSERT_EQ(sent_messages().size(), 2u);
+  EXPECT_EQ(sent_messages()[1].body(), "first");
+  receive(sip::make_response(sent_messages()[1], 200, "OK", "t"), from("192.0.2.10"));
+  ASSERT_EQ(sent_messages().size(), 3u);
+  EXPECT_EQ(sent_messages()[2].body(), "second");
+  receive(sip::make_response(sent_messages()[2], 200, "OK", "t"), from("192.0.2.10"));
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
+  // Nothing stored any more: the next MESSAGE is relayed at once.
+  receive(parse_lf(message_text(3, "third")));
+  ASSERT_EQ(sent_messages().size(), 4u);
+  EXPECT_EQ(sent_messages()[3].body(), "third");
+}
+
 TEST_F(MessageServiceTest, EveryBranchFailingTemporarilyStoresTheMessage) {
   bind();
   receive(parse_lf(message_text(1, "hello")));
