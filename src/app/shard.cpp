@@ -79,7 +79,7 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
       layer_(timers_, *this, core_, layer_config(config, index)),
       transport_(io_, transports_config(config), *this),
       proxy_(proxy_config(config, index), layer_, timers_, location_, *this,
-             [this](const std::string& aor) { return store_->find_user(aor).ok() || !location_.lookup(aor).empty(); },
+             [this](const std::string& aor) { return store_->find_user(aor).ok(); },
              sip::transport::HostsFile::load(config.hosts_file)),
       messages_(im_config(config), proxy_, location_, store_.get(), timers_, unix_now,
                 [this](sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,

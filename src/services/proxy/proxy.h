@@ -89,6 +89,7 @@ struct ProxyCounters {
 // Threading: one per shard, on its thread. Lifetime: every reference must outlive it.
 class Proxy {
  public:
+  // Whether `aor` has an account; asked only for an AOR with no binding (404 versus 480).
   using UserExists = std::function<bool(const std::string& aor)>;
 
   Proxy(ProxyConfig config, sip::txn::TransactionLayer& layer, sip::txn::TimerService& timers,
