@@ -132,6 +132,106 @@ class MessageStore {
   virtual Result<std::size_t> remove_expired_messages(std::int64_t now) = 0;
 };
 
+// One publication of presence state (RFC 3903): the current body a publisher (one device)
+// sent for a presentity, keyed by its entity-tag. A presentity may have several.
+struct Publication {
+  std::string etag;              // the SIP-ETag Herald issued; unique across the store
+  std::string presentity;        // AOR "sip:bob@example.com"
+  std::string event;             // event package, "presence"
+  std::string content_type;      // Content-Type value of the body
+  std::string body;              // the body bytes as published
+  std::int64_t sequence = 0;     // order of first publication (composition is oldest first)
+  std::int64_t expires_at = 0;   // unix seconds
+  std::int64_t updated_at = 0;   // unix seconds of the last PUBLISH that touched it
+
+  friend bool operator==(const Publication&, const Publication&) = default;
+};
+
+// Publications, written through by the presence agent, read back at startup.
+class PublicationStore {
+ public:
+  virtual ~PublicationStore() = default;
+
+  // Inserts `publication`, replacing the one with the same etag; when `replaces` is
+  // non-empty and differs, the publication with that etag is removed in the same
+  // transaction (a refresh or modify issues a new entity-tag, RFC 3903 §6).
+  // kInvalidArgument if etag or presentity is empty.
+  virtual Status put_publication(const Publication& publication, std::string_view replaces = {}) = 0;
+  // kNotFound if there is no publication with this etag.
+  virtual Status remove_publication(std::string_view etag) = 0;
+  // Every stored publication, expired or not, ordered by (presentity, sequence).
+  virtual Result<std::vector<Publication>> load_publications() const = 0;
+  // Removes the publications with expires_at <= now; returns how many.
+  virtual Result<std::size_t> remove_expired_publications(std::int64_t now) = 0;
+};
+
+// A subscription dialog of the event framework (RFC 6665), as the notifier persists it so
+// that it survives a restart: after one, NOTIFYs continue within the same dialog.
+struct SubscriptionRecord {
+  std::string key;                     // the notifier's unique key of the subscription
+  std::string package;                 // "presence", "presence.winfo"
+  std::string event_id;                // Event id parameter; empty when absent
+  std::string resource;                // AOR subscribed to
+  std::string watcher;                 // the subscriber's AOR (From URI)
+  std::string watcher_display;         // From display name, may be empty
+  std::string call_id;
+  std::string local_tag;               // Herald's tag (To of the SUBSCRIBE)
+  std::string remote_tag;              // the subscriber's tag (From of the SUBSCRIBE)
+  std::string local_uri;               // To URI of the SUBSCRIBE
+  std::string remote_uri;              // From URI of the SUBSCRIBE
+  std::string remote_target;           // the subscriber's Contact URI
+  std::vector<std::string> route_set;  // Record-Route URIs in order; none empty or holding '\n'
+  std::string flow;                    // "tcp:192.0.2.1:5070" when it came over TCP, else empty
+  std::string content_type;            // the body type negotiated from Accept
+  std::uint32_t remote_cseq = 0;       // CSeq of the last SUBSCRIBE in the dialog
+  std::uint32_t local_cseq = 0;        // NOTIFY CSeq numbers below this have been used
+  std::int64_t expires_at = 0;         // unix seconds
+  std::string state;                   // "active" or "pending"
+
+  friend bool operator==(const SubscriptionRecord&, const SubscriptionRecord&) = default;
+};
+
+class SubscriptionStore {
+ public:
+  virtual ~SubscriptionStore() = default;
+
+  // Inserts, or replaces the record with the same key. kInvalidArgument if key is empty or
+  // a route element is empty or holds '\n'.
+  virtual Status put_subscription(const SubscriptionRecord& subscription) = 0;
+  // kNotFound if there is no such record.
+  virtual Status remove_subscription(std::string_view key) = 0;
+  // Every stored record, expired or not, ordered by key.
+  virtual Result<std::vector<SubscriptionRecord>> load_subscriptions() const = 0;
+};
+
+// A presence authorization rule (RFC 5025 sub-handling actions) of one presentity for one
+// watcher: `watcher` is an AOR ("sip:alice@example.com") or a whole domain ("example.com").
+struct PresenceRule {
+  std::string presentity;  // AOR
+  std::string watcher;     // AOR or domain
+  std::string action;      // "allow", "block", "polite-block" or "confirm"
+
+  friend bool operator==(const PresenceRule&, const PresenceRule&) = default;
+};
+
+// Authorization rules, written by `herald presence` while the server runs; the server
+// notices changes by polling rules_generation().
+class PresenceRuleStore {
+ public:
+  virtual ~PresenceRuleStore() = default;
+
+  // Inserts or replaces the rule for (presentity, watcher). kInvalidArgument if a field is
+  // empty or the action is not one of the four.
+  virtual Status set_presence_rule(const PresenceRule& rule) = 0;
+  // kNotFound if there is no rule for (presentity, watcher).
+  virtual Status remove_presence_rule(std::string_view presentity, std::string_view watcher) = 0;
+  // Every rule, ordered by (presentity, watcher).
+  virtual Result<std::vector<PresenceRule>> load_presence_rules() const = 0;
+  // A number that changes whenever a rule is set or removed, by any process sharing the
+  // store (for SQLite: any connection to the same file). Cheap: polled about once a second.
+  virtual Result<std::int64_t> presence_rules_generation() const = 0;
+};
+
 // Everything Herald persists, behind one object per thread (see the contract above).
 class Store : public UserStore, public BindingStore, public MessageStore {
  public:

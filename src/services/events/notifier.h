@@ -1,0 +1,206 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "services/proxy/proxy.h"
+#include "sip/msg/message.h"
+#include "sip/transport/resolver.h"
+#include "sip/transport/transport_user.h"
+#include "sip/txn/timer_service.h"
+#include "sip/txn/transaction_layer.h"
+#include "store/store.h"
+
+// The SIP-specific event notification framework (RFC 6665), notifier side: subscription
+// dialogs, their expiry, and the NOTIFYs that carry an event package's state. Packages
+// (presence, presence.winfo, …) plug in through Package; the framework knows no body format.
+namespace herald::services::events {
+
+enum class State : std::uint8_t { kPending, kActive, kTerminated };
+
+// Subscription-State reasons (RFC 6665 §8.2.3; RFC 3857 §3.2.4 reuses them as winfo events).
+enum class Reason : std::uint8_t { kDeactivated, kProbation, kRejected, kTimeout, kGiveup, kNoresource };
+
+std::string_view to_string(State state);    // "pending", "active", "terminated"
+std::string_view to_string(Reason reason);  // "deactivated", "probation", "rejected", "timeout", "giveup", "noresource"
+
+// One subscription: its dialog (RFC 3261 §12, the notifier being the UAS) and its state.
+struct Subscription {
+  std::string key;       // call-id, Herald's tag, the subscriber's tag, package and event id
+  std::string package;   // the Event package, "presence"
+  std::string event_id;  // Event ;id= (RFC 6665 §8.2.1); empty when absent
+  std::string resource;  // the AOR subscribed to (Request-URI of the initial SUBSCRIBE)
+  std::string watcher;   // the subscriber's AOR (From URI, RFC 3261 §10.3 normalisation)
+  std::string watcher_display;         // From display name, may be empty
+  std::string call_id;
+  std::string local_tag;               // Herald's (To tag of the 200)
+  std::string remote_tag;              // the subscriber's (From tag)
+  std::string local_uri;               // To URI of the SUBSCRIBE: From of each NOTIFY
+  std::string remote_uri;              // From URI of the SUBSCRIBE: To of each NOTIFY
+  std::string remote_target;           // Contact URI of the last SUBSCRIBE: NOTIFY Request-URI
+  std::vector<std::string> route_set;  // Record-Route URIs in order: NOTIFY Route
+  std::string flow;                    // "tcp:addr:port" of the connection it came on; else empty
+  std::string content_type;            // negotiated from Accept among the package's types
+  std::uint32_t remote_cseq = 0;       // CSeq of the last SUBSCRIBE
+  std::uint32_t local_cseq = 0;        // CSeq of the last NOTIFY sent (0: none yet)
+  std::int64_t expires_at = 0;         // unix seconds
+  State state = State::kPending;
+};
+
+// A NOTIFY body.
+struct Body {
+  std::string content_type;
+  std::string text;
+};
+
+// Refusal of a new subscription: the response Herald sends instead of 200.
+struct Refusal {
+  int code = 0;  // e.g. 404, 403
+  std::string reason;
+  std::vector<std::pair<sip::HeaderId, std::string>> headers;
+};
+
+// An event package (RFC 6665 §7). Every call is on the shard thread; a package may call
+// back into the Notifier from any of them except admit().
+class Package {
+ public:
+  virtual ~Package() = default;
+  // The Event package name, "presence" (lower case, compared case-insensitively).
+  virtual std::string_view name() const = 0;
+  // The body types the package can send, preferred first: the first is used when the
+  // SUBSCRIBE has no Accept (RFC 6665 §7.2: the package's default).
+  virtual std::vector<std::string> content_types() const = 0;
+  // A new subscription (`s` filled from the SUBSCRIBE, state not yet decided): nullopt to
+  // accept it, or the refusal (404 for an unknown resource, 403 for a forbidden watcher).
+  virtual std::optional<Refusal> admit(const sip::Message& subscribe, const Subscription& s) = 0;
+  // Authorization (RFC 6665 §4.2.1.1): kActive, kPending (waiting for a decision) or
+  // kTerminated (rejected). Asked for new subscriptions and by Notifier::reauthorize().
+  virtual State authorize(const Subscription& s) = 0;
+  // The body of the next NOTIFY to `s` (its state is active or terminated; pending ones get
+  // no body): the resource's current state in `s.content_type`. nullopt for no body.
+  virtual std::optional<Body> body_for(const Subscription& s) = 0;
+  // `s` was created, changed state, or (with `ended`) is about to be removed.
+  virtual void on_change(const Subscription& s, std::optional<Reason> ended) = 0;
+};
+
+struct NotifierConfig {
+  std::chrono::seconds min_expires{60};       // below: 423 with Min-Expires
+  std::chrono::seconds max_expires{3600};     // above: shortened to this
+  std::chrono::seconds default_expires{3600};  // no Expires header (RFC 3856 §6.4: 3600)
+};
+
+struct NotifierCounters {
+  std::uint64_t subscribes = 0;          // SUBSCRIBE requests handled (any outcome)
+  std::uint64_t created = 0;             // subscriptions created
+  std::uint64_t terminated = 0;          // subscriptions ended (any reason)
+  std::uint64_t notifies_sent = 0;       // NOTIFY transactions started
+  std::uint64_t notifies_failed = 0;     // NOTIFYs answered >= 300, timed out or not sent
+  std::uint64_t notifies_superseded = 0;  // states replaced by a newer one before being sent
+};
+
+// The notifier of one shard. It answers SUBSCRIBE (new, refresh, fetch with Expires: 0,
+// unsubscribe), keeps each subscription's dialog, sends the NOTIFYs, ends subscriptions on
+// expiry or when their NOTIFY fails, and persists the dialogs so that they survive a
+// restart.
+//
+// SUBSCRIBE answers:
+//  - no Event, or a package no one serves → 489 Bad Event with Allow-Events;
+//  - Expires below min_expires (and not 0) → 423 Interval Too Brief with Min-Expires;
+//    above max_expires → shortened; absent → default_expires;
+//  - Accept naming none of the package's types → 406 Not Acceptable with Accept;
+//  - To with a tag that names no subscription → 481 Subscription Does Not Exist;
+//  - a CSeq not above the dialog's last → 500 "CSeq out of order" (RFC 3261 §12.2.2);
+//  - the package's Refusal;
+//  - otherwise 200 OK with To tag, Expires (granted) and Contact, then at once a NOTIFY
+//    with the current state (RFC 6665 §4.2.1.2): Subscription-State active;expires=N with
+//    the package's body, pending;expires=N with no body, or terminated;reason=rejected.
+//    Expires: 0 ends the subscription: its NOTIFY says terminated;reason=timeout.
+//
+// NOTIFY: in the dialog (From Herald's tag, To the subscriber's, the Call-ID, CSeq one
+// above the last, Route from the route set, Contact Herald's), with Event (and id),
+// Subscription-State, Max-Forwards 70 and the body. Sent over the subscription's TCP
+// connection while it is open and the route set is empty, else to the first Route or the
+// remote target (resolver.h). At most one NOTIFY per subscription is outstanding; state
+// changes meanwhile are coalesced, and the newest state is sent once the previous NOTIFY
+// is answered. A NOTIFY answered 481, or timed out (408), or failing in transport, ends
+// the subscription without another NOTIFY; other failures keep it.
+//
+// Threading: one per shard, on its thread. Lifetime: every reference must outlive it.
+class Notifier {
+ public:
+  using Clock = std::function<std::int64_t()>;  // unix seconds
+  // The server core's one way to answer (`to_tag` empty: a fresh one for codes above 100).
+  using Responder = std::function<void(sip::txn::ServerTransactionId, const sip::Message& request, int code,
+                                       std::string_view reason,
+                                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra,
+                                       std::string_view to_tag)>;
+
+  // `store` may be null (nothing persisted).
+  Notifier(NotifierConfig config, sip::txn::TransactionLayer& layer, sip::txn::TimerService& timers,
+           proxy::Network& network, sip::transport::HostsFile hosts, store::SubscriptionStore* store, Clock now,
+           Responder responder);
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+  ~Notifier();
+
+  // Adds a package (before start()); it must outlive the notifier.
+  void add_package(Package& package);
+  // The served package names, in the order added (for Allow-Events).
+  std::vector<std::string> events() const;
+  // The package `request`'s Event header names, or null (no Event, malformed, unknown).
+  Package* package_of(const sip::Message& request) const;
+  // Whether a SUBSCRIBE with a To tag belongs to one of Herald's subscriptions (by Call-ID,
+  // tags, package and id).
+  bool has_dialog(const sip::Message& subscribe) const;
+
+  // Loads the stored subscriptions, arms their expiry (ending those already expired with
+  // a final NOTIFY), after every package is added and the transports are open.
+  void start();
+
+  // A SUBSCRIBE for a served package (initial, or in one of Herald's dialogs), or one with
+  // no or an unknown Event that Herald must answer (489).
+  void handle_subscribe(sip::txn::ServerTransactionId id, const sip::Message& request,
+                        const sip::transport::Source& source);
+
+  // ---- for packages
+  // The state of `resource` changed: every active subscription of `package` to it gets a
+  // NOTIFY with the new body (pending ones get nothing).
+  void notify(std::string_view package, std::string_view resource);
+  // Authorization for `resource` changed: asks the package again for each of its
+  // subscriptions and applies the transitions (pending → active: NOTIFY with the state;
+  // → terminated: final NOTIFY reason=rejected (from pending or active); active → pending:
+  // NOTIFY pending, no body).
+  void reauthorize(std::string_view package, std::string_view resource);
+  // The live subscriptions of `package` to `resource` (any state but terminated), oldest
+  // first. Pointers stay valid until the next call into the notifier.
+  std::vector<const Subscription*> subscriptions(std::string_view package, std::string_view resource) const;
+  // Every resource of `package` with at least one live subscription.
+  std::vector<std::string> resources(std::string_view package) const;
+
+  const NotifierCounters& counters() const { return counters_; }
+  std::size_t size() const;  // live subscriptions
+
+ private:
+  struct Entry;
+  // … implementation-defined members …
+  NotifierConfig config_;
+  sip::txn::TransactionLayer& layer_;
+  sip::txn::TimerService& timers_;
+  proxy::Network& network_;
+  sip::transport::HostsFile hosts_;
+  store::SubscriptionStore* store_;
+  Clock now_;
+  Responder responder_;
+  std::vector<Package*> packages_;
+  NotifierCounters counters_;
+};
+
+}  // namespace herald::services::events
