@@ -120,9 +120,12 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
   static const std::set<std::string, std::less<>> kTopKeys = {"listen", "data_dir", "log_level", "workers",
                                                               "domains", "server_header", "limits", "timers",
                                                               "auth", "auth_algorithms", "registrar", "proxy",
-                                                              "im"};
+                                                              "im", "presence"};
   static const std::set<std::string, std::less<>> kProxyKeys = {"mode", "record_route", "relay", "timer_c",
                                                                 "hosts_file"};
+  static const std::set<std::string, std::less<>> kPresenceKeys = {
+      "subscribe_default_expires", "subscribe_min_expires", "subscribe_max_expires", "publish_default_expires",
+      "publish_min_expires", "publish_max_expires", "registration_state", "same_domain", "other_domains"};
   static const std::set<std::string, std::less<>> kImKeys = {"store", "expiry", "max_per_user", "retry_interval"};
   static const std::set<std::string, std::less<>> kRegistrarKeys = {"default_expires", "min_expires", "max_expires",
                                                                     "unknown_user_status"};
@@ -286,6 +289,37 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
     }
     c.im_expiry = std::chrono::seconds(expiry);
     c.im_retry_interval = std::chrono::seconds(retry);
+  }
+  if (const toml::node* node = table.get("presence")) {
+    const toml::table* presence = known_table(file, *node, "presence", kPresenceKeys, error);
+    if (presence == nullptr) return std::nullopt;
+    constexpr std::int64_t kDay = 86400;
+    if (!integer(*presence, "subscribe_default_expires", "presence.subscribe_default_expires", 1, kDay,
+                 c.subscribe_default_expires) ||
+        !integer(*presence, "subscribe_min_expires", "presence.subscribe_min_expires", 1, kDay,
+                 c.subscribe_min_expires) ||
+        !integer(*presence, "subscribe_max_expires", "presence.subscribe_max_expires", 1, kDay,
+                 c.subscribe_max_expires) ||
+        !integer(*presence, "publish_default_expires", "presence.publish_default_expires", 1, kDay,
+                 c.publish_default_expires) ||
+        !integer(*presence, "publish_min_expires", "presence.publish_min_expires", 1, kDay, c.publish_min_expires) ||
+        !integer(*presence, "publish_max_expires", "presence.publish_max_expires", 1, kDay, c.publish_max_expires) ||
+        !boolean(*presence, "registration_state", "presence.registration_state", c.registration_state)) {
+      return std::nullopt;
+    }
+    for (auto [key, out] : {std::pair{"same_domain", &c.same_domain}, std::pair{"other_domains", &c.other_domains}}) {
+      if (const toml::node* action = presence->get(key)) {
+        auto v = action->value<std::string>();
+        if (!v || (*v != "allow" && *v != "block" && *v != "polite-block" && *v != "confirm")) {
+          return fail(*action, fmt::format("presence.{}", key), "\"allow\", \"block\", \"polite-block\" or \"confirm\"");
+        }
+        *out = *v;
+      }
+    }
+    if (c.subscribe_min_expires > c.subscribe_max_expires || c.publish_min_expires > c.publish_max_expires) {
+      error = fmt::format("{}: presence: a min_expires is above its max_expires", where(file, *node));
+      return std::nullopt;
+    }
   }
   if (const toml::node* node = table.get("timers")) {
     const toml::table* timers = known_table(file, *node, "timers", kTimerKeys, error);

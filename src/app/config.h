@@ -46,6 +46,16 @@ struct Config {
   std::chrono::seconds im_expiry{7 * 86400};
   std::uint32_t im_max_per_user = 100;
   std::chrono::seconds im_retry_interval{30};
+  // presence (RFC 6665 subscriptions, RFC 3903 publications, RFC 5025 authorization)
+  std::uint32_t subscribe_default_expires = 3600;  // RFC 3856 §6.4
+  std::uint32_t subscribe_min_expires = 60;
+  std::uint32_t subscribe_max_expires = 3600;
+  std::uint32_t publish_default_expires = 3600;
+  std::uint32_t publish_min_expires = 60;
+  std::uint32_t publish_max_expires = 3600;
+  bool registration_state = true;          // no publication: online while registered
+  std::string same_domain = "allow";       // watchers no rule names: allow, block, polite-block, confirm
+  std::string other_domains = "confirm";
   // RFC 3261 timers
   std::chrono::milliseconds t1{500};
   std::chrono::milliseconds t2{4000};

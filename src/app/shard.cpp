@@ -52,6 +52,27 @@ services::im::ImConfig im_config(const Config& config) {
   return c;
 }
 
+services::events::NotifierConfig notifier_config(const Config& config) {
+  services::events::NotifierConfig c;
+  c.default_expires = std::chrono::seconds(config.subscribe_default_expires);
+  c.min_expires = std::chrono::seconds(config.subscribe_min_expires);
+  c.max_expires = std::chrono::seconds(config.subscribe_max_expires);
+  return c;
+}
+
+services::presence::PresenceConfig presence_config(const Config& config) {
+  using services::presence::parse_action;
+  services::presence::PresenceConfig c;
+  c.publish_default_expires = std::chrono::seconds(config.publish_default_expires);
+  c.publish_min_expires = std::chrono::seconds(config.publish_min_expires);
+  c.publish_max_expires = std::chrono::seconds(config.publish_max_expires);
+  c.registration_state = config.registration_state;
+  // load_config() admits only the four actions.
+  c.policy.same_domain = parse_action(config.same_domain).value_or(c.policy.same_domain);
+  c.policy.other_domains = parse_action(config.other_domains).value_or(c.policy.other_domains);
+  return c;
+}
+
 }  // namespace
 
 std::int64_t unix_now() {
@@ -60,7 +81,9 @@ std::int64_t unix_now() {
 
 services::Capabilities server_capabilities() {
   services::Capabilities c;
-  c.methods = {"OPTIONS", "REGISTER", "ACK", "CANCEL"};
+  c.methods = {"OPTIONS", "REGISTER", "ACK", "CANCEL", "SUBSCRIBE", "PUBLISH"};
+  c.events = {"presence", "presence.winfo"};
+  c.accept = {"application/pidf+xml", "application/cpim-pidf+xml"};
   c.supported = {"path"};
   return c;
 }
@@ -86,6 +109,18 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
                        const std::vector<std::pair<sip::HeaderId, std::string>>& extra) {
                   core_.respond(id, request, code, reason, extra);
                 }),
+      notifier_(notifier_config(config), layer_, timers_, *this, sip::transport::HostsFile::load(config.hosts_file),
+                store_.get(), unix_now,
+                [this](sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
+                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra, std::string_view to_tag) {
+                  core_.respond(id, request, code, reason, extra, to_tag);
+                }),
+      presence_(presence_config(config), notifier_, location_, store_.get(), store_.get(), timers_, unix_now,
+                [this](sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
+                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra, std::string_view to_tag) {
+                  core_.respond(id, request, code, reason, extra, to_tag);
+                },
+                [this](const std::string& aor) { return store_->find_user(aor).ok(); }),
       first_domain_(config.domains.empty() ? std::string() : config.domains.front()) {
   if (config.auth == "required") {
     authenticator_ = std::make_unique<services::auth::Authenticator>(
@@ -104,6 +139,7 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
   core_.attach(layer_);
   core_.serve_register(registrar_, authenticator_.get());
   core_.serve_proxy(proxy_);
+  core_.serve_events(notifier_, presence_);
   proxy_.set_hooks(&messages_);
   location_.load();
 }
@@ -115,6 +151,8 @@ boost::system::error_code Shard::start() {
   if (ec) return ec;
   listening_ = transport_.transports().listening();
   messages_.start();
+  presence_.start();
+  notifier_.start();
   return ec;
 }
 

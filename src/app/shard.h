@@ -8,7 +8,9 @@
 #include "services/auth/nonce.h"
 #include "services/auth/nonce_counts.h"
 #include "services/core/server_core.h"
+#include "services/events/notifier.h"
 #include "services/im/message_service.h"
+#include "services/presence/presence_agent.h"
 #include "services/proxy/proxy.h"
 #include "services/registrar/location_service.h"
 #include "services/registrar/registrar.h"
@@ -48,6 +50,8 @@ class Shard final : private sip::transport::MessageHandler,
   boost::asio::io_context& io() { return io_; }
   services::registrar::LocationService& location() { return location_; }
   services::proxy::Proxy& proxy() { return proxy_; }
+  services::events::Notifier& notifier() { return notifier_; }
+  services::presence::PresenceAgent& presence() { return presence_; }
   sip::transport::MessageTransport& transport() { return transport_; }
 
  private:
@@ -79,6 +83,8 @@ class Shard final : private sip::transport::MessageHandler,
   sip::transport::MessageTransport transport_;
   services::proxy::Proxy proxy_;
   services::im::MessageService messages_;
+  services::events::Notifier notifier_;
+  services::presence::PresenceAgent presence_;
   std::string first_domain_;                            // Via host when listening on 0.0.0.0
   std::vector<sip::transport::ListenPoint> listening_;  // with the ports actually bound
 };

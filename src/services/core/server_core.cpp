@@ -30,8 +30,9 @@ ServerCore::ServerCore(Capabilities capabilities, std::string server_header)
 std::string ServerCore::new_tag() { return fmt::format("{:016x}", random_()); }
 
 void ServerCore::respond(sip::txn::ServerTransactionId id, const Message& request, int code,
-                         std::string_view reason, const std::vector<std::pair<HeaderId, std::string>>& extra) {
-  std::string tag = code > 100 ? new_tag() : std::string();
+                         std::string_view reason, const std::vector<std::pair<HeaderId, std::string>>& extra,
+                         std::string_view to_tag) {
+  std::string tag = !to_tag.empty() ? std::string(to_tag) : code > 100 ? new_tag() : std::string();
   Message response = sip::make_response(request, code, reason, tag);
   response.remove(HeaderId::kContentLength);
   for (const auto& [header, value] : extra) response.append(header, value);
@@ -88,6 +89,15 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
     }
   }
   if (!authorized_as_sender(id, request)) return;
+  if (request.method() == Method::kSubscribe && notifier_ != nullptr && for_notifier(request)) {
+    notifier_->handle_subscribe(id, request, source);
+    return;
+  }
+  if (request.method() == Method::kPublish && presence_ != nullptr &&
+      (proxy_ == nullptr || proxy_->is_me(uri))) {
+    presence_->handle_publish(id, request);
+    return;
+  }
   if (proxy_ != nullptr && request.method() != Method::kRegister && request.method() != Method::kCancel &&
       !proxy_->addressed_to_server(request)) {
     proxy_->handle(id, request, source);
@@ -206,6 +216,16 @@ void ServerCore::handle_register(sip::txn::ServerTransactionId id, const Message
     identity = "sip:" + verdict.username + "@" + verdict.realm;
   }
   send(id, request, registrar_->handle(request, source, identity));
+}
+
+bool ServerCore::for_notifier(const Message& subscribe) const {
+  const bool to_server = proxy_ == nullptr || proxy_->addressed_to_server(subscribe);
+  if (subscribe.get<sip::hdr::To>()->tag()) return to_server || notifier_->has_dialog(subscribe);
+  if (to_server) return true;
+  const sip::Uri& uri = subscribe.request_uri().value();
+  if (!uri.has_user || !proxy_->is_me(uri)) return false;  // another domain: relayed or refused
+  auto event = subscribe.get<sip::hdr::Event>();
+  return !event.ok() || notifier_->package_of(subscribe) != nullptr;
 }
 
 void ServerCore::serve_proxy(proxy::Proxy& proxy) {

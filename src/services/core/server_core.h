@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "services/auth/authenticator.h"
+#include "services/events/notifier.h"
+#include "services/presence/presence_agent.h"
 #include "services/proxy/proxy.h"
 #include "services/registrar/registrar.h"
 #include "sip/txn/transaction_layer.h"
@@ -48,16 +50,25 @@ class ServerCore final : public sip::txn::TransactionUser {
 
   // Requests for users and other servers go to the proxy, which must outlive the core.
   void serve_proxy(proxy::Proxy& proxy);
+  // SUBSCRIBE for the packages the notifier serves (and in its dialogs) goes to it; PUBLISH
+  // for local presentities to the presence agent. Both must outlive the core. SUBSCRIBE for
+  // other packages still goes to the proxy (the user's own devices may serve them).
+  void serve_events(events::Notifier& notifier, presence::PresenceAgent& presence) {
+    notifier_ = &notifier;
+    presence_ = &presence;
+  }
 
   void on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
                   const sip::transport::Source& source) override;
   void on_ack(const sip::Message& ack, const sip::transport::Source& source) override;
   void on_stray_response(const sip::Message& response, const sip::transport::Source& source) override;
 
-  // The one way Herald answers a request itself: code/reason, a To tag, Server, and the
-  // headers in `extra`, through the request's server transaction.
+  // The one way Herald answers a request itself: code/reason, a To tag (`to_tag`, or a fresh
+  // one when empty and code > 100), Server, and the headers in `extra`, through the
+  // request's server transaction.
   void respond(sip::txn::ServerTransactionId id, const sip::Message& request, int code,
-               std::string_view reason, const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});
+               std::string_view reason, const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {},
+               std::string_view to_tag = {});
 
   const CoreCounters& counters() const { return counters_; }
   const Capabilities& capabilities() const { return capabilities_; }
@@ -71,6 +82,9 @@ class ServerCore final : public sip::txn::TransactionUser {
   // when the request may go on (authenticated, or not subject to authentication).
   bool authorized_as_sender(sip::txn::ServerTransactionId id, const sip::Message& request);
   std::string new_tag();
+  // Whether a SUBSCRIBE is the notifier's to answer: in one of its dialogs, for the server
+  // itself, or for a served domain with no, a malformed or a served Event package.
+  bool for_notifier(const sip::Message& subscribe) const;
 
   Capabilities capabilities_;
   std::string allow_;  // capabilities_.methods joined, ready to send
@@ -79,6 +93,8 @@ class ServerCore final : public sip::txn::TransactionUser {
   registrar::Registrar* registrar_ = nullptr;
   auth::Authenticator* authenticator_ = nullptr;
   proxy::Proxy* proxy_ = nullptr;
+  events::Notifier* notifier_ = nullptr;
+  presence::PresenceAgent* presence_ = nullptr;
   std::mt19937_64 random_;
   CoreCounters counters_;
 };

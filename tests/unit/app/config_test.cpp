@@ -85,6 +85,16 @@ default_expires = 600
 min_expires = 30
 max_expires = 3600
 unknown_user_status = 403
+[presence]
+subscribe_default_expires = 1200
+subscribe_min_expires = 30
+subscribe_max_expires = 7200
+publish_default_expires = 900
+publish_min_expires = 10
+publish_max_expires = 1800
+registration_state = false
+same_domain = "confirm"
+other_domains = "polite-block"
 [timers]
 t1 = 100
 t2 = 800
@@ -107,6 +117,15 @@ t4 = 1000
   EXPECT_EQ(c->min_expires, 30u);
   EXPECT_EQ(c->max_expires, 3600u);
   EXPECT_EQ(c->unknown_user_status, 403);
+  EXPECT_EQ(c->subscribe_default_expires, 1200u);
+  EXPECT_EQ(c->subscribe_min_expires, 30u);
+  EXPECT_EQ(c->subscribe_max_expires, 7200u);
+  EXPECT_EQ(c->publish_default_expires, 900u);
+  EXPECT_EQ(c->publish_min_expires, 10u);
+  EXPECT_EQ(c->publish_max_expires, 1800u);
+  EXPECT_FALSE(c->registration_state);
+  EXPECT_EQ(c->same_domain, "confirm");
+  EXPECT_EQ(c->other_domains, "polite-block");
   EXPECT_EQ(c->t1, std::chrono::milliseconds(100));
   EXPECT_EQ(c->t2, std::chrono::milliseconds(800));
   EXPECT_EQ(c->t4, std::chrono::milliseconds(1000));
@@ -126,6 +145,10 @@ TEST_F(ConfigFile, ErrorsNameFileLineAndOption) {
   EXPECT_NE(error_.find("registrar.unknown_user_status' must be 403 or 404"), std::string::npos);
   EXPECT_FALSE(load("[registrar]\nmin_expires = 600\nmax_expires = 60\n"));
   EXPECT_NE(error_.find("min_expires is above"), std::string::npos);
+  EXPECT_FALSE(load("[presence]\nsame_domain = \"maybe\"\n"));
+  EXPECT_NE(error_.find("option 'presence.same_domain' must be \"allow\""), std::string::npos);
+  EXPECT_FALSE(load("[presence]\npublish_min_expires = 600\npublish_max_expires = 60\n"));
+  EXPECT_NE(error_.find("a min_expires is above its max_expires"), std::string::npos);
   EXPECT_FALSE(load("[limits]\nmax_tcp_conections = 5\n"));
   EXPECT_EQ(error_, path_ + ":2: unknown option 'limits.max_tcp_conections'");
   EXPECT_FALSE(load("log_level = \"loud\"\n"));
