@@ -257,9 +257,11 @@ def publish_once(port, note):
         agent.close()
 
 
-def bench_fanout(args, watchers):
-    """One PUBLISH to a presentity with `watchers` SIPp watchers (one SIPp process, UDP): the
-    NOTIFYs answered per second, from the PUBLISH until the last watcher has answered."""
+def bench_fanout(args, watchers, transport):
+    """One PUBLISH to a presentity with `watchers` SIPp watchers (one SIPp process, over UDP
+    with a 4 MiB receive buffer, or over one TCP connection): the NOTIFYs answered per
+    second, from the PUBLISH until the last watcher has answered. Over UDP a burst larger
+    than the receive buffer loses NOTIFYs, which Timer E then resends (0.5 s, 1 s, 2 s …)."""
     data_dir, server = presence_server(args, "herald-bench-fanout-")
     proc = None
     try:
@@ -268,7 +270,8 @@ def bench_fanout(args, watchers):
                                  "-m", str(watchers), "-l", str(watchers + 100), "-i", "127.0.0.1", "-p", "0",
                                  "-nostdin", "-timeout", "300s", "-max_recv_loops", "10000", "-max_sched_loops",
                                  "10000", *PRESENCE_SET, "-set", "watcher", "w", "-set", "expires", "3600",
-                                 f"127.0.0.1:{server.port}"],
+                                 *(("-t", "t1") if transport == "tcp" else ("-buff_size", str(4 << 20))),
+                                 f"127.0.0.1:{server.tcp_port if transport == 'tcp' else server.port}"],
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=data_dir)
         time.sleep(watchers / rate + 5)  # every watcher subscribed and told the first state
         start = time.time()
@@ -280,7 +283,7 @@ def bench_fanout(args, watchers):
         ok = re.search(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", out)
         bad = re.search(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", out)
         told = int(ok.group(1)) if ok else 0
-        print(f"  fan-out to {watchers}: {told} watchers told ({bad.group(1) if bad else '?'} failed) in "
+        print(f"  fan-out to {watchers} over {transport.upper()}: {told} watchers told ({bad.group(1) if bad else '?'} failed) in "
               f"{elapsed:.2f} s after the PUBLISH: {told / elapsed:.0f} NOTIFY/s", flush=True)
         return (told, elapsed)
     finally:
@@ -292,20 +295,23 @@ def bench_fanout(args, watchers):
 
 
 def bench_presence(args, rates, results):
-    data_dir, server = presence_server(args, "herald-bench-presence-")
-    try:
-        print("SUBSCRIBE (subscribe, NOTIFY, un-subscribe, NOTIFY):", flush=True)
-        results["SUBSCRIBE cycle"] = step_rates("SUBSCRIBE", "subscribe_uac.xml", server.port, rates, args.seconds,
-                                                data_dir, PRESENCE_SET + ("-set", "watcher", "w"))
-        print("PUBLISH (initial, refresh, remove):", flush=True)
-        results["PUBLISH cycle"] = step_rates("PUBLISH", "publish_uac.xml", server.port, rates, args.seconds,
-                                              data_dir, PRESENCE_SET)
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    if not args.fanout_only:
+        data_dir, server = presence_server(args, "herald-bench-presence-")
+        try:
+            print("SUBSCRIBE (subscribe, NOTIFY, un-subscribe, NOTIFY):", flush=True)
+            results["SUBSCRIBE cycle"] = step_rates("SUBSCRIBE", "subscribe_uac.xml", server.port, rates,
+                                                    args.seconds, data_dir, PRESENCE_SET + ("-set", "watcher", "w"))
+            print("PUBLISH (initial, refresh, remove):", flush=True)
+            results["PUBLISH cycle"] = step_rates("PUBLISH", "publish_uac.xml", server.port, rates, args.seconds,
+                                                  data_dir, PRESENCE_SET)
+        finally:
+            server.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
     for n in (int(x) for x in args.fanout.split(",")):
-        results[f"fan-out {n}"] = bench_fanout(args, n)
-    results["subscription memory"] = measure_subscriptions(args)
+        for transport in ("udp", "tcp"):
+            results[f"fan-out {n} {transport}"] = bench_fanout(args, n, transport)
+    if not args.fanout_only:
+        results["subscription memory"] = measure_subscriptions(args)
 
 
 SCENARIO_SETS = {"register": bench_register, "message": bench_message, "presence": bench_presence}
@@ -319,6 +325,7 @@ def main():
     ap.add_argument("--bindings", type=int, default=100000)
     ap.add_argument("--subscriptions", type=int, default=100000)
     ap.add_argument("--fanout", default="1000,10000", help="watcher counts for the fan-out runs")
+    ap.add_argument("--fanout-only", action="store_true", help="with presence: only the fan-out runs")
     ap.add_argument("--scenarios", default="register,message,presence",
                     help="comma-separated: register (REGISTER/s, bytes per binding), message (MESSAGE/s), "
                          "presence (SUBSCRIBE/s, PUBLISH/s, fan-out, bytes per subscription)")
