@@ -2,12 +2,16 @@
 """SIPp against the running `herald` binary on loopback: for each scenario, step the offered
 rate up and report the highest rate sustained for the whole step with fewer than 0.1 %
 failed calls, plus the server's resident memory per binding after a large registration.
-Scenarios: REGISTER (auth off, digest) and MESSAGE relayed to a registered SIPp recipient
-(auth off, 407 + credentials).
+Scenarios: REGISTER (auth off, digest); MESSAGE relayed to a registered SIPp recipient
+(auth off, 407 + credentials); presence: SUBSCRIBE (a subscription's whole life: SUBSCRIBE,
+NOTIFY, un-SUBSCRIBE, NOTIFY), PUBLISH (initial, refresh, remove), fan-out (one PUBLISH to a
+presentity with 1,000 and 10,000 watchers, every NOTIFY answered) and bytes per subscription
+at 100,000 subscriptions.
 
     bench/sipp_bench.py [--herald build/release/src/app/herald] [--seconds 10]
                         [--rates 1000,2000,4000,8000] [--bindings 100000]
-                        [--scenarios register,message]
+                        [--scenarios register,message,presence] [--subscriptions 100000]
+                        [--fanout 1000,10000]
 
 Figures vary with the machine and its load: compare runs side by side, take medians. No
 figure here is a pass/fail criterion."""
@@ -203,7 +207,108 @@ def bench_message(args, rates, results):
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-SCENARIO_SETS = {"register": bench_register, "message": bench_message}
+def presence_server(args, prefix):
+    """A fresh server with the presentity `p` and the watcher `w` (auth off: the watchers are
+    in the presentity's domain, allowed by the default policy)."""
+    data_dir = tempfile.mkdtemp(prefix=prefix)
+    for user in ("p", "w"):
+        subprocess.run([args.herald, "user", "add", f"{user}@{DOMAIN}", "--password", "pw", "--data-dir", data_dir],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config = (f'domains = ["{DOMAIN}"]\nauth = "off"\n[presence]\nsubscribe_max_expires = 3600\n'
+              "publish_max_expires = 3600\n")
+    return data_dir, Herald(args.herald, data_dir, config)
+
+
+PRESENCE_SET = ("-s", "p", "-set", "domain", DOMAIN)
+
+
+def measure_subscriptions(args):
+    """Bytes per subscription in a fresh server: args.subscriptions subscriptions over TCP
+    (transactions end at once), each kept after its first NOTIFY was answered."""
+    data_dir, server = presence_server(args, "herald-bench-subscriptions-")
+    try:
+        before = server.rss_kib()
+        ok, failed, _ = sipp("subscribe_hold_uac.xml", server.tcp_port, 5000, args.subscriptions, data_dir,
+                             PRESENCE_SET + ("-set", "watcher", "w", "-set", "expires", "3600", "-t", "t1"))
+        time.sleep(1)
+        after = server.rss_kib()
+        per = (after - before) * 1024 / max(ok, 1)
+        print(f"  {ok} subscriptions ({failed} failed): RSS {before} KiB -> {after} KiB, "
+              f"{per:.0f} bytes per subscription", flush=True)
+        return (ok, before, after, per)
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def publish_once(port, note):
+    """One PUBLISH for p@DOMAIN from tests/integration/ua.py; returns the final response."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from ua import UA  # noqa: E402 -- the integration tests' user agent
+    agent = UA(argparse.Namespace(host="127.0.0.1", port=port), "p", DOMAIN)
+    try:
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="urn:ietf:params:xml:ns:pidf" '
+                f'entity="sip:p@{DOMAIN}"><tuple id="bench"><status><basic>open</basic></status>'
+                f"<note>{note}</note></tuple></presence>\n")
+        agent.request("PUBLISH", f"sip:p@{DOMAIN}", headers=["Event: presence", "Expires: 600"], body=body,
+                      content_type="application/pidf+xml")
+        return agent.recv_response(timeout=10, final=True, method="PUBLISH")
+    finally:
+        agent.close()
+
+
+def bench_fanout(args, watchers):
+    """One PUBLISH to a presentity with `watchers` SIPp watchers (one SIPp process, UDP): the
+    NOTIFYs answered per second, from the PUBLISH until the last watcher has answered."""
+    data_dir, server = presence_server(args, "herald-bench-fanout-")
+    proc = None
+    try:
+        rate = 2000
+        proc = subprocess.Popen(["sipp", "-sf", os.path.join(SCENARIOS, "fanout_watcher_uac.xml"), "-r", str(rate),
+                                 "-m", str(watchers), "-l", str(watchers + 100), "-i", "127.0.0.1", "-p", "0",
+                                 "-nostdin", "-timeout", "300s", "-max_recv_loops", "10000", "-max_sched_loops",
+                                 "10000", *PRESENCE_SET, "-set", "watcher", "w", "-set", "expires", "3600",
+                                 f"127.0.0.1:{server.port}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=data_dir)
+        time.sleep(watchers / rate + 5)  # every watcher subscribed and told the first state
+        start = time.time()
+        r = publish_once(server.port, f"fan-out to {watchers}")
+        if r is None or r.status != 200:
+            sys.exit(f"PUBLISH for the fan-out failed: {r}")
+        out, _ = proc.communicate(timeout=300)
+        elapsed = time.time() - start
+        ok = re.search(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", out)
+        bad = re.search(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", out)
+        told = int(ok.group(1)) if ok else 0
+        print(f"  fan-out to {watchers}: {told} watchers told ({bad.group(1) if bad else '?'} failed) in "
+              f"{elapsed:.2f} s after the PUBLISH: {told / elapsed:.0f} NOTIFY/s", flush=True)
+        return (told, elapsed)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def bench_presence(args, rates, results):
+    data_dir, server = presence_server(args, "herald-bench-presence-")
+    try:
+        print("SUBSCRIBE (subscribe, NOTIFY, un-subscribe, NOTIFY):", flush=True)
+        results["SUBSCRIBE cycle"] = step_rates("SUBSCRIBE", "subscribe_uac.xml", server.port, rates, args.seconds,
+                                                data_dir, PRESENCE_SET + ("-set", "watcher", "w"))
+        print("PUBLISH (initial, refresh, remove):", flush=True)
+        results["PUBLISH cycle"] = step_rates("PUBLISH", "publish_uac.xml", server.port, rates, args.seconds,
+                                              data_dir, PRESENCE_SET)
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    for n in (int(x) for x in args.fanout.split(",")):
+        results[f"fan-out {n}"] = bench_fanout(args, n)
+    results["subscription memory"] = measure_subscriptions(args)
+
+
+SCENARIO_SETS = {"register": bench_register, "message": bench_message, "presence": bench_presence}
 
 
 def main():
@@ -212,8 +317,11 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rates", default="1000,2000,3000,4000,6000,8000,12000,16000")
     ap.add_argument("--bindings", type=int, default=100000)
-    ap.add_argument("--scenarios", default="register,message",
-                    help="comma-separated: register (REGISTER/s, bytes per binding), message (MESSAGE/s)")
+    ap.add_argument("--subscriptions", type=int, default=100000)
+    ap.add_argument("--fanout", default="1000,10000", help="watcher counts for the fan-out runs")
+    ap.add_argument("--scenarios", default="register,message,presence",
+                    help="comma-separated: register (REGISTER/s, bytes per binding), message (MESSAGE/s), "
+                         "presence (SUBSCRIBE/s, PUBLISH/s, fan-out, bytes per subscription)")
     args = ap.parse_args()
     if not shutil.which("sipp"):
         sys.exit("sipp is not installed (package sip-tester)")
@@ -223,7 +331,7 @@ def main():
         SCENARIO_SETS[name](args, rates, results)
     print("\nhighest rate with < 0.1 % failures:")
     for k, v in results.items():
-        if k != "memory":
+        if k not in ("memory", "subscription memory") and not k.startswith("fan-out"):
             print(f"  {k}: {v if v else 'below the lowest step'} calls/s")
 
 

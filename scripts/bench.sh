@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds a Release build (g++) in build/release and runs the sip/msg micro-benchmarks:
-# 5 repetitions, aggregates only (read the _median rows). Extra arguments go to msg_bench,
-# e.g. scripts/bench.sh --benchmark_filter='BM_Parse/'
+# Builds a Release build (g++) in build/release and runs the micro-benchmarks (sip/msg, then
+# presence documents): 5 repetitions, aggregates only (read the _median rows). Extra
+# arguments go to each, e.g. scripts/bench.sh --benchmark_filter='BM_Parse/'
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,6 +10,8 @@ build="$root/build/release"
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
   -DHERALD_TESTS=OFF -DHERALD_BENCH=ON -DHERALD_SANITIZE=OFF -DHERALD_FUZZ=OFF >/dev/null
-ninja -j2 -C "$build" msg_bench
+ninja -j2 -C "$build" msg_bench presence_bench
 
-exec "$build/bench/msg_bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "$@"
+for bench in msg_bench presence_bench; do
+  "$build/bench/$bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "$@"
+done

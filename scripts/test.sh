@@ -22,7 +22,8 @@ ctest --test-dir "$build" --output-on-failure --timeout 900
 
 # clang-tidy over the library that parses what the network sends, and the proxy and IM
 # services (the rest: scripts/tidy.sh; Asio-heavy files cost ~30 s each).
-"$root/scripts/tidy.sh" "$root/src/sip/msg" "$root/src/services/proxy" "$root/src/services/im"
+"$root/scripts/tidy.sh" "$root/src/sip/msg" "$root/src/services/proxy" "$root/src/services/im" \
+  "$root/src/services/events" "$root/src/services/presence"
 
 fuzz_seconds=${FUZZ_SECONDS:-60}
 if (( fuzz_seconds > 0 )); then

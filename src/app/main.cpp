@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "app/presence_command.h"
 #include "app/shard.h"
 #include "app/user_command.h"
 
@@ -128,8 +129,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--data-dir", serve_options.data_dir, "Data directory (overrides the config)");
 
   std::shared_ptr<int> user_exit_code = herald::app::add_user_commands(app);
+  std::shared_ptr<int> presence_exit_code = herald::app::add_presence_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   if (serve_cmd->parsed()) return serve(serve_options);
+  if (*presence_exit_code >= 0) return *presence_exit_code;
   return *user_exit_code >= 0 ? *user_exit_code : 0;
 }

@@ -56,20 +56,6 @@ std::unique_ptr<store::Store> open(const Config& c) {
   return std::move(opened).value();
 }
 
-// "alice@example.com" or "sip:alice@example.com" → "sip:alice@example.com"; empty if bad.
-std::string normalize_aor(std::string_view text, std::string& domain) {
-  std::string uri(text);
-  if (uri.rfind("sip:", 0) != 0 && uri.rfind("sips:", 0) != 0) uri = "sip:" + uri;
-  auto parsed = sip::parse_uri(uri);
-  if (!parsed.ok() || !parsed->has_user || parsed->has_password || !parsed->params.empty() ||
-      !parsed->headers.empty() || parsed->port != 0) {
-    return {};
-  }
-  std::string aor = sip::address_of_record(*parsed);
-  domain = aor.substr(aor.find('@') + 1);
-  return aor;
-}
-
 // normalize_aor(), saying on stderr what is wrong when the text is no user address.
 std::string checked_aor(std::string_view text, std::string& domain) {
   std::string aor = normalize_aor(text, domain);
@@ -190,6 +176,19 @@ int list(const UserOptions& o) {
 }
 
 }  // namespace
+
+std::string normalize_aor(std::string_view text, std::string& domain) {
+  std::string uri(text);
+  if (uri.rfind("sip:", 0) != 0 && uri.rfind("sips:", 0) != 0) uri = "sip:" + uri;
+  auto parsed = sip::parse_uri(uri);
+  if (!parsed.ok() || !parsed->has_user || parsed->has_password || !parsed->params.empty() ||
+      !parsed->headers.empty() || parsed->port != 0) {
+    return {};
+  }
+  std::string aor = sip::address_of_record(*parsed);
+  domain = aor.substr(aor.find('@') + 1);
+  return aor;
+}
 
 std::shared_ptr<int> add_user_commands(CLI::App& app) {
   auto options = std::make_shared<UserOptions>();

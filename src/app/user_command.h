@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <string>
+#include <string_view>
 
 namespace herald::app {
 
@@ -10,5 +12,11 @@ namespace herald::app {
 // SQLite's WAL and busy timeout let both write. Returns where the exit code of the
 // command that ran is left after parsing (-1 when none of them ran).
 std::shared_ptr<int> add_user_commands(CLI::App& app);
+
+// A user address as the commands take it, "alice@example.com" or "sip:alice@example.com", as
+// the address of record that names the user: "sip:alice@example.com" (host lower-cased, user
+// unescaped, sips: as sip:), with its domain ("example.com") left in `domain`. Empty when the
+// text is no user address (no user part, a password, a port, parameters or headers).
+std::string normalize_aor(std::string_view text, std::string& domain);
 
 }  // namespace herald::app

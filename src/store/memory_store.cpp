@@ -1,7 +1,9 @@
 #include "store/memory_store.h"
 
+#include <algorithm>
 #include <iterator>
 #include <limits>
+#include <tuple>
 
 namespace herald::store {
 
@@ -149,6 +151,87 @@ Result<std::size_t> MemoryStore::remove_expired_messages(std::int64_t now) {
     ++removed;
   }
   return removed;
+}
+
+Status MemoryStore::put_publication(const Publication& publication, std::string_view replaces) {
+  if (Status valid = validate_publication(publication); !valid.ok()) return valid;
+  if (!replaces.empty() && replaces != publication.etag) {
+    auto old = publications_.find(replaces);
+    if (old != publications_.end()) publications_.erase(old);
+  }
+  publications_.insert_or_assign(publication.etag, publication);
+  return Status{};
+}
+
+Status MemoryStore::remove_publication(std::string_view etag) {
+  auto it = publications_.find(etag);
+  if (it == publications_.end()) return Status::not_found("no publication " + std::string(etag));
+  publications_.erase(it);
+  return Status{};
+}
+
+Result<std::vector<Publication>> MemoryStore::load_publications() const {
+  std::vector<Publication> publications;
+  publications.reserve(publications_.size());
+  for (const auto& [etag, publication] : publications_) publications.push_back(publication);
+  // Stable: publications of equal (presentity, sequence) stay in etag order, as in SQLite.
+  std::stable_sort(publications.begin(), publications.end(),
+                   [](const Publication& a, const Publication& b) {
+                     return std::tie(a.presentity, a.sequence) < std::tie(b.presentity, b.sequence);
+                   });
+  return publications;
+}
+
+Result<std::size_t> MemoryStore::remove_expired_publications(std::int64_t now) {
+  return static_cast<std::size_t>(std::erase_if(
+      publications_, [now](const auto& entry) { return entry.second.expires_at <= now; }));
+}
+
+Status MemoryStore::put_subscription(const SubscriptionRecord& subscription) {
+  if (Status valid = validate_subscription(subscription); !valid.ok()) return valid;
+  subscriptions_.insert_or_assign(subscription.key, subscription);
+  return Status{};
+}
+
+Status MemoryStore::remove_subscription(std::string_view key) {
+  auto it = subscriptions_.find(key);
+  if (it == subscriptions_.end()) return Status::not_found("no subscription " + std::string(key));
+  subscriptions_.erase(it);
+  return Status{};
+}
+
+Result<std::vector<SubscriptionRecord>> MemoryStore::load_subscriptions() const {
+  std::vector<SubscriptionRecord> subscriptions;
+  subscriptions.reserve(subscriptions_.size());
+  for (const auto& [key, subscription] : subscriptions_) subscriptions.push_back(subscription);
+  return subscriptions;
+}
+
+Status MemoryStore::set_presence_rule(const PresenceRule& rule) {
+  if (Status valid = validate_presence_rule(rule); !valid.ok()) return valid;
+  presence_rules_.insert_or_assign({rule.presentity, rule.watcher}, rule);
+  ++presence_rules_generation_;
+  return Status{};
+}
+
+Status MemoryStore::remove_presence_rule(std::string_view presentity, std::string_view watcher) {
+  if (presence_rules_.erase({std::string(presentity), std::string(watcher)}) == 0) {
+    return Status::not_found("no presence rule of " + std::string(presentity) + " for " +
+                             std::string(watcher));
+  }
+  ++presence_rules_generation_;
+  return Status{};
+}
+
+Result<std::vector<PresenceRule>> MemoryStore::load_presence_rules() const {
+  std::vector<PresenceRule> rules;
+  rules.reserve(presence_rules_.size());
+  for (const auto& [key, rule] : presence_rules_) rules.push_back(rule);
+  return rules;
+}
+
+Result<std::int64_t> MemoryStore::presence_rules_generation() const {
+  return presence_rules_generation_;
 }
 
 }  // namespace herald::store

@@ -11,7 +11,7 @@ namespace herald::store::sqlite {
 namespace {
 
 // Migration i (1-based) takes user_version i-1 to i. Append only; never edit a released one.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: users and registrar bindings. Path URIs are joined by '\n' (a URI holds no LF).
     R"sql(
 CREATE TABLE users (
@@ -53,6 +53,66 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_by_recipient ON messages (recipient, id);
 CREATE INDEX messages_by_expiry ON messages (expires_at);
+)sql",
+    // 3: presence. Publications (RFC 3903), body a BLOB as in messages; subscription dialogs
+    // (RFC 6665), route_set joined by '\n' like bindings.path; authorization rules (RFC 5025).
+    // counters holds one row per number that other processes poll: 'presence_rules' is
+    // incremented by the triggers in the transaction of every statement that inserts,
+    // changes or deletes a rule, whoever writes it, so one indexed read tells a change.
+    R"sql(
+CREATE TABLE publications (
+  etag         TEXT PRIMARY KEY NOT NULL,
+  presentity   TEXT NOT NULL,
+  event        TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  body         BLOB NOT NULL,
+  sequence     INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL
+);
+CREATE INDEX publications_by_presentity ON publications (presentity, sequence);
+CREATE INDEX publications_by_expiry ON publications (expires_at);
+CREATE TABLE subscriptions (
+  key             TEXT PRIMARY KEY NOT NULL,
+  package         TEXT NOT NULL,
+  event_id        TEXT NOT NULL,
+  resource        TEXT NOT NULL,
+  watcher         TEXT NOT NULL,
+  watcher_display TEXT NOT NULL,
+  call_id         TEXT NOT NULL,
+  local_tag       TEXT NOT NULL,
+  remote_tag      TEXT NOT NULL,
+  local_uri       TEXT NOT NULL,
+  remote_uri      TEXT NOT NULL,
+  remote_target   TEXT NOT NULL,
+  route_set       TEXT NOT NULL,
+  flow            TEXT NOT NULL,
+  content_type    TEXT NOT NULL,
+  remote_cseq     INTEGER NOT NULL,
+  local_cseq      INTEGER NOT NULL,
+  expires_at      INTEGER NOT NULL,
+  state           TEXT NOT NULL
+);
+CREATE TABLE presence_rules (
+  presentity TEXT NOT NULL,
+  watcher    TEXT NOT NULL,
+  action     TEXT NOT NULL CHECK (action IN ('allow', 'block', 'polite-block', 'confirm')),
+  PRIMARY KEY (presentity, watcher)
+);
+CREATE TABLE counters (
+  name  TEXT PRIMARY KEY NOT NULL,
+  value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('presence_rules', 0);
+CREATE TRIGGER presence_rules_inserted AFTER INSERT ON presence_rules BEGIN
+  UPDATE counters SET value = value + 1 WHERE name = 'presence_rules';
+END;
+CREATE TRIGGER presence_rules_updated AFTER UPDATE ON presence_rules BEGIN
+  UPDATE counters SET value = value + 1 WHERE name = 'presence_rules';
+END;
+CREATE TRIGGER presence_rules_deleted AFTER DELETE ON presence_rules BEGIN
+  UPDATE counters SET value = value + 1 WHERE name = 'presence_rules';
+END;
 )sql",
 };
 

@@ -30,6 +30,17 @@ struct SqliteStore::Statements {
   StatementHandle remove_message;
   StatementHandle set_message_attempts;
   StatementHandle remove_expired_messages;
+  StatementHandle put_publication;
+  StatementHandle remove_publication;
+  StatementHandle load_publications;
+  StatementHandle remove_expired_publications;
+  StatementHandle put_subscription;
+  StatementHandle remove_subscription;
+  StatementHandle load_subscriptions;
+  StatementHandle set_presence_rule;
+  StatementHandle remove_presence_rule;
+  StatementHandle load_presence_rules;
+  StatementHandle presence_rules_generation;
 
   Status prepare_all(sqlite3* db, std::string_view file) {
     const std::pair<StatementHandle*, const char*> all[] = {
@@ -65,6 +76,48 @@ struct SqliteStore::Statements {
         {&remove_message, "DELETE FROM messages WHERE id = ?1"},
         {&set_message_attempts, "UPDATE messages SET attempts = ?2 WHERE id = ?1"},
         {&remove_expired_messages, "DELETE FROM messages WHERE expires_at <= ?1"},
+        {&put_publication,
+         "INSERT INTO publications (etag, presentity, event, content_type, body, sequence, "
+         "expires_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+         "ON CONFLICT (etag) DO UPDATE SET presentity = excluded.presentity, "
+         "event = excluded.event, content_type = excluded.content_type, body = excluded.body, "
+         "sequence = excluded.sequence, expires_at = excluded.expires_at, "
+         "updated_at = excluded.updated_at"},
+        {&remove_publication, "DELETE FROM publications WHERE etag = ?1"},
+        {&load_publications,
+         "SELECT etag, presentity, event, content_type, body, sequence, expires_at, updated_at "
+         "FROM publications ORDER BY presentity, sequence, etag"},
+        {&remove_expired_publications, "DELETE FROM publications WHERE expires_at <= ?1"},
+        {&put_subscription,
+         "INSERT INTO subscriptions (key, package, event_id, resource, watcher, "
+         "watcher_display, call_id, local_tag, remote_tag, local_uri, remote_uri, "
+         "remote_target, route_set, flow, content_type, remote_cseq, local_cseq, expires_at, "
+         "state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+         "?16, ?17, ?18, ?19) "
+         "ON CONFLICT (key) DO UPDATE SET package = excluded.package, "
+         "event_id = excluded.event_id, resource = excluded.resource, "
+         "watcher = excluded.watcher, watcher_display = excluded.watcher_display, "
+         "call_id = excluded.call_id, local_tag = excluded.local_tag, "
+         "remote_tag = excluded.remote_tag, local_uri = excluded.local_uri, "
+         "remote_uri = excluded.remote_uri, remote_target = excluded.remote_target, "
+         "route_set = excluded.route_set, flow = excluded.flow, "
+         "content_type = excluded.content_type, remote_cseq = excluded.remote_cseq, "
+         "local_cseq = excluded.local_cseq, expires_at = excluded.expires_at, "
+         "state = excluded.state"},
+        {&remove_subscription, "DELETE FROM subscriptions WHERE key = ?1"},
+        {&load_subscriptions,
+         "SELECT key, package, event_id, resource, watcher, watcher_display, call_id, "
+         "local_tag, remote_tag, local_uri, remote_uri, remote_target, route_set, flow, "
+         "content_type, remote_cseq, local_cseq, expires_at, state "
+         "FROM subscriptions ORDER BY key"},
+        {&set_presence_rule,
+         "INSERT INTO presence_rules (presentity, watcher, action) VALUES (?1, ?2, ?3) "
+         "ON CONFLICT (presentity, watcher) DO UPDATE SET action = excluded.action"},
+        {&remove_presence_rule,
+         "DELETE FROM presence_rules WHERE presentity = ?1 AND watcher = ?2"},
+        {&load_presence_rules,
+         "SELECT presentity, watcher, action FROM presence_rules ORDER BY presentity, watcher"},
+        {&presence_rules_generation, "SELECT value FROM counters WHERE name = 'presence_rules'"},
     };
     for (const auto& [handle, sql] : all) {
       if (Status s = sqlite::prepare(db, file, sql, *handle); !s.ok()) return s;
@@ -75,6 +128,8 @@ struct SqliteStore::Statements {
 
 namespace {
 
+// A binding's Path or a subscription's route set as one column: the URIs joined by '\n'
+// (validation has made sure none is empty or holds one).
 std::string join_path(const std::vector<std::string>& path) {
   std::string joined;
   for (const std::string& uri : path) {
@@ -114,6 +169,53 @@ StoredMessage read_message(const StatementUse& row) {
 }
 
 std::string no_message(std::int64_t id) { return "no stored message " + std::to_string(id); }
+
+Publication read_publication(const StatementUse& row) {
+  Publication p;
+  p.etag = row.column_text(0);
+  p.presentity = row.column_text(1);
+  p.event = row.column_text(2);
+  p.content_type = row.column_text(3);
+  p.body = row.column_blob(4);
+  p.sequence = row.column_int(5);
+  p.expires_at = row.column_int(6);
+  p.updated_at = row.column_int(7);
+  return p;
+}
+
+SubscriptionRecord read_subscription(const StatementUse& row) {
+  SubscriptionRecord r;
+  r.key = row.column_text(0);
+  r.package = row.column_text(1);
+  r.event_id = row.column_text(2);
+  r.resource = row.column_text(3);
+  r.watcher = row.column_text(4);
+  r.watcher_display = row.column_text(5);
+  r.call_id = row.column_text(6);
+  r.local_tag = row.column_text(7);
+  r.remote_tag = row.column_text(8);
+  r.local_uri = row.column_text(9);
+  r.remote_uri = row.column_text(10);
+  r.remote_target = row.column_text(11);
+  r.route_set = split_path(row.column_text(12));
+  r.flow = row.column_text(13);
+  r.content_type = row.column_text(14);
+  r.remote_cseq = static_cast<std::uint32_t>(row.column_int(15));
+  r.local_cseq = static_cast<std::uint32_t>(row.column_int(16));
+  r.expires_at = row.column_int(17);
+  r.state = row.column_text(18);
+  return r;
+}
+
+// Steps `use` to the end, appending read(use) for each row.
+template <typename T, typename Read>
+Result<std::vector<T>> read_all(StatementUse& use, Read read) {
+  std::vector<T> all;
+  Result<bool> row = use.step();
+  for (; row.ok() && *row; row = use.step()) all.push_back(read(use));
+  if (!row.ok()) return row.status();
+  return all;
+}
 
 Status read_pragma_text(sqlite3* db, std::string_view file, const char* sql, std::string& out) {
   StatementHandle statement;
@@ -344,6 +446,129 @@ Result<std::size_t> SqliteStore::remove_expired_messages(std::int64_t now) {
   StatementUse use(statements_->remove_expired_messages.get(), file_);
   use.bind(1, now);
   return use.run();
+}
+
+Status SqliteStore::put_publication(const Publication& publication, std::string_view replaces) {
+  if (Status valid = validate_publication(publication); !valid.ok()) return valid;
+  bool removes_other = !replaces.empty() && replaces != publication.etag;
+  sqlite::Transaction transaction(db_.get(), file_);
+  if (removes_other) {
+    if (Status s = transaction.begin(); !s.ok()) return s;
+    StatementUse remove(statements_->remove_publication.get(), file_);
+    remove.bind(1, replaces);
+    if (Status s = remove.run().status(); !s.ok()) return s;  // none left is fine: see store.h
+  }
+  {
+    StatementUse use(statements_->put_publication.get(), file_);
+    use.bind(1, publication.etag)
+        .bind(2, publication.presentity)
+        .bind(3, publication.event)
+        .bind(4, publication.content_type)
+        .bind_blob(5, publication.body)
+        .bind(6, publication.sequence)
+        .bind(7, publication.expires_at)
+        .bind(8, publication.updated_at);
+    if (Status s = use.run().status(); !s.ok()) return s;
+  }
+  return removes_other ? transaction.commit() : Status{};
+}
+
+Status SqliteStore::remove_publication(std::string_view etag) {
+  StatementUse use(statements_->remove_publication.get(), file_);
+  use.bind(1, etag);
+  Result<std::size_t> changed = use.run();
+  if (!changed.ok()) return changed.status();
+  if (*changed == 0) return Status::not_found("no publication " + std::string(etag));
+  return Status{};
+}
+
+Result<std::vector<Publication>> SqliteStore::load_publications() const {
+  StatementUse use(statements_->load_publications.get(), file_);
+  return read_all<Publication>(use, read_publication);
+}
+
+Result<std::size_t> SqliteStore::remove_expired_publications(std::int64_t now) {
+  StatementUse use(statements_->remove_expired_publications.get(), file_);
+  use.bind(1, now);
+  return use.run();
+}
+
+Status SqliteStore::put_subscription(const SubscriptionRecord& subscription) {
+  if (Status valid = validate_subscription(subscription); !valid.ok()) return valid;
+  std::string route_set = join_path(subscription.route_set);  // outlives use: bound without copying
+  const SubscriptionRecord& r = subscription;
+  StatementUse use(statements_->put_subscription.get(), file_);
+  use.bind(1, r.key)
+      .bind(2, r.package)
+      .bind(3, r.event_id)
+      .bind(4, r.resource)
+      .bind(5, r.watcher)
+      .bind(6, r.watcher_display)
+      .bind(7, r.call_id)
+      .bind(8, r.local_tag)
+      .bind(9, r.remote_tag)
+      .bind(10, r.local_uri)
+      .bind(11, r.remote_uri)
+      .bind(12, r.remote_target)
+      .bind(13, route_set)
+      .bind(14, r.flow)
+      .bind(15, r.content_type)
+      .bind(16, std::int64_t{r.remote_cseq})
+      .bind(17, std::int64_t{r.local_cseq})
+      .bind(18, r.expires_at)
+      .bind(19, r.state);
+  return use.run().status();
+}
+
+Status SqliteStore::remove_subscription(std::string_view key) {
+  StatementUse use(statements_->remove_subscription.get(), file_);
+  use.bind(1, key);
+  Result<std::size_t> changed = use.run();
+  if (!changed.ok()) return changed.status();
+  if (*changed == 0) return Status::not_found("no subscription " + std::string(key));
+  return Status{};
+}
+
+Result<std::vector<SubscriptionRecord>> SqliteStore::load_subscriptions() const {
+  StatementUse use(statements_->load_subscriptions.get(), file_);
+  return read_all<SubscriptionRecord>(use, read_subscription);
+}
+
+Status SqliteStore::set_presence_rule(const PresenceRule& rule) {
+  if (Status valid = validate_presence_rule(rule); !valid.ok()) return valid;
+  StatementUse use(statements_->set_presence_rule.get(), file_);
+  use.bind(1, rule.presentity).bind(2, rule.watcher).bind(3, rule.action);
+  return use.run().status();
+}
+
+Status SqliteStore::remove_presence_rule(std::string_view presentity, std::string_view watcher) {
+  StatementUse use(statements_->remove_presence_rule.get(), file_);
+  use.bind(1, presentity).bind(2, watcher);
+  Result<std::size_t> changed = use.run();
+  if (!changed.ok()) return changed.status();
+  if (*changed == 0) {
+    return Status::not_found("no presence rule of " + std::string(presentity) + " for " +
+                             std::string(watcher));
+  }
+  return Status{};
+}
+
+Result<std::vector<PresenceRule>> SqliteStore::load_presence_rules() const {
+  StatementUse use(statements_->load_presence_rules.get(), file_);
+  return read_all<PresenceRule>(use, [](const StatementUse& row) {
+    return PresenceRule{row.column_text(0), row.column_text(1), row.column_text(2)};
+  });
+}
+
+Result<std::int64_t> SqliteStore::presence_rules_generation() const {
+  StatementUse use(statements_->presence_rules_generation.get(), file_);
+  Result<bool> row = use.step();
+  if (!row.ok()) return row.status();
+  if (!*row) {
+    return Status::error(StatusCode::kCorruption,
+                         file_ + ": the 'presence_rules' row of the counters table is missing");
+  }
+  return use.column_int(0);
 }
 
 }  // namespace herald::store

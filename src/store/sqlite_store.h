@@ -56,6 +56,24 @@ class SqliteStore final : public Store {
   Status set_message_attempts(std::int64_t id, std::uint32_t attempts) override;
   Result<std::size_t> remove_expired_messages(std::int64_t now) override;
 
+  // With a `replaces` to remove, one IMMEDIATE transaction; otherwise one statement.
+  Status put_publication(const Publication& publication, std::string_view replaces = {}) override;
+  Status remove_publication(std::string_view etag) override;
+  Result<std::vector<Publication>> load_publications() const override;
+  Result<std::size_t> remove_expired_publications(std::int64_t now) override;
+
+  Status put_subscription(const SubscriptionRecord& subscription) override;
+  Status remove_subscription(std::string_view key) override;
+  Result<std::vector<SubscriptionRecord>> load_subscriptions() const override;
+
+  Status set_presence_rule(const PresenceRule& rule) override;
+  Status remove_presence_rule(std::string_view presentity, std::string_view watcher) override;
+  Result<std::vector<PresenceRule>> load_presence_rules() const override;
+  // The 'presence_rules' row of the counters table, which triggers on presence_rules
+  // increment in the writer's transaction (so also for writes by another connection or an
+  // operator's sqlite3 shell): one primary-key read.
+  Result<std::int64_t> presence_rules_generation() const override;
+
   // The database file, for messages.
   const std::string& file() const { return file_; }
 

@@ -11,7 +11,7 @@ namespace herald::store {
 // a retry, a refusal to start). The message says the rest, for logs and the operator.
 enum class StatusCode {
   kOk,
-  kNotFound,         // the user, binding or message named does not exist
+  kNotFound,         // the user, binding, message, publication … named does not exist
   kAlreadyExists,    // add_user() of an AOR that exists
   kInvalidArgument,  // a value the store cannot hold (e.g. an empty AOR)
   kCorruption,       // the file is not a database, or is damaged

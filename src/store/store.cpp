@@ -28,6 +28,41 @@ Status validate_binding(const Binding& binding) {
   return Status{};
 }
 
+Status validate_publication(const Publication& publication) {
+  if (publication.etag.empty()) return Status::invalid_argument("publication has an empty etag");
+  if (publication.presentity.empty()) {
+    return Status::invalid_argument("publication " + publication.etag + " has an empty presentity");
+  }
+  return Status{};
+}
+
+Status validate_subscription(const SubscriptionRecord& subscription) {
+  if (subscription.key.empty()) return Status::invalid_argument("subscription has an empty key");
+  for (const std::string& uri : subscription.route_set) {
+    if (uri.empty() || uri.find('\n') != std::string::npos) {
+      return Status::invalid_argument("subscription " + subscription.key +
+                                      " has an empty route URI or one holding a line feed");
+    }
+  }
+  return Status{};
+}
+
+bool is_presence_action(std::string_view action) {
+  return action == "allow" || action == "block" || action == "polite-block" || action == "confirm";
+}
+
+Status validate_presence_rule(const PresenceRule& rule) {
+  if (rule.presentity.empty() || rule.watcher.empty()) {
+    return Status::invalid_argument("presence rule has an empty presentity or watcher");
+  }
+  if (!is_presence_action(rule.action)) {
+    return Status::invalid_argument("presence rule of " + rule.presentity + " for " + rule.watcher +
+                                    " has the action '" + rule.action +
+                                    "' (known: allow, block, polite-block, confirm)");
+  }
+  return Status{};
+}
+
 Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {
   if (config.backend == "memory") return std::unique_ptr<Store>(std::make_unique<MemoryStore>());
   if (config.backend == "sqlite") {

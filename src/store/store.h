@@ -154,7 +154,8 @@ class PublicationStore {
 
   // Inserts `publication`, replacing the one with the same etag; when `replaces` is
   // non-empty and differs, the publication with that etag is removed in the same
-  // transaction (a refresh or modify issues a new entity-tag, RFC 3903 §6).
+  // transaction (a refresh or modify issues a new entity-tag, RFC 3903 §6); that there is
+  // none with that etag (already expired and removed) is not an error.
   // kInvalidArgument if etag or presentity is empty.
   virtual Status put_publication(const Publication& publication, std::string_view replaces = {}) = 0;
   // kNotFound if there is no publication with this etag.
@@ -215,7 +216,7 @@ struct PresenceRule {
 };
 
 // Authorization rules, written by `herald presence` while the server runs; the server
-// notices changes by polling rules_generation().
+// notices changes by polling presence_rules_generation().
 class PresenceRuleStore {
  public:
   virtual ~PresenceRuleStore() = default;
@@ -227,13 +228,19 @@ class PresenceRuleStore {
   virtual Status remove_presence_rule(std::string_view presentity, std::string_view watcher) = 0;
   // Every rule, ordered by (presentity, watcher).
   virtual Result<std::vector<PresenceRule>> load_presence_rules() const = 0;
-  // A number that changes whenever a rule is set or removed, by any process sharing the
-  // store (for SQLite: any connection to the same file). Cheap: polled about once a second.
+  // A number that changes whenever a rule is set (also to the action it had) or removed, by
+  // any process sharing the store (for SQLite: any connection to the same file); a refused
+  // call leaves it as it was. Cheap: polled about once a second.
   virtual Result<std::int64_t> presence_rules_generation() const = 0;
 };
 
 // Everything Herald persists, behind one object per thread (see the contract above).
-class Store : public UserStore, public BindingStore, public MessageStore {
+class Store : public UserStore,
+              public BindingStore,
+              public MessageStore,
+              public PublicationStore,
+              public SubscriptionStore,
+              public PresenceRuleStore {
  public:
   ~Store() override = default;
 };
@@ -249,7 +256,14 @@ struct StoreConfig {
 // a database; kIoError otherwise. Startup calls it once per thread that needs a store.
 Result<std::unique_ptr<Store>> open_store(const StoreConfig& config);
 
-// Checks the invariants put_binding() documents; shared by the backends.
+// Check the invariants that put_binding(), put_publication(), put_subscription() and
+// set_presence_rule() document; shared by the backends.
 Status validate_binding(const Binding& binding);
+Status validate_publication(const Publication& publication);
+Status validate_subscription(const SubscriptionRecord& subscription);
+Status validate_presence_rule(const PresenceRule& rule);
+
+// True for the four PresenceRule actions: "allow", "block", "polite-block", "confirm".
+bool is_presence_action(std::string_view action);
 
 }  // namespace herald::store

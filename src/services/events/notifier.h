@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -88,6 +89,12 @@ class Package {
   // no body): the resource's current state in `s.content_type`. nullopt for no body.
   virtual std::optional<Body> body_for(const Subscription& s) = 0;
   // `s` was created, changed state, or (with `ended`) is about to be removed.
+  // Created: after its first NOTIFY went out; also for each subscription Notifier::start()
+  // restores. Ended: `s` is out of the notifier's lists already (state terminated), and its
+  // final NOTIFY, if any, follows. A fetch, a rejected new subscription, or one whose first
+  // NOTIFY fails at once is only reported as ended. Reasons: kTimeout (expired, unsubscribed,
+  // or a fetch), kRejected (authorization), kGiveup (a NOTIFY timed out or failed in
+  // transport), kDeactivated (a NOTIFY answered 481: the subscriber holds it no more).
   virtual void on_change(const Subscription& s, std::optional<Reason> ended) = 0;
 };
 
@@ -131,7 +138,13 @@ struct NotifierCounters {
 // remote target (resolver.h). At most one NOTIFY per subscription is outstanding; state
 // changes meanwhile are coalesced, and the newest state is sent once the previous NOTIFY
 // is answered. A NOTIFY answered 481, or timed out (408), or failing in transport, ends
-// the subscription without another NOTIFY; other failures keep it.
+// the subscription without another NOTIFY; other failures keep it. A subscription that ends
+// while its NOTIFY is out leaves the lists at once; its final NOTIFY follows the answer.
+//
+// Persistence (`store` non-null): each subscription is written when created, refreshed,
+// retargeted or changing state, and removed when it ends. NOTIFY CSeq numbers are reserved in
+// blocks (SubscriptionRecord::local_cseq is the ceiling), so after a restart they go on above
+// every number used before. A failing store call is logged; the SIP answer stays the same.
 //
 // Threading: one per shard, on its thread. Lifetime: every reference must outlive it.
 class Notifier {
@@ -162,7 +175,9 @@ class Notifier {
   bool has_dialog(const sip::Message& subscribe) const;
 
   // Loads the stored subscriptions, arms their expiry (ending those already expired with
-  // a final NOTIFY), after every package is added and the transports are open.
+  // a final NOTIFY), after every package is added and the transports are open. Records of
+  // packages not added are removed from the store. Each restored subscription is reported
+  // to its package (on_change, not ended); no NOTIFY is sent for the live ones.
   void start();
 
   // A SUBSCRIBE for a served package (initial, or in one of Herald's dialogs), or one with
@@ -190,7 +205,59 @@ class Notifier {
 
  private:
   struct Entry;
-  // … implementation-defined members …
+  struct Watchers;
+  struct PackageSlot;
+  // Transparent hashing, so that maps keyed by std::string are searched with a string_view.
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  // How a NOTIFY transaction ended.
+  enum class Outcome : std::uint8_t { kAnswered, kTimedOut, kTransportFailed };
+
+  PackageSlot* slot_named(std::string_view name) const;
+  Watchers* watchers_of(std::string_view package, std::string_view resource) const;
+  // Calls f(Entry&) for each live subscription of `watchers`, oldest first. `f` may end
+  // subscriptions and call back into the notifier: removals only blank their slots meanwhile.
+  template <class F>
+  void walk(Watchers& watchers, F&& f);
+  void add_to_index(Entry& e);
+  void remove_from_index(Entry& e);
+  // Compacts or erases `watchers` (of e.g. `resource`) once no walk is using it.
+  void tidy(PackageSlot& slot, Watchers& watchers, const std::string& resource);
+
+  void handle_in_dialog(sip::txn::ServerTransactionId id, const sip::Message& request,
+                        const sip::transport::Source& source, Entry& e, std::uint32_t granted);
+  void handle_initial(sip::txn::ServerTransactionId id, const sip::Message& request,
+                      const sip::transport::Source& source, PackageSlot& slot, std::string_view event_id,
+                      std::uint32_t granted);
+  void answer_ok(sip::txn::ServerTransactionId id, const sip::Message& request, const Subscription& s,
+                 std::uint32_t granted);
+
+  // The state of `e` changed: a NOTIFY now, or after the outstanding one is answered.
+  void changed(Entry& e);
+  // Sends `e`'s current state; a NOTIFY that cannot be sent ends the subscription.
+  void send_current(Entry& e);
+  // Sends the NOTIFY `e` is due (the final one once `e` has ended). False when none could be
+  // started (no route to the subscriber); `e` is then untouched. After a true return `e` may
+  // already be gone (a send that fails at once is reported before the call returns).
+  bool send_notify(Entry& e);
+  void on_notify_done(std::uint64_t entry_id, Outcome outcome, int code);
+  // Ends a live subscription: out of the indices and the store at once, the package told, then
+  // the final NOTIFY (when `final_notify`) now or after the outstanding one.
+  void end(Entry& e, Reason reason, bool final_notify);
+  // Sends the pending final NOTIFY of an ended entry, or destroys it.
+  void finish(Entry& e);
+  void apply_authorization(Entry& e, State next);
+  void arm_expiry(Entry& e);
+  void on_expiry(std::uint64_t entry_id);
+  Entry* live_entry(std::uint64_t entry_id) const;
+
+  void persist(const Entry& e);
+  void unpersist(const Entry& e);
+  std::string contact_value(bool tcp) const;
+  std::string new_tag();
+
   NotifierConfig config_;
   sip::txn::TransactionLayer& layer_;
   sip::txn::TimerService& timers_;
@@ -199,7 +266,14 @@ class Notifier {
   store::SubscriptionStore* store_;
   Clock now_;
   Responder responder_;
-  std::vector<Package*> packages_;
+  std::vector<std::unique_ptr<PackageSlot>> packages_;  // in the order added
+  std::string allow_events_;                            // their names, joined for Allow-Events
+  // Every subscription with an id: live ones, and ended ones whose NOTIFY is still out.
+  std::unordered_map<std::uint64_t, std::unique_ptr<Entry>> entries_;
+  // Live subscriptions by key (a view of Entry::s.key).
+  std::unordered_map<std::string_view, Entry*> by_key_;
+  std::uint64_t next_id_ = 1;
+  std::mt19937_64 random_;
   NotifierCounters counters_;
 };
 

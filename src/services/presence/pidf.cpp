@@ -102,17 +102,17 @@ std::optional<double> parse_priority(std::string_view text) {
 // "malformed XML: <pugixml's description>" for each parse status, with static storage.
 std::string_view malformed_reason(pugi::xml_parse_status status) {
   constexpr std::size_t kCount = pugi::status_no_document_element + 1;
-  static const std::array<std::string, kCount> kReasons = [] {
-    std::array<std::string, kCount> reasons;
+  static const std::array<std::string, kCount> reasons = [] {
+    std::array<std::string, kCount> texts;
     for (std::size_t i = 0; i < kCount; ++i) {
       pugi::xml_parse_result result;
       result.status = static_cast<pugi::xml_parse_status>(i);
-      reasons[i] = std::string("malformed XML: ") + result.description();
+      texts[i] = std::string("malformed XML: ") + result.description();
     }
-    return reasons;
+    return texts;
   }();
   const auto i = static_cast<std::size_t>(status);
-  return i < kCount ? std::string_view(kReasons[i]) : std::string_view("malformed XML");
+  return i < kCount ? std::string_view(reasons[i]) : std::string_view("malformed XML");
 }
 
 // pres:user@host is the same presentity as sip:user@host (RFC 3856 §6.1).

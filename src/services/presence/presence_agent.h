@@ -1,19 +1,23 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
+#include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "services/events/notifier.h"
 #include "services/presence/authorization.h"
 #include "services/presence/pidf.h"
+#include "services/presence/watcherinfo.h"
 #include "services/registrar/location_service.h"
 #include "sip/msg/message.h"
 #include "sip/txn/timer_service.h"
@@ -35,6 +39,7 @@ struct PresenceCounters {
   std::uint64_t publications = 0;  // live publications
   std::uint64_t expired = 0;       // publications that expired
   std::uint64_t rule_reloads = 0;  // times the rules were read again after a change
+  std::uint64_t compositions = 0;  // documents composed for watchers: once per change and flavor, not per watcher
 };
 
 // The presence agent (RFC 3856) and event state compositor (RFC 3903) of one shard:
@@ -85,7 +90,86 @@ class PresenceAgent {
   const PresenceCounters& counters() const { return counters_; }
 
  private:
-  // … implementation-defined …
+  class PresencePackage;
+  class WinfoPackage;
+
+  // One live publication: the store's record (its etag is the key it is held under) and
+  // the document parsed from its body at PUBLISH.
+  struct Publication {
+    store::Publication record;
+    PresenceDocument document;
+    sip::txn::TimerId expiry;
+  };
+  // The documents watchers of one presentity receive, composed on first use; an empty
+  // string is one not composed yet. Indexed by PidfFlavor.
+  struct Documents {
+    std::array<std::string, 2> composed;
+    std::array<std::string, 2> closed;  // for politely blocked watchers
+  };
+  // What one presence.winfo subscription has been sent and is owed.
+  struct WinfoState {
+    std::uint32_t version = 0;             // of its next document
+    std::vector<WatcherEntry> ended;       // presence subscriptions ended since its last NOTIFY
+  };
+
+  void answer(sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
+              const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});
+  std::string new_etag();
+  // The live publication `etag` of `presentity`, or null.
+  Publication* find_publication(std::string_view etag, const std::string& presentity);
+  // Adds a new publication, or gives `old` (refresh or modify) the new etag, expiry and,
+  // when `document` is set, the new body.
+  void publish(const sip::Message& request, const std::string& presentity, Publication* old,
+               std::optional<PresenceDocument> document, std::int64_t expires_at, const std::string& etag);
+  // Removes a live publication (its timer, the store's copy); `context` names the cause
+  // for the log ("call-id=…"). `etag` is a copy: callers pass the record's own.
+  void remove_publication(std::string etag, std::string_view context);
+  void arm_expiry(Publication& publication);
+  void expire(const std::string& etag);
+  void changed(const std::string& presentity);  // the composed document changed: drop it, notify
+  bool has_publications(const std::string& presentity) const;
+
+  // The document of `presentity` for a watcher with `action` (allow or polite-block), in
+  // `flavor`: composed once per change, then served from documents_.
+  const std::string& document(const std::string& presentity, PidfFlavor flavor, Action action);
+  std::string compose_current(const std::string& presentity, PidfFlavor flavor) const;
+  void on_registration(const std::string& aor);
+  void poll_rules();
+  void load_publications();
+  void load_rules();
+
+  // For the packages.
+  std::optional<events::Refusal> admit_presence(const events::Subscription& s) const;
+  std::optional<events::Body> presence_body(const events::Subscription& s);
+  void presence_changed(const events::Subscription& s, std::optional<events::Reason> ended);
+  std::optional<events::Refusal> admit_winfo(const events::Subscription& s) const;
+  std::optional<events::Body> winfo_body(const events::Subscription& s);
+  void winfo_changed(const events::Subscription& s, std::optional<events::Reason> ended);
+
+  PresenceConfig config_;
+  events::Notifier& notifier_;
+  registrar::LocationService& location_;
+  store::PublicationStore* publication_store_;
+  store::PresenceRuleStore* rule_store_;
+  sip::txn::TimerService& timers_;
+  Clock now_;
+  events::Notifier::Responder responder_;
+  UserExists user_exists_;
+  Authorization authorization_;
+  std::unique_ptr<PresencePackage> presence_package_;
+  std::unique_ptr<WinfoPackage> winfo_package_;
+
+  std::unordered_map<std::string, Publication> publications_;  // by etag
+  // presentity → (sequence, etag) of each of its publications, oldest first.
+  std::unordered_map<std::string, std::set<std::pair<std::int64_t, std::string>>> by_presentity_;
+  std::int64_t next_sequence_ = 1;
+  std::unordered_map<std::string, Documents> documents_;  // by presentity
+  std::unordered_map<std::string, WinfoState> winfo_;     // by winfo subscription key
+
+  std::random_device random_;  // entity-tags are unguessable
+  std::uint64_t etag_count_ = 0;
+  std::optional<std::int64_t> rules_generation_;  // of the rules in authorization_; none: not read
+  sip::txn::TimerId rules_timer_;
   PresenceCounters counters_;
 };
 

@@ -7,6 +7,7 @@
 #include <deque>
 #include <random>
 
+#include "services/proxy/flow.h"
 #include "sip/msg/grammar.h"
 
 namespace herald::services::proxy {
@@ -47,21 +48,6 @@ std::optional<sip::NameAddr> top_route(const Message& m) {
     return false;
   });
   return top;
-}
-
-// "tcp:ADDR:PORT" (the registrar's record of where a REGISTER came from) as a destination.
-std::optional<Destination> flow_of(std::string_view received) {
-  if (received.substr(0, 4) != "tcp:") return std::nullopt;
-  received.remove_prefix(4);
-  const std::size_t colon = received.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::string_view host = received.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  boost::system::error_code ec;
-  auto address = boost::asio::ip::make_address(std::string(host), ec);
-  auto port = sip::grammar::parse_uint(received.substr(colon + 1), 65535);
-  if (ec || !port) return std::nullopt;
-  return Destination{Protocol::kTcp, address, static_cast<std::uint16_t>(*port), std::nullopt};
 }
 
 std::string lower(std::string_view s) {

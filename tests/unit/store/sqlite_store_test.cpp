@@ -88,6 +88,65 @@ CREATE INDEX bindings_by_expiry ON bindings (expires_at);
 PRAGMA user_version = 1;
 )sql";
 
+// Schema version 2 exactly as migrations 1 and 2 wrote it.
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE messages (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  recipient    TEXT NOT NULL,
+  from_header  TEXT NOT NULL,
+  to_header    TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  body         BLOB NOT NULL,
+  date_header  TEXT NOT NULL,
+  received_at  INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  attempts     INTEGER NOT NULL
+);
+CREATE INDEX messages_by_recipient ON messages (recipient, id);
+CREATE INDEX messages_by_expiry ON messages (expires_at);
+PRAGMA user_version = 2;
+)sql";
+
+Publication bob_publication(std::string etag, std::int64_t sequence) {
+  Publication p;
+  p.etag = std::move(etag);
+  p.presentity = "sip:bob@example.com";
+  p.event = "presence";
+  p.content_type = "application/pidf+xml";
+  p.body = std::string("<presence>\0\xff</presence>", 23);
+  p.sequence = sequence;
+  p.expires_at = 4000;
+  p.updated_at = 3000;
+  return p;
+}
+
+SubscriptionRecord alice_watches_bob() {
+  SubscriptionRecord r;
+  r.key = "sub-1";
+  r.package = "presence";
+  r.resource = "sip:bob@example.com";
+  r.watcher = "sip:alice@example.com";
+  r.call_id = "call-9";
+  r.local_tag = "l1";
+  r.remote_tag = "r1";
+  r.local_uri = r.resource;
+  r.remote_uri = r.watcher;
+  r.remote_target = "sip:alice@192.0.2.4:5060";
+  r.route_set = {"<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"};
+  r.content_type = "application/pidf+xml";
+  r.remote_cseq = 2;
+  r.local_cseq = 5;
+  r.expires_at = 4000;
+  r.state = "active";
+  return r;
+}
+
+std::int64_t generation_of(const Store& store) {
+  Result<std::int64_t> value = store.presence_rules_generation();
+  EXPECT_TRUE(value.ok()) << value.status().message();
+  return value.ok() ? *value : -1;
+}
+
 // A raw connection to herald.db, for what the Store API does not show.
 class RawDb {
  public:
@@ -341,7 +400,7 @@ TEST_F(SqliteStoreTest, DatabaseAtSchemaVersion1IsMigratedKeepingItsData) {
   ASSERT_NE(store, nullptr);
   {
     RawDb raw(file());
-    EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+    EXPECT_EQ(raw.text("PRAGMA user_version"), std::to_string(sqlite::schema_version()));
     EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
                        "('messages_by_recipient', 'messages_by_expiry')"),
               "2");
@@ -351,6 +410,185 @@ TEST_F(SqliteStoreTest, DatabaseAtSchemaVersion1IsMigratedKeepingItsData) {
   EXPECT_THAT(*store->message_recipients(), IsEmpty());
   StoredMessage m = stored(*store, message_to_bob("after the migration"));
   EXPECT_THAT(*store->pending_messages(m.recipient), ElementsAre(m));
+}
+
+TEST_F(SqliteStoreTest, DatabaseAtSchemaVersion2IsMigratedKeepingItsData) {
+  std::filesystem::create_directories(dir_.path());
+  {
+    RawDb raw(file());
+    ASSERT_EQ(raw.exec(kSchemaVersion1), SQLITE_OK);
+    ASSERT_EQ(raw.exec(kMigration2), SQLITE_OK);
+    std::string insert_user = "INSERT INTO users VALUES ('" + alice().aor + "', '" + alice().realm +
+                              "', '" + alice().ha1_md5 + "', '" + alice().ha1_sha256 + "')";
+    ASSERT_EQ(raw.exec(insert_user.c_str()), SQLITE_OK);
+    ASSERT_EQ(raw.exec("INSERT INTO messages VALUES (41, 'sip:bob@example.com', "
+                       "'<sip:alice@example.com>;tag=1928301774', '<sip:bob@example.com>', "
+                       "'application/octet-stream', x'00ff00', 'Sat, 13 Nov 2010 23:29:00 GMT', "
+                       "3000, 4000, 0)"),
+              SQLITE_OK);
+    ASSERT_EQ(raw.text("PRAGMA user_version"), "2");
+  }
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  {
+    RawDb raw(file());
+    EXPECT_EQ(raw.text("PRAGMA user_version"), "3");
+    EXPECT_EQ(raw.text("SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_schema "
+                       "WHERE type = 'table' AND name IN ('publications', 'subscriptions', "
+                       "'presence_rules', 'counters') ORDER BY name)"),
+              "counters,presence_rules,publications,subscriptions");
+  }
+  EXPECT_EQ(*store->find_user(alice().aor), alice());
+  StoredMessage kept = message_to_bob(std::string("\0\xff\0", 3));
+  kept.id = 41;
+  EXPECT_THAT(*store->pending_messages("sip:bob@example.com"), ElementsAre(kept));
+  EXPECT_GT(stored(*store, message_to_bob("after")).id, 41);  // AUTOINCREMENT carried on
+  EXPECT_THAT(*store->load_publications(), IsEmpty());
+  EXPECT_THAT(*store->load_subscriptions(), IsEmpty());
+  EXPECT_THAT(*store->load_presence_rules(), IsEmpty());
+  std::int64_t before = generation_of(*store);
+  PresenceRule rule{"sip:bob@example.com", "example.com", "confirm"};
+  ASSERT_TRUE(store->set_presence_rule(rule).ok());
+  EXPECT_NE(generation_of(*store), before);
+  ASSERT_TRUE(store->put_publication(bob_publication("e1", 1)).ok());
+  ASSERT_TRUE(store->put_subscription(alice_watches_bob()).ok());
+}
+
+TEST_F(SqliteStoreTest, PresenceDataSurvivesClosingAndReopening) {
+  const PresenceRule rule{"sip:bob@example.com", "sip:alice@example.com", "polite-block"};
+  std::int64_t generation = 0;
+  {
+    auto store = open_ok();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->put_publication(bob_publication("e1", 1)).ok());
+    ASSERT_TRUE(store->put_publication(bob_publication("e2", 2)).ok());
+    ASSERT_TRUE(store->put_publication(bob_publication("e3", 1), "e1").ok());
+    ASSERT_TRUE(store->put_subscription(alice_watches_bob()).ok());
+    ASSERT_TRUE(store->set_presence_rule(rule).ok());
+    generation = generation_of(*store);
+  }
+  auto reopened = open_ok();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_THAT(*reopened->load_publications(),
+              ElementsAre(bob_publication("e3", 1), bob_publication("e2", 2)));
+  EXPECT_THAT(*reopened->load_subscriptions(), ElementsAre(alice_watches_bob()));
+  EXPECT_THAT(*reopened->load_presence_rules(), ElementsAre(rule));
+  // The generation is kept, so a poller that remembers it sees no change on a restart.
+  EXPECT_EQ(generation_of(*reopened), generation);
+}
+
+TEST_F(SqliteStoreTest, GenerationChangesWhenAnotherStoreSetsOrRemovesARule) {
+  auto server = open_ok();
+  auto command = open_ok();  // as `herald presence` would, while the server runs
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(command, nullptr);
+  const PresenceRule rule{"sip:bob@example.com", "example.com", "block"};
+  std::int64_t seen = generation_of(*server);
+  ASSERT_TRUE(command->set_presence_rule(rule).ok());
+  EXPECT_NE(generation_of(*server), seen);
+  seen = generation_of(*server);
+  EXPECT_THAT(*server->load_presence_rules(), ElementsAre(rule));
+  EXPECT_EQ(generation_of(*server), seen);  // unchanged while nobody writes
+  ASSERT_TRUE(command->remove_presence_rule(rule.presentity, rule.watcher).ok());
+  EXPECT_NE(generation_of(*server), seen);
+  seen = generation_of(*server);
+  EXPECT_THAT(*server->load_presence_rules(), IsEmpty());
+  // And the other way round: the server's write is seen by the command.
+  std::int64_t command_seen = generation_of(*command);
+  ASSERT_TRUE(server->set_presence_rule(rule).ok());
+  EXPECT_NE(generation_of(*command), command_seen);
+  EXPECT_EQ(generation_of(*command), generation_of(*server));
+}
+
+TEST_F(SqliteStoreTest, GenerationChangesWhenRulesAreEditedWithPlainSql) {
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  std::int64_t seen = generation_of(*store);
+  RawDb raw(file());  // an operator's sqlite3 shell
+  ASSERT_EQ(raw.exec("INSERT INTO presence_rules VALUES ('sip:bob@example.com', 'example.com', "
+                     "'allow')"),
+            SQLITE_OK);
+  EXPECT_NE(generation_of(*store), seen);
+  seen = generation_of(*store);
+  ASSERT_EQ(raw.exec("UPDATE presence_rules SET action = 'confirm'"), SQLITE_OK);
+  EXPECT_NE(generation_of(*store), seen);
+  seen = generation_of(*store);
+  ASSERT_EQ(raw.exec("DELETE FROM presence_rules"), SQLITE_OK);
+  EXPECT_NE(generation_of(*store), seen);
+  EXPECT_NE(raw.exec("INSERT INTO presence_rules VALUES ('sip:bob@example.com', 'example.com', "
+                     "'deny')"),
+            SQLITE_OK);  // the CHECK constraint
+}
+
+TEST_F(SqliteStoreTest, MissingGenerationRowIsAnErrorNotAZero) {
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  RawDb raw(file());
+  ASSERT_EQ(raw.exec("DELETE FROM counters"), SQLITE_OK);
+  Result<std::int64_t> generation = store->presence_rules_generation();
+  ASSERT_FALSE(generation.ok());
+  EXPECT_EQ(generation.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(generation.status().message(), HasSubstr(file().string()));
+}
+
+TEST_F(SqliteStoreTest, PublicationBodyIsStoredAsABlob) {
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  Publication empty = bob_publication("e2", 2);
+  empty.body.clear();
+  ASSERT_TRUE(store->put_publication(bob_publication("e1", 1)).ok());
+  ASSERT_TRUE(store->put_publication(empty).ok());
+  RawDb raw(file());
+  EXPECT_EQ(raw.text("SELECT group_concat(typeof(body) || ':' || length(body), ',') "
+                     "FROM (SELECT body FROM publications ORDER BY etag)"),
+            "blob:23,blob:0");
+}
+
+TEST_F(SqliteStoreTest, RouteSetIsStoredOneUriPerLine) {
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->put_subscription(alice_watches_bob()).ok());
+  RawDb raw(file());
+  EXPECT_EQ(raw.text("SELECT route_set FROM subscriptions"),
+            "<sip:p1.example.com;lr>\n<sip:p2.example.com;lr>");
+}
+
+TEST_F(SqliteStoreTest, FailedPutLeavesThePublicationItWouldReplace) {
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->put_publication(bob_publication("e1", 1)).ok());
+  {
+    // Make the insert of one etag fail after the removal of the replaced one has run.
+    RawDb raw(file());
+    ASSERT_EQ(raw.exec("CREATE TRIGGER refuse BEFORE INSERT ON publications "
+                       "WHEN new.etag = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END"),
+              SQLITE_OK);
+  }
+  // The schema changed under the cached statements: SQLite re-prepares them.
+  Status failed = store->put_publication(bob_publication("poison", 1), "e1");
+  EXPECT_EQ(failed.code(), StatusCode::kIoError);
+  EXPECT_THAT(failed.message(), HasSubstr("refused"));
+  EXPECT_THAT(*store->load_publications(), ElementsAre(bob_publication("e1", 1)));
+  // The transaction was rolled back, not left open: another connection can write.
+  auto other = open_ok(50);
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(other->put_publication(bob_publication("e2", 2), "e1").ok());
+  EXPECT_THAT(*store->load_publications(), ElementsAre(bob_publication("e2", 2)));
+}
+
+TEST_F(SqliteStoreTest, PutWithReplacesWaitsForAnotherWriterThenFailsWithAnError) {
+  auto store = open_ok(50);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->put_publication(bob_publication("e1", 1)).ok());
+  RawDb other(file());
+  ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK);
+  Status blocked = store->put_publication(bob_publication("e2", 1), "e1");
+  EXPECT_EQ(blocked.code(), StatusCode::kIoError);
+  EXPECT_THAT(blocked.message(), HasSubstr("locked"));
+  ASSERT_EQ(other.exec("ROLLBACK"), SQLITE_OK);
+  EXPECT_THAT(*store->load_publications(), ElementsAre(bob_publication("e1", 1)));
+  ASSERT_TRUE(store->put_publication(bob_publication("e2", 1), "e1").ok());
+  EXPECT_THAT(*store->load_publications(), ElementsAre(bob_publication("e2", 1)));
 }
 
 }  // namespace

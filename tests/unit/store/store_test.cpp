@@ -49,6 +49,43 @@ StoredMessage message(std::string recipient, std::string body, std::int64_t expi
   return m;
 }
 
+Publication publication(std::string etag, std::string presentity, std::int64_t sequence,
+                        std::int64_t expires_at = 2000) {
+  Publication p;
+  p.etag = std::move(etag);
+  p.presentity = std::move(presentity);
+  p.event = "presence";
+  p.content_type = "application/pidf+xml";
+  p.body = "<presence entity=\"" + p.presentity +
+           "\"><tuple id=\"t1\"><status><basic>open</basic></status></tuple></presence>";
+  p.sequence = sequence;
+  p.expires_at = expires_at;
+  p.updated_at = 1000;
+  return p;
+}
+
+SubscriptionRecord subscription(std::string key, std::string resource = "sip:bob@example.com") {
+  SubscriptionRecord r;
+  r.key = std::move(key);
+  r.package = "presence";
+  r.resource = std::move(resource);
+  r.watcher = "sip:alice@example.com";
+  r.watcher_display = "Alice";
+  r.call_id = "3848276298220188511@atlanta.example.com";
+  r.local_tag = "ffd2";
+  r.remote_tag = "1928301774";
+  r.local_uri = r.resource;
+  r.remote_uri = r.watcher;
+  r.remote_target = "sip:alice@192.0.2.4:5060;transport=tcp";
+  r.flow = "tcp:192.0.2.4:40312";
+  r.content_type = "application/pidf+xml";
+  r.remote_cseq = 17;
+  r.local_cseq = 3;
+  r.expires_at = 4600;
+  r.state = "active";
+  return r;
+}
+
 class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -84,6 +121,30 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
     Result<std::vector<std::string>> all = store_->message_recipients();
     EXPECT_TRUE(all.ok()) << all.status().message();
     return all.ok() ? *all : std::vector<std::string>{};
+  }
+
+  std::vector<Publication> publications() {
+    Result<std::vector<Publication>> loaded = store_->load_publications();
+    EXPECT_TRUE(loaded.ok()) << loaded.status().message();
+    return loaded.ok() ? *loaded : std::vector<Publication>{};
+  }
+
+  std::vector<SubscriptionRecord> subscriptions() {
+    Result<std::vector<SubscriptionRecord>> loaded = store_->load_subscriptions();
+    EXPECT_TRUE(loaded.ok()) << loaded.status().message();
+    return loaded.ok() ? *loaded : std::vector<SubscriptionRecord>{};
+  }
+
+  std::vector<PresenceRule> rules() {
+    Result<std::vector<PresenceRule>> loaded = store_->load_presence_rules();
+    EXPECT_TRUE(loaded.ok()) << loaded.status().message();
+    return loaded.ok() ? *loaded : std::vector<PresenceRule>{};
+  }
+
+  std::int64_t generation() {
+    Result<std::int64_t> value = store_->presence_rules_generation();
+    EXPECT_TRUE(value.ok()) << value.status().message();
+    return value.ok() ? *value : -1;
   }
 
   testing::TempDir dir_;
@@ -411,6 +472,277 @@ TEST_P(StoreTest, MessagesAndBindingsOfTheSameAorAreIndependent) {
   ASSERT_TRUE(store_->put_binding(b).ok());
   EXPECT_EQ(*store_->remove_expired_messages(1000), 1u);
   EXPECT_THAT(bindings(), ElementsAre(b));
+}
+
+TEST_P(StoreTest, PutPublicationIsLoadedBackFieldForField) {
+  Publication p = publication("a1b2c3", "sip:bob@example.com", 1);
+  p.sequence = 9007199254740993;  // beyond a double's exact integers
+  p.expires_at = 4102444800;
+  p.updated_at = -1;
+  ASSERT_TRUE(store_->put_publication(p).ok());
+  EXPECT_THAT(publications(), ElementsAre(p));
+}
+
+TEST_P(StoreTest, PublicationBodyRoundTripsByteForByte) {
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte.push_back(static_cast<char>(b));
+  Publication binary = publication("e1", "sip:bob@example.com", 1);
+  binary.body = every_byte + std::string("\0\0", 2);
+  Publication empty = publication("e2", "sip:bob@example.com", 2);
+  empty.body.clear();
+  empty.content_type.clear();
+  ASSERT_TRUE(store_->put_publication(binary).ok());
+  ASSERT_TRUE(store_->put_publication(empty).ok());
+  std::vector<Publication> read = publications();
+  ASSERT_THAT(read, ElementsAre(binary, empty));
+  EXPECT_EQ(read[0].body.size(), 258u);
+}
+
+TEST_P(StoreTest, PutPublicationReplacesTheOneWithTheSameEtag) {
+  Publication first = publication("e1", "sip:bob@example.com", 1);
+  ASSERT_TRUE(store_->put_publication(first).ok());
+  Publication modified = first;
+  modified.body = "<presence/>";
+  modified.expires_at = 5000;
+  modified.updated_at = 1500;
+  ASSERT_TRUE(store_->put_publication(modified).ok());
+  EXPECT_THAT(publications(), ElementsAre(modified));
+}
+
+TEST_P(StoreTest, PutPublicationRemovesTheOneItReplacesOnly) {
+  Publication old_tag = publication("e1", "sip:bob@example.com", 1);
+  Publication other = publication("e2", "sip:bob@example.com", 2);
+  for (const Publication& p : {old_tag, other}) ASSERT_TRUE(store_->put_publication(p).ok());
+  Publication refreshed = old_tag;  // a refresh issues a new entity-tag (RFC 3903 §6)
+  refreshed.etag = "e3";
+  refreshed.expires_at = 5000;
+  ASSERT_TRUE(store_->put_publication(refreshed, "e1").ok());
+  EXPECT_THAT(publications(), ElementsAre(refreshed, other));  // sequence 1 stays first
+  EXPECT_TRUE(store_->remove_publication("e1").is_not_found());
+}
+
+TEST_P(StoreTest, ReplacesThatIsTheSameEtagOrAbsentOnlyPuts) {
+  Publication p = publication("e1", "sip:bob@example.com", 1);
+  ASSERT_TRUE(store_->put_publication(p, "e1").ok());
+  EXPECT_THAT(publications(), ElementsAre(p));
+  Publication q = publication("e2", "sip:bob@example.com", 2);
+  ASSERT_TRUE(store_->put_publication(q, "expired-long-ago").ok());
+  EXPECT_THAT(publications(), ElementsAre(p, q));
+}
+
+TEST_P(StoreTest, PublicationsAreLoadedOrderedByPresentityThenSequence) {
+  Publication bob2 = publication("a", "sip:bob@example.com", 2);
+  Publication carol1 = publication("b", "sip:carol@example.com", 1);
+  Publication bob10 = publication("c", "sip:bob@example.com", 10);
+  Publication alice7 = publication("d", "sip:alice@example.com", 7);
+  Publication bob1 = publication("z", "sip:bob@example.com", 1);
+  for (const Publication& p : {bob2, carol1, bob10, alice7, bob1}) {
+    ASSERT_TRUE(store_->put_publication(p).ok());
+  }
+  EXPECT_THAT(publications(), ElementsAre(alice7, bob1, bob2, bob10, carol1));
+}
+
+TEST_P(StoreTest, RemovePublicationRemovesOnlyThatEtag) {
+  Publication a = publication("e1", "sip:bob@example.com", 1);
+  Publication b = publication("e2", "sip:bob@example.com", 2);
+  for (const Publication& p : {a, b}) ASSERT_TRUE(store_->put_publication(p).ok());
+  EXPECT_TRUE(store_->remove_publication("e1").ok());
+  EXPECT_THAT(publications(), ElementsAre(b));
+  Status again = store_->remove_publication("e1");
+  EXPECT_TRUE(again.is_not_found());
+  EXPECT_THAT(again.message(), ::testing::HasSubstr("e1"));
+  EXPECT_TRUE(store_->remove_publication("").is_not_found());
+}
+
+TEST_P(StoreTest, RemoveExpiredPublicationsRemovesThoseExpiringAtOrBeforeNow) {
+  Publication gone = publication("e1", "sip:bob@example.com", 1, 999);
+  Publication edge = publication("e2", "sip:carol@example.com", 2, 1000);
+  Publication kept = publication("e3", "sip:bob@example.com", 3, 1001);
+  for (const Publication& p : {gone, edge, kept}) ASSERT_TRUE(store_->put_publication(p).ok());
+  Result<std::size_t> removed = store_->remove_expired_publications(1000);
+  ASSERT_TRUE(removed.ok()) << removed.status().message();
+  EXPECT_EQ(*removed, 2u);
+  EXPECT_THAT(publications(), ElementsAre(kept));
+  EXPECT_EQ(*store_->remove_expired_publications(1000), 0u);
+}
+
+TEST_P(StoreTest, InvalidPublicationsAreRefusedAndRemoveNothing) {
+  Publication kept = publication("e1", "sip:bob@example.com", 1);
+  ASSERT_TRUE(store_->put_publication(kept).ok());
+  Publication no_etag = publication("", "sip:bob@example.com", 2);
+  Publication no_presentity = publication("e2", "", 2);
+  for (const Publication& p : {no_etag, no_presentity}) {
+    EXPECT_EQ(store_->put_publication(p, "e1").code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_THAT(publications(), ElementsAre(kept));
+}
+
+TEST_P(StoreTest, PutSubscriptionIsLoadedBackFieldForField) {
+  SubscriptionRecord r = subscription("k1");
+  r.event_id = "17";
+  r.remote_cseq = 4294967295u;  // the largest CSeq numbers survive the INTEGER columns
+  r.local_cseq = 4294967295u;
+  r.expires_at = 4102444800;
+  r.state = "pending";
+  ASSERT_TRUE(store_->put_subscription(r).ok());
+  EXPECT_THAT(subscriptions(), ElementsAre(r));
+}
+
+TEST_P(StoreTest, RouteSetRoundTripsInOrder) {
+  SubscriptionRecord none = subscription("a");
+  SubscriptionRecord one = subscription("b");
+  one.route_set = {"<sip:edge.example.com;lr>"};
+  SubscriptionRecord three = subscription("c");
+  three.route_set = {"<sip:p1.example.com;lr>", "<sip:p2.example.com;lr;ob>",
+                     "<sip:p3.example.com:5061;transport=tls;lr>"};
+  three.flow.clear();
+  three.watcher_display.clear();
+  for (const SubscriptionRecord& r : {none, one, three}) {
+    ASSERT_TRUE(store_->put_subscription(r).ok());
+  }
+  EXPECT_THAT(subscriptions(), ElementsAre(none, one, three));
+}
+
+TEST_P(StoreTest, PutSubscriptionReplacesTheSameKey) {
+  SubscriptionRecord first = subscription("k1");
+  ASSERT_TRUE(store_->put_subscription(first).ok());
+  SubscriptionRecord refreshed = first;
+  refreshed.remote_cseq = first.remote_cseq + 1;
+  refreshed.local_cseq = first.local_cseq + 2;
+  refreshed.expires_at = 8200;
+  refreshed.route_set = {"<sip:edge.example.com;lr>"};
+  refreshed.state = "pending";
+  ASSERT_TRUE(store_->put_subscription(refreshed).ok());
+  EXPECT_THAT(subscriptions(), ElementsAre(refreshed));
+}
+
+TEST_P(StoreTest, SubscriptionsAreLoadedOrderedByKey) {
+  SubscriptionRecord c = subscription("c", "sip:alice@example.com");
+  SubscriptionRecord a = subscription("a", "sip:zed@example.com");
+  SubscriptionRecord b = subscription("b");
+  for (const SubscriptionRecord& r : {c, a, b}) ASSERT_TRUE(store_->put_subscription(r).ok());
+  EXPECT_THAT(subscriptions(), ElementsAre(a, b, c));
+}
+
+TEST_P(StoreTest, RemoveSubscriptionRemovesOnlyThatKey) {
+  SubscriptionRecord a = subscription("a");
+  SubscriptionRecord b = subscription("b");
+  for (const SubscriptionRecord& r : {a, b}) ASSERT_TRUE(store_->put_subscription(r).ok());
+  EXPECT_TRUE(store_->remove_subscription("a").ok());
+  EXPECT_THAT(subscriptions(), ElementsAre(b));
+  EXPECT_TRUE(store_->remove_subscription("a").is_not_found());
+  EXPECT_TRUE(store_->remove_subscription("nonexistent").is_not_found());
+}
+
+TEST_P(StoreTest, InvalidSubscriptionsAreRefused) {
+  SubscriptionRecord no_key = subscription("");
+  SubscriptionRecord empty_route = subscription("k1");
+  empty_route.route_set = {"<sip:p1.example.com;lr>", ""};
+  SubscriptionRecord lf_route = subscription("k2");
+  lf_route.route_set = {"<sip:p1\n.example.com;lr>"};
+  for (const SubscriptionRecord& r : {no_key, empty_route, lf_route}) {
+    EXPECT_EQ(store_->put_subscription(r).code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_THAT(subscriptions(), IsEmpty());
+}
+
+TEST_P(StoreTest, PresenceRulesAreSetAndLoadedOrderedByPresentityThenWatcher) {
+  PresenceRule bob_domain{"sip:bob@example.com", "example.com", "confirm"};
+  PresenceRule alice_carol{"sip:alice@example.com", "sip:carol@example.com", "polite-block"};
+  PresenceRule bob_alice{"sip:bob@example.com", "sip:alice@example.com", "allow"};
+  PresenceRule bob_mallory{"sip:bob@example.com", "sip:mallory@evil.example", "block"};
+  for (const PresenceRule& r : {bob_domain, alice_carol, bob_alice, bob_mallory}) {
+    ASSERT_TRUE(store_->set_presence_rule(r).ok());
+  }
+  EXPECT_THAT(rules(), ElementsAre(alice_carol, bob_domain, bob_alice, bob_mallory));
+}
+
+TEST_P(StoreTest, SetPresenceRuleReplacesTheRuleOfTheSamePair) {
+  PresenceRule rule{"sip:bob@example.com", "sip:alice@example.com", "confirm"};
+  PresenceRule other{"sip:bob@example.com", "example.com", "block"};
+  ASSERT_TRUE(store_->set_presence_rule(rule).ok());
+  ASSERT_TRUE(store_->set_presence_rule(other).ok());
+  rule.action = "allow";
+  ASSERT_TRUE(store_->set_presence_rule(rule).ok());
+  EXPECT_THAT(rules(), ElementsAre(other, rule));
+}
+
+TEST_P(StoreTest, RemovePresenceRuleRemovesOnlyThatPair) {
+  PresenceRule a{"sip:bob@example.com", "sip:alice@example.com", "allow"};
+  PresenceRule b{"sip:bob@example.com", "example.com", "block"};
+  PresenceRule c{"sip:alice@example.com", "sip:bob@example.com", "allow"};
+  for (const PresenceRule& r : {a, b, c}) ASSERT_TRUE(store_->set_presence_rule(r).ok());
+  EXPECT_TRUE(store_->remove_presence_rule(a.presentity, a.watcher).ok());
+  EXPECT_THAT(rules(), ElementsAre(c, b));
+  Status again = store_->remove_presence_rule(a.presentity, a.watcher);
+  EXPECT_TRUE(again.is_not_found());
+  EXPECT_THAT(again.message(), ::testing::HasSubstr(a.watcher));
+  // Same watcher, other presentity: not the rule that exists.
+  EXPECT_TRUE(store_->remove_presence_rule("sip:carol@example.com", b.watcher).is_not_found());
+  EXPECT_THAT(rules(), ElementsAre(c, b));
+}
+
+TEST_P(StoreTest, InvalidPresenceRulesAreRefused) {
+  const PresenceRule invalid[] = {
+      {"", "sip:alice@example.com", "allow"},
+      {"sip:bob@example.com", "", "allow"},
+      {"sip:bob@example.com", "sip:alice@example.com", ""},
+      {"sip:bob@example.com", "sip:alice@example.com", "deny"},
+      {"sip:bob@example.com", "sip:alice@example.com", "Allow"},
+      {"sip:bob@example.com", "sip:alice@example.com", "polite block"},
+      {"sip:bob@example.com", "sip:alice@example.com", std::string("allow\0", 6)},
+  };
+  for (const PresenceRule& r : invalid) {
+    EXPECT_EQ(store_->set_presence_rule(r).code(), StatusCode::kInvalidArgument) << r.action;
+  }
+  EXPECT_THAT(rules(), IsEmpty());
+}
+
+TEST_P(StoreTest, EachActionIsAccepted) {
+  for (const char* action : {"allow", "block", "polite-block", "confirm"}) {
+    EXPECT_TRUE(store_->set_presence_rule({"sip:bob@example.com", "example.com", action}).ok());
+    EXPECT_THAT(rules(), ElementsAre(PresenceRule{"sip:bob@example.com", "example.com", action}));
+  }
+}
+
+TEST_P(StoreTest, GenerationChangesWithEverySetAndRemovalOnly) {
+  PresenceRule rule{"sip:bob@example.com", "sip:alice@example.com", "allow"};
+  std::int64_t start = generation();
+  EXPECT_EQ(generation(), start);  // reading does not change it
+  ASSERT_TRUE(store_->set_presence_rule(rule).ok());
+  std::int64_t after_set = generation();
+  EXPECT_NE(after_set, start);
+  ASSERT_TRUE(store_->set_presence_rule(rule).ok());  // the same action again
+  std::int64_t after_same = generation();
+  EXPECT_NE(after_same, after_set);
+  rule.action = "block";
+  ASSERT_TRUE(store_->set_presence_rule(rule).ok());
+  std::int64_t after_change = generation();
+  EXPECT_NE(after_change, after_same);
+  ASSERT_TRUE(store_->remove_presence_rule(rule.presentity, rule.watcher).ok());
+  std::int64_t after_remove = generation();
+  EXPECT_NE(after_remove, after_change);
+  // Refused calls and other tables leave it alone.
+  EXPECT_TRUE(store_->remove_presence_rule(rule.presentity, rule.watcher).is_not_found());
+  EXPECT_EQ(store_->set_presence_rule({"", "x", "allow"}).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(store_->put_publication(publication("e1", rule.presentity, 1)).ok());
+  ASSERT_TRUE(store_->put_subscription(subscription("k1")).ok());
+  EXPECT_EQ(generation(), after_remove);
+}
+
+TEST_P(StoreTest, PresenceDataOfTheSameAorIsIndependent) {
+  Publication p = publication("e1", "sip:bob@example.com", 1, 500);
+  SubscriptionRecord s = subscription("k1", "sip:bob@example.com");
+  PresenceRule r{"sip:bob@example.com", "sip:alice@example.com", "allow"};
+  ASSERT_TRUE(store_->put_publication(p).ok());
+  ASSERT_TRUE(store_->put_subscription(s).ok());
+  ASSERT_TRUE(store_->set_presence_rule(r).ok());
+  ASSERT_TRUE(store_->put_binding(binding("sip:bob@example.com", "sip:bob@192.0.2.9", 500)).ok());
+  EXPECT_EQ(*store_->remove_expired(1000), 1u);
+  EXPECT_THAT(publications(), ElementsAre(p));
+  EXPECT_EQ(*store_->remove_expired_publications(1000), 1u);
+  EXPECT_THAT(subscriptions(), ElementsAre(s));
+  EXPECT_THAT(rules(), ElementsAre(r));
 }
 
 TEST(OpenStoreTest, UnknownBackendIsRefusedByName) {
