@@ -1,11 +1,13 @@
 """The presence agent as call flows over loopback: the seeds' SUBSCRIBE / NOTIFY / PUBLISH
 exchanges as printed (Chebychev and Poisson over TCP, presentity@example.com over UDP), the
-RFC 6665 notifier (489, 423, 406, 481, refresh, unsubscribe, fetch, expiry, a NOTIFY
-answered 481, CSeq order, one NOTIFY outstanding at a time), RFC 3903 PUBLISH (SIP-ETag,
-refresh, modify, remove, 412, 415, 400, 489, 423, 403, 404, composition of two devices,
-registration state), authorization with `herald presence` (pending, allow, block,
-polite-block, domain rules, remove), presence.winfo (RFC 3857/3858), proxy authentication,
-kill -9 restarts, and SIPp as watcher and publisher."""
+RFC 6665 notifier (489, 423, 406, 404, 481, 500, refresh, unsubscribe, fetch, expiry, event
+ids, NOTIFYs answered 481 or 500, CSeq order, one NOTIFY outstanding at a time), RFC 3903
+PUBLISH (SIP-ETag, refresh, modify, remove, expiry, 412, 415, 400, 489, 423, 403, 404,
+composition of two devices, registration state), authorization with `herald presence`
+(pending, allow, block, polite-block, domain rules, remove; nothing revealed to
+unauthorized watchers), presence.winfo (RFC 3857/3858), proxy authentication, kill -9
+restarts (dialogs, publications, pending subscriptions, expiry while down), and SIPp as
+watcher and publisher."""
 
 import copy
 import os
@@ -194,9 +196,8 @@ class PresenceTestCase(ProxyTestCase):
         if expires is not None:
             self.assertLessEqual(int(r.get("Expires")), expires, r)
 
-    def refresh(self, sub, expires, cseq_step=1, headers=()):
+    def refresh(self, sub, expires, headers=()):
         """A SUBSCRIBE in the dialog (refresh, or unsubscribe with 0); returns the final answer."""
-        sub.dialog.cseq += cseq_step - 1
         sub.ua.in_dialog(sub.dialog, "SUBSCRIBE", headers=[f"Event: {sub.event}", f"Expires: {expires}", *headers])
         return self.final(sub.ua, "SUBSCRIBE")
 
@@ -417,14 +418,18 @@ class Framework(PresenceTestCase):
         self.assertEqual(r.status, 481, r)
         self.assertTrue(watcher.expect_nothing(0.3, "NOTIFY"))
 
-    def test_cseq_not_above_the_last_is_500(self):
-        # RFC 3261 §12.2.2: a lower (or equal) CSeq in a dialog is answered 500.
+    def test_lower_cseq_is_500(self):
+        # RFC 3261 §12.2.2: a CSeq lower than the last in the dialog is answered 500.
         pres, watcher = self.presentity(), self.watcher()
         sub = self.subscribe(watcher, pres.aor)
         self.notify(sub)
-        r = self.refresh(sub, 600, cseq_step=0)
+        self.assertEqual(self.refresh(sub, 600).status, 200)  # CSeq 2
+        self.notify(sub)
+        sub.dialog.cseq = 0  # the next request carries CSeq 1
+        r = self.refresh(sub, 600)
         self.assertEqual(r.status, 500, r)
         self.assertTrue(watcher.expect_nothing(0.3, "NOTIFY"))
+        sub.dialog.cseq = 2
         self.assertEqual(self.refresh(sub, 600).status, 200)
         self.assert_state(self.notify(sub), "active")
 
@@ -473,6 +478,16 @@ class Framework(PresenceTestCase):
         self.assertTrue(watcher.expect_nothing(1.5, "NOTIFY"), "a NOTIFY after the watcher answered 481")
         self.assertEqual(self.refresh(sub, 600).status, 481)
 
+    def test_notify_answered_500_keeps_the_subscription(self):
+        # Only 481, a timeout or a transport failure end a subscription (RFC 6665 §4.2.2).
+        pres, watcher = self.presentity(), self.watcher()
+        sub = self.subscribe(watcher, pres.aor)
+        self.notify(sub, answer=500)
+        self.published(pres, pidf(pres.aor, note="still watching"))
+        n = self.notify(sub)
+        self.assert_state(n, "active")
+        self.assertEqual(self.document(n).all_notes(), ["still watching"])
+
     def test_notify_cseq_is_strictly_increasing(self):
         pres, watcher = self.presentity(), self.watcher()
         sub = self.subscribe(watcher, pres.aor)
@@ -503,6 +518,23 @@ class Framework(PresenceTestCase):
         self.assertEqual(self.document(n).all_notes(), ["three"], "the NOTIFY after the answer is not the newest")
         self.assertTrue(watcher.expect_nothing(1.0, "NOTIFY"), "a coalesced state was sent again")
 
+    def test_event_id_is_echoed_in_every_notify(self):
+        # RFC 6665 §8.2.1: the NOTIFY's Event carries the SUBSCRIBE's id parameter.
+        pres, watcher = self.presentity(), self.watcher()
+        sub = self.subscribe(watcher, pres.aor, event="presence;id=desk-1")
+        sub.event = "presence"
+        n = self.notify(sub)
+        self.assertEqual(param(n.get("Event"), "id"), "desk-1", n)
+        self.assertEqual(self.refresh(sub, 0).status, 481,
+                         "a SUBSCRIBE without the id names another subscription, which does not exist")
+        sub.event = "presence;id=desk-1"
+        r = self.refresh(sub, 0)
+        self.assertEqual(r.status, 200, r)
+        sub.event = "presence"
+        n = self.notify(sub)
+        self.assert_state(n, "terminated", reason="timeout")
+        self.assertEqual(param(n.get("Event"), "id"), "desk-1", n)
+
     def test_notify_goes_over_the_subscribers_tcp_connection(self):
         pres, watcher = self.presentity(), self.watcher(transport="tcp")
         sub = self.subscribe(watcher, pres.aor)
@@ -512,7 +544,22 @@ class Framework(PresenceTestCase):
 
 
 class Expiry(PresenceTestCase):
-    config = PRESENCE_CONFIG.replace("subscribe_min_expires = 60", "subscribe_min_expires = 1")
+    config = (PRESENCE_CONFIG.replace("subscribe_min_expires = 60", "subscribe_min_expires = 1")
+              .replace("publish_min_expires = 60", "publish_min_expires = 1"))
+
+    def test_publication_expires_and_watchers_see_the_registration_state(self):
+        # RFC 3903 §6: a publication not refreshed in time is removed; the composed state
+        # changes back (here: registered, so open with the contact).
+        pres = self.presentity(register=True)
+        watcher = self.watcher()
+        sub = self.subscribe(watcher, pres.aor)
+        self.notify(sub)
+        etag = self.published(pres, pidf(pres.aor, "closed", note="short-lived"), expires=2)
+        self.assertEqual(self.document(self.notify(sub)).all_notes(), ["short-lived"])
+        doc = self.document(self.notify(sub, timeout=8.0))
+        self.assertEqual([(t.basic, t.contact) for t in doc.tuples], [("open", pres.contact)])
+        _, r = self.publish(pres, None, etag=etag)
+        self.assertEqual(r.status, 412, "an expired publication still answers to its entity-tag")
 
     def test_subscription_expires_with_notify_terminated_timeout(self):
         pres, watcher = self.presentity(), self.watcher()
@@ -633,6 +680,12 @@ class Publish(PresenceTestCase):
         self.assertEqual((r.status, r.reason), (423, "Interval Too Brief"))
         self.assertEqual(r.get("Min-Expires"), "60")
 
+    def test_no_expires_gets_the_default(self):
+        pres = self.presentity()
+        _, r = self.publish(pres, pidf(pres.aor), expires=None)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(int(r.get("Expires")), 3600)
+
     def test_expires_above_the_maximum_is_shortened(self):
         pres = self.presentity()
         _, r = self.publish(pres, pidf(pres.aor), expires=7200)
@@ -730,6 +783,39 @@ class Authorization(PresenceTestCase):
         n = self.notify(sub)
         self.assert_state(n, "active")
         self.assertNotIn("here for friends", self.assert_closed(n).all_notes())
+
+    def test_fetch_and_subscribe_reveal_nothing_to_unauthorized_watchers(self):
+        pres = self.presentity()
+        self.published(pres, pidf(pres.aor, "open", note="secret"))
+        carol, mallory, dave = (self.watcher(domain=FOREIGN, prefix=p) for p in ("carol", "mallory", "dave"))
+        self.rule("block", pres.aor, mallory.aor)
+        self.rule("polite-block", pres.aor, dave.aor)
+        time.sleep(1.5)  # the server notices rule changes within about a second
+        # Pending (policy confirm): a fetch ends at once, with no state.
+        n = self.notify(self.subscribe(carol, pres.aor, expires=0))
+        self.assert_state(n, "terminated")
+        self.assertEqual(n.body, b"", n)
+        # Blocked: refused, or terminated;reason=rejected with no state, fetch or not.
+        for expires in (0, 600):
+            sub = self.subscribe(mallory, pres.aor, expires=expires, expect=None)
+            if sub.response.status >= 300:
+                self.assertEqual(sub.response.status, 403, sub.response)
+                continue
+            n = self.notify(sub)
+            self.assert_state(n, "terminated", reason="rejected")
+            self.assertEqual(n.body, b"", n)
+        # Politely blocked: the fetch shows closed.
+        n = self.notify(self.subscribe(dave, pres.aor, expires=0))
+        self.assert_state(n, "terminated")
+        self.assertNotIn("secret", self.assert_closed(n).all_notes())
+        # A pending watcher that unsubscribes gets a final NOTIFY without state.
+        erin = self.watcher(domain=FOREIGN, prefix="erin")
+        sub = self.subscribe(erin, pres.aor)
+        self.assert_state(self.notify(sub), "pending")
+        self.assertEqual(self.refresh(sub, 0).status, 200)
+        n = self.notify(sub)
+        self.assert_state(n, "terminated")
+        self.assertEqual(n.body, b"", n)
 
     def test_domain_rule_covers_every_watcher_of_the_domain(self):
         pres, carol = self.presentity(), self.foreign_watcher()
@@ -874,11 +960,33 @@ class Authenticated(PresenceTestCase):
 
 
 class Restart(PresenceTestCase):
-    def restart(self):
+    config = PRESENCE_CONFIG.replace("subscribe_min_expires = 60", "subscribe_min_expires = 1")
+
+    def restart(self, down=0.0):
+        """kill -9, `down` seconds without a server, then the same port and data directory."""
         self.server.proc.send_signal(signal.SIGKILL)
         self.server.proc.wait()
         self.server.log.close()
+        time.sleep(down)
         type(self).server = Server(config=self.config, data_dir=self.server.data_dir, port=self.server.port)
+
+    def test_pending_subscription_is_approved_after_kill_9(self):
+        pres, carol = self.presentity(), self.watcher(domain=FOREIGN, prefix="carol")
+        sub = self.subscribe(carol, pres.aor)
+        self.assert_state(self.notify(sub), "pending")
+        self.restart()
+        self.rule("allow", pres.aor, carol.aor)
+        n = self.notify(sub, timeout=4.0)
+        self.assert_state(n, "active")
+        self.assert_closed(n)
+
+    def test_subscription_expired_while_down_ends_with_a_notify_at_start(self):
+        pres, watcher = self.presentity(), self.watcher()
+        sub = self.subscribe(watcher, pres.aor, expires=2)
+        self.assert_state(self.notify(sub), "active")
+        self.restart(down=3.0)
+        self.assert_state(self.notify(sub, timeout=5.0), "terminated", reason="timeout")
+        self.assertEqual(self.refresh(sub, 60).status, 481)
 
     def test_subscription_survives_kill_9(self):
         pres, watcher = self.presentity(), self.watcher()
@@ -1098,6 +1206,7 @@ class SeedPresentityExample(PresenceTestCase):
         self.assertEqual(param(r.vias()[0], "branch"), "z9hG4bKnashds7")
         self.assertEqual(param(r.vias()[0], "received"), "127.0.0.1")
         sub = Sub(watcher, Message(raw.encode()), r)
+        herald_tag = r.to_tag
 
         n = watcher.recv_request(3.0, method="NOTIFY")
         self.assertIsNotNone(n, "no NOTIFY to sip:user@host.example.com")
@@ -1114,7 +1223,7 @@ class SeedPresentityExample(PresenceTestCase):
             # The 200 as printed (no Content-Length: optional over UDP, RFC 3261 §20.14).
             raw = ("SIP/2.0 200 OK\r\n" + "".join(f"Via: {v}\r\n" for v in notify.all("Via")) +
                    "To: <sip:watcher@example.com>;tag=12341234\r\n"
-                   f"From: <sip:presentity@example.com>;tag={r.to_tag}\r\n"
+                   f"From: <sip:presentity@example.com>;tag={herald_tag}\r\n"
                    "Call-ID: 12345678@host.example.com\r\n"
                    f"CSeq: {notify.cseq[0]} NOTIFY\r\n"
                    "\r\n").encode()
