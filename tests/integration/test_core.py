@@ -12,14 +12,23 @@ from harness import (SHARED_DIR, SOURCE_DIR, Server, ServerTestCase, TcpClient, 
                      status_of)
 
 
+ALLOW = {"OPTIONS", "REGISTER", "ACK", "CANCEL", "SUBSCRIBE", "PUBLISH"}
+
+
+def listed(value):
+    """A comma-separated header value (Allow, Allow-Events, Accept) as a set."""
+    return {v.strip() for v in (value or "").split(",") if v.strip()}
+
+
 class Options(ServerTestCase):
     def test_options_over_udp_lists_capabilities(self):
         c = UdpClient(self.server)
         c.send(request("OPTIONS", f"sip:127.0.0.1:{self.server.port}", port=c.port))
         r = c.recv()
         self.assertEqual(status_of(r), (200, "OK"))
-        self.assertEqual(header(r, "Allow"), "OPTIONS, REGISTER, ACK, CANCEL")
-        self.assertIsNotNone(header(r, "Accept"))
+        self.assertEqual(listed(header(r, "Allow")), ALLOW)
+        self.assertEqual(listed(header(r, "Allow-Events")), {"presence", "presence.winfo"})
+        self.assertTrue({"application/pidf+xml", "application/cpim-pidf+xml"} <= listed(header(r, "Accept")))
         self.assertEqual(header(r, "Supported"), "path")
         self.assertRegex(header(r, "To"), r";tag=\w+")
         self.assertRegex(header(r, "Via"), rf"received=127\.0\.0\.1;rport={c.port}")
@@ -50,10 +59,18 @@ class Answers(ServerTestCase):
         return r
 
     def test_known_method_not_served_is_405_with_allow(self):
-        for method in ["INVITE", "MESSAGE", "SUBSCRIBE", "PUBLISH", "BYE", "INFO", "REFER"]:
+        for method in ["INVITE", "MESSAGE", "BYE", "INFO", "REFER"]:
             r = self.ask(request(method, "sip:127.0.0.1", port="PORT"))  # to the server itself
             self.assertEqual(status_of(r), (405, "Method Not Allowed"), method)
-            self.assertEqual(header(r, "Allow"), "OPTIONS, REGISTER, ACK, CANCEL")
+            self.assertEqual(listed(header(r, "Allow")), ALLOW)
+
+    def test_subscribe_and_publish_without_event_are_489_with_allow_events(self):
+        # The server is a notifier and an event state compositor now (RFC 6665 §8.2.1,
+        # RFC 3903 §6 step 2): without an Event header the answer is 489 Bad Event.
+        for method in ["SUBSCRIBE", "PUBLISH"]:
+            r = self.ask(request(method, "sip:127.0.0.1", port="PORT"))  # to the server itself
+            self.assertEqual(status_of(r), (489, "Bad Event"), method)
+            self.assertIn("presence", listed(header(r, "Allow-Events")), method)
 
     def test_unknown_method_is_501(self):
         r = self.ask(request("SERVICE", "sip:127.0.0.1", port="PORT"))
