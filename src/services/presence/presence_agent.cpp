@@ -469,7 +469,9 @@ std::optional<events::Body> PresenceAgent::presence_body(const events::Subscript
 }
 
 void PresenceAgent::presence_changed(const events::Subscription& s, std::optional<events::Reason> ended) {
+  if (!ended && s.state == events::State::kPending) were_pending_.insert(s.key);
   if (ended) {
+    were_pending_.erase(s.key);
     // Each winfo subscription of the resource shows it once as terminated, in its next
     // document.
     const WatcherEntry entry{watcher_id(s.key), s.watcher, s.watcher_display, "terminated",
@@ -505,7 +507,7 @@ std::optional<events::Body> PresenceAgent::winfo_body(const events::Subscription
     if (ended.contains(id)) continue;  // ending now: listed below as terminated
     const bool pending = p->state == events::State::kPending;
     watchers.push_back({std::move(id), p->watcher, p->watcher_display, std::string(events::to_string(p->state)),
-                        pending ? "subscribe" : "approved", -1});
+                        pending || !were_pending_.contains(p->key) ? "subscribe" : "approved", -1});
   }
   for (WatcherEntry& e : state.ended) watchers.push_back(std::move(e));
   state.ended.clear();

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -165,6 +166,9 @@ class PresenceAgent {
   std::int64_t next_sequence_ = 1;
   std::unordered_map<std::string, Documents> documents_;  // by presentity
   std::unordered_map<std::string, WinfoState> winfo_;     // by winfo subscription key
+  // Presence subscriptions that have been pending: once active, watcher info says they were
+  // "approved" (RFC 3857 §3.2.4); one active from the start was created by "subscribe".
+  std::unordered_set<std::string> were_pending_;
 
   std::random_device random_;  // entity-tags are unguessable
   std::uint64_t etag_count_ = 0;

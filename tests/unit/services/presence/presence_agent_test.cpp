@@ -714,7 +714,7 @@ TEST_F(PresenceAgentTest, WatcherInfoListsPendingAndActiveWatchersAndOneTerminat
   ASSERT_EQ(doc.watchers.size(), 2u);
   EXPECT_EQ(doc.watchers[0].uri, "sip:alice@example.com");
   EXPECT_EQ(doc.watchers[0].status, "active");
-  EXPECT_EQ(doc.watchers[0].event, "approved");
+  EXPECT_EQ(doc.watchers[0].event, "subscribe");  // active at once; "approved" is pending → active (RFC 3857)
   EXPECT_EQ(doc.watchers[1].uri, "sip:carol@other.org");
   EXPECT_EQ(doc.watchers[1].status, "pending");
   EXPECT_EQ(doc.watchers[1].event, "subscribe");
