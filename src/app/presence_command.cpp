@@ -46,32 +46,6 @@ Exit status: 0 done, 1 the store refused (e.g. there is no such rule to remove),
 
 void say(const std::string& line) { std::fprintf(stderr, "herald: %s\n", line.c_str()); }
 
-std::optional<Config> config_of(const PresenceOptions& o) {
-  Config c = default_config();
-  if (!o.config_file.empty()) {
-    std::string error;
-    auto loaded = load_config(o.config_file, error);
-    if (!loaded) {
-      say(error);
-      return std::nullopt;
-    }
-    c = *loaded;
-  }
-  if (!o.data_dir.empty()) c.data_dir = o.data_dir;
-  return c;
-}
-
-std::unique_ptr<store::Store> open(const Config& c) {
-  store::StoreConfig sc;
-  sc.data_dir = c.data_dir;
-  auto opened = store::open_store(sc);
-  if (!opened.ok()) {
-    say("cannot open the store in " + c.data_dir.string() + ": " + opened.status().message());
-    return nullptr;
-  }
-  return std::move(opened).value();
-}
-
 // The presentity as normalize_aor() gives it; empty, said on stderr, if the text is no user
 // address.
 std::string checked_presentity(std::string_view text) {
@@ -101,9 +75,9 @@ std::string checked_watcher(std::string_view text) {
 
 // Opens the store of the configuration; the exit code when that fails.
 int with_store(const PresenceOptions& o, std::unique_ptr<store::Store>& s) {
-  auto config = config_of(o);
+  auto config = command_config(o.config_file, o.data_dir);
   if (!config) return kBadInput;
-  s = open(*config);
+  s = open_command_store(*config);
   return s ? 0 : kFailed;
 }
 

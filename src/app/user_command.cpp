@@ -29,32 +29,9 @@ struct UserOptions {
 constexpr int kFailed = 1;
 constexpr int kBadInput = 2;
 
-std::optional<Config> config_of(const UserOptions& o) {
-  Config c = default_config();
-  if (!o.config_file.empty()) {
-    std::string error;
-    auto loaded = load_config(o.config_file, error);
-    if (!loaded) {
-      std::fprintf(stderr, "herald: %s\n", error.c_str());
-      return std::nullopt;
-    }
-    c = *loaded;
-  }
-  if (!o.data_dir.empty()) c.data_dir = o.data_dir;
-  return c;
-}
+std::optional<Config> config_of(const UserOptions& o) { return command_config(o.config_file, o.data_dir); }
 
-std::unique_ptr<store::Store> open(const Config& c) {
-  store::StoreConfig sc;
-  sc.data_dir = c.data_dir;
-  auto opened = store::open_store(sc);
-  if (!opened.ok()) {
-    std::fprintf(stderr, "herald: cannot open the store in %s: %s\n", c.data_dir.c_str(),
-                 opened.status().message().c_str());
-    return nullptr;
-  }
-  return std::move(opened).value();
-}
+std::unique_ptr<store::Store> open(const Config& c) { return open_command_store(c); }
 
 // normalize_aor(), saying on stderr what is wrong when the text is no user address.
 std::string checked_aor(std::string_view text, std::string& domain) {
@@ -228,6 +205,33 @@ std::shared_ptr<int> add_user_commands(CLI::App& app) {
   common(ls);
   ls->final_callback([options, exit_code] { *exit_code = list(*options); });
   return exit_code;
+}
+
+std::optional<Config> command_config(const std::string& config_file, const std::string& data_dir) {
+  Config c = default_config();
+  if (!config_file.empty()) {
+    std::string error;
+    auto loaded = load_config(config_file, error);
+    if (!loaded) {
+      std::fprintf(stderr, "herald: %s\n", error.c_str());
+      return std::nullopt;
+    }
+    c = *loaded;
+  }
+  if (!data_dir.empty()) c.data_dir = data_dir;
+  return c;
+}
+
+std::unique_ptr<store::Store> open_command_store(const Config& c) {
+  store::StoreConfig sc;
+  sc.data_dir = c.data_dir;
+  auto opened = store::open_store(sc);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "herald: cannot open the store in %s: %s\n", c.data_dir.c_str(),
+                 opened.status().message().c_str());
+    return nullptr;
+  }
+  return std::move(opened).value();
 }
 
 }  // namespace herald::app

@@ -2,8 +2,12 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "app/config.h"
+#include "store/store.h"
 
 namespace herald::app {
 
@@ -18,5 +22,12 @@ std::shared_ptr<int> add_user_commands(CLI::App& app);
 // unescaped, sips: as sip:), with its domain ("example.com") left in `domain`. Empty when the
 // text is no user address (no user part, a password, a port, parameters or headers).
 std::string normalize_aor(std::string_view text, std::string& domain);
+
+// The configuration the administration commands work on: `config_file` (empty: the
+// defaults) with `data_dir`, when given, in place of its data directory. nullopt after
+// saying on stderr what is wrong with the file.
+std::optional<Config> command_config(const std::string& config_file, const std::string& data_dir);
+// The store of `config`; null after saying on stderr why it cannot be opened.
+std::unique_ptr<store::Store> open_command_store(const Config& config);
 
 }  // namespace herald::app
