@@ -82,7 +82,6 @@ std::int64_t unix_now() {
 services::Capabilities server_capabilities() {
   services::Capabilities c;
   c.methods = {"OPTIONS", "REGISTER", "ACK", "CANCEL", "SUBSCRIBE", "PUBLISH"};
-  c.events = {"presence", "presence.winfo"};
   c.accept = {"application/pidf+xml", "application/cpim-pidf+xml"};
   c.supported = {"path"};
   return c;

@@ -53,9 +53,11 @@ class ServerCore final : public sip::txn::TransactionUser {
   // SUBSCRIBE for the packages the notifier serves (and in its dialogs) goes to it; PUBLISH
   // for local presentities to the presence agent. Both must outlive the core. SUBSCRIBE for
   // other packages still goes to the proxy (the user's own devices may serve them).
+  // Allow-Events becomes the notifier's packages, so call it once they are added.
   void serve_events(events::Notifier& notifier, presence::PresenceAgent& presence) {
     notifier_ = &notifier;
     presence_ = &presence;
+    capabilities_.events = notifier.events();
   }
 
   void on_request(sip::txn::ServerTransactionId id, const sip::Message& request,

@@ -197,6 +197,11 @@ std::vector<const Subscription*> Notifier::subscriptions(std::string_view packag
   return out;
 }
 
+std::size_t Notifier::count(std::string_view package, std::string_view resource) const {
+  const Watchers* w = watchers_of(package, resource);
+  return w == nullptr ? 0 : w->live;
+}
+
 std::vector<std::string> Notifier::resources(std::string_view package) const {
   std::vector<std::string> out;
   const PackageSlot* slot = slot_named(package);

@@ -197,6 +197,8 @@ class Notifier {
   // The live subscriptions of `package` to `resource` (any state but terminated), oldest
   // first. Pointers stay valid until the next call into the notifier.
   std::vector<const Subscription*> subscriptions(std::string_view package, std::string_view resource) const;
+  // How many live subscriptions `package` has to `resource`, in O(1) (no list is built).
+  std::size_t count(std::string_view package, std::string_view resource) const;
   // Every resource of `package` with at least one live subscription.
   std::vector<std::string> resources(std::string_view package) const;
 

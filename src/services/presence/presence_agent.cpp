@@ -408,7 +408,7 @@ void PresenceAgent::on_registration(const std::string& aor) {
     before = std::move(it->second.composed[index_of(PidfFlavor::kPidf)]);
     documents_.erase(it);
   }
-  if (notifier_.subscriptions(kPresence, aor).empty()) return;
+  if (notifier_.count(kPresence, aor) == 0) return;
   // A refresh of the same contacts composes the same bytes: no NOTIFY for it.
   if (!before.empty() && before == document(aor, PidfFlavor::kPidf, Action::kAllow)) return;
   notifier_.notify(kPresence, aor);
@@ -479,11 +479,10 @@ void PresenceAgent::presence_changed(const events::Subscription& s, std::optiona
     for (const events::Subscription* w : notifier_.subscriptions(kWinfo, s.resource)) {
       winfo_[w->key].ended.push_back(entry);
     }
-    const auto rest = notifier_.subscriptions(kPresence, s.resource);
-    const bool watched = std::any_of(rest.begin(), rest.end(), [&](const auto* p) { return p->key != s.key; });
-    if (!watched) documents_.erase(s.resource);  // nobody left to serve it to
+    // The notifier has already taken `s` out of its lists.
+    if (notifier_.count(kPresence, s.resource) == 0) documents_.erase(s.resource);  // nobody left to serve
   }
-  if (!notifier_.subscriptions(kWinfo, s.resource).empty()) notifier_.notify(kWinfo, s.resource);
+  if (notifier_.count(kWinfo, s.resource) != 0) notifier_.notify(kWinfo, s.resource);
 }
 
 // ---- the presence.winfo package
