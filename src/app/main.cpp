@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/client_command.h"
 #include "app/config.h"
 #include "app/presence_command.h"
 #include "app/shard.h"
@@ -130,9 +131,16 @@ int main(int argc, char** argv) {
 
   std::shared_ptr<int> user_exit_code = herald::app::add_user_commands(app);
   std::shared_ptr<int> presence_exit_code = herald::app::add_presence_commands(app);
+  std::shared_ptr<int> client_exit_code = herald::app::add_client_commands(app);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end here with 0; bad usage is exit status 2, as shells expect.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (serve_cmd->parsed()) return serve(serve_options);
   if (*presence_exit_code >= 0) return *presence_exit_code;
+  if (*client_exit_code >= 0) return *client_exit_code;
   return *user_exit_code >= 0 ? *user_exit_code : 0;
 }

@@ -43,6 +43,8 @@ std::string checked_aor(std::string_view text, std::string& domain) {
   return aor;
 }
 
+}  // namespace
+
 std::string read_line_no_echo(const char* prompt) {
   std::fprintf(stderr, "%s", prompt);
   termios old{};
@@ -60,6 +62,8 @@ std::string read_line_no_echo(const char* prompt) {
   }
   return line;
 }
+
+namespace {
 
 // The password from --password, else a prompt (twice) on a terminal, else one line of stdin.
 std::optional<std::string> password_of(const UserOptions& o) {

@@ -23,6 +23,10 @@ std::shared_ptr<int> add_user_commands(CLI::App& app);
 // text is no user address (no user part, a password, a port, parameters or headers).
 std::string normalize_aor(std::string_view text, std::string& domain);
 
+// Prints `prompt` on stderr and reads one line from standard input, without echo when it is
+// a terminal.
+std::string read_line_no_echo(const char* prompt);
+
 // The configuration the administration commands work on: `config_file` (empty: the
 // defaults) with `data_dir`, when given, in place of its data directory. nullopt after
 // saying on stderr what is wrong with the file.

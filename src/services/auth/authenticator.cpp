@@ -15,28 +15,6 @@ namespace {
 
 using sip::grammar::iequals;
 
-// The value of a quoted-string with its quoted-pairs resolved ("a\"b" → a"b).
-std::string unescape_quoted(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size()) ++i;
-    out += s[i];
-  }
-  return out;
-}
-
-// A quoted-string holding `s`.
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   char l = sip::grammar::to_lower(c);

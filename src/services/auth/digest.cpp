@@ -80,4 +80,24 @@ std::string response_rfc2069(Algorithm algorithm, std::string_view ha1, std::str
   return hex_digest_of(algorithm, {ha1, nonce, ha2});
 }
 
+std::string unescape_quoted(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) ++i;
+    out += s[i];
+  }
+  return out;
+}
+
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
 }  // namespace herald::services::auth

@@ -47,4 +47,10 @@ std::string response(Algorithm algorithm, std::string_view ha1, std::string_view
 std::string response_rfc2069(Algorithm algorithm, std::string_view ha1, std::string_view nonce,
                              std::string_view ha2);
 
+// The value of a quoted-string with its quoted-pairs resolved (a\"b → a"b); `s` is the
+// text between the quotes.
+std::string unescape_quoted(std::string_view s);
+// A quoted-string holding `s` (quotes added, '"' and '\\' escaped).
+std::string quote(std::string_view s);
+
 }  // namespace herald::services::auth

@@ -1,0 +1,291 @@
+#include "client/user_agent.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/ip/udp.hpp>
+
+#include "sip/msg/headers.h"
+
+namespace herald::client {
+namespace {
+
+using sip::HeaderId;
+using sip::transport::Protocol;
+
+// The local address the kernel would send from to reach the server: connecting a UDP socket
+// sends nothing, it only picks the route. Loopback when that fails.
+boost::asio::ip::address local_address_for(const UserAgentConfig& config) {
+  boost::asio::io_context io;
+  boost::system::error_code ec;
+  boost::asio::ip::udp::socket probe(io);
+  const boost::asio::ip::udp::endpoint server(config.server_address, config.server_port);
+  probe.open(server.protocol(), ec);
+  if (!ec) probe.connect(server, ec);
+  if (!ec) {
+    auto local = probe.local_endpoint(ec);
+    if (!ec) return local.address();
+  }
+  if (config.server_address.is_v6()) return boost::asio::ip::address_v6::loopback();
+  return boost::asio::ip::address_v4::loopback();
+}
+
+sip::transport::TransportsConfig transports_config(const boost::asio::ip::address& local) {
+  sip::transport::TransportsConfig t;
+  t.listen = {{Protocol::kUdp, local, 0}, {Protocol::kTcp, local, 0}};
+  // A registered client keeps its connection for as long as it runs (RFC 5626 flows).
+  t.tcp.connection.idle_timeout = std::chrono::hours(24);
+  return t;
+}
+
+std::string host_text(const boost::asio::ip::address& address) {
+  return address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+}
+
+// The user part of a "sip:user@host" AOR.
+std::string_view user_of(std::string_view aor) {
+  if (aor.starts_with("sip:")) aor.remove_prefix(4);
+  return aor.substr(0, aor.find('@'));
+}
+
+}  // namespace
+
+UserAgent::UserAgent(boost::asio::io_context& io, UserAgentConfig config)
+    : config_(std::move(config)),
+      local_address_(local_address_for(config_)),
+      timers_(clock_),
+      timer_driver_(io, timers_),
+      layer_(timers_, *this, *this, sip::txn::TransactionLayerConfig{}),
+      transport_(io, transports_config(local_address_), *this),
+      random_(std::random_device{}()) {}
+
+UserAgent::~UserAgent() { transport_.close(); }
+
+boost::system::error_code UserAgent::start() {
+  boost::system::error_code ec = transport_.start();
+  if (ec) return ec;
+  udp_port_ = transport_.transports().local_port(Protocol::kUdp).value_or(0);
+  tcp_port_ = transport_.transports().local_port(Protocol::kTcp).value_or(0);
+  return ec;
+}
+
+void UserAgent::close() { transport_.close(); }
+
+std::string UserAgent::server_text() const {
+  return host_text(config_.server_address) + ":" + std::to_string(config_.server_port);
+}
+
+std::string UserAgent::contact_uri() const {
+  const bool tcp = config_.protocol == Protocol::kTcp;
+  return fmt::format("sip:{}@{}:{}{}", user_of(config_.aor), host_text(local_address_), tcp ? tcp_port_ : udp_port_,
+                     tcp ? ";transport=tcp" : "");
+}
+
+std::string UserAgent::random_hex(std::size_t digits) {
+  std::string out;
+  while (out.size() < digits) out += fmt::format("{:016x}", random_());
+  out.resize(digits);
+  return out;
+}
+
+Leg UserAgent::new_leg(std::string_view remote_uri) {
+  Leg leg;
+  leg.call_id = random_hex(24);
+  leg.local_uri = config_.aor;
+  leg.local_tag = random_hex(12);
+  leg.remote_uri = std::string(remote_uri);
+  leg.target = std::string(remote_uri);
+  return leg;
+}
+
+sip::Message UserAgent::new_request(std::string_view method, Leg& leg) {
+  sip::Message m = sip::Message::request(method, leg.target);
+  for (const std::string& route : leg.route_set) m.append(HeaderId::kRoute, "<" + route + ">");
+  m.append(HeaderId::kMaxForwards, "70");
+  m.append(HeaderId::kFrom, fmt::format("<{}>;tag={}", leg.local_uri, leg.local_tag));
+  m.append(HeaderId::kTo, leg.remote_tag.empty() ? fmt::format("<{}>", leg.remote_uri)
+                                                 : fmt::format("<{}>;tag={}", leg.remote_uri, leg.remote_tag));
+  m.append(HeaderId::kCallId, leg.call_id);
+  m.append(HeaderId::kCSeq, fmt::format("{} {}", ++leg.cseq, method));
+  m.append(HeaderId::kUserAgent, config_.user_agent);
+  m.append(HeaderId::kContentLength, "0");
+  return m;
+}
+
+void UserAgent::send(sip::Message request, Completion done) {
+  add_cached_credentials(request);
+  const std::uint64_t id = next_pending_++;
+  Pending& p = pending_[id];
+  p.request = std::move(request);
+  p.done = std::move(done);
+  transmit(id);
+}
+
+void UserAgent::transmit(std::uint64_t pending_id) {
+  Pending& p = pending_.at(pending_id);
+  timers_.cancel(p.deadline);
+  p.deadline = timers_.schedule_after(config_.timeout, [this, pending_id] {
+    Outcome o;
+    o.kind = Outcome::Kind::kTimeout;
+    finish(pending_id, std::move(o));
+  });
+  const bool tcp = config_.protocol == Protocol::kTcp;
+  sip::Message m = p.request;
+  m.prepend(HeaderId::kVia, fmt::format("SIP/2.0/{} {}:{};branch={};rport", tcp ? "TCP" : "UDP",
+                                        host_text(local_address_), tcp ? tcp_port_ : udp_port_, layer_.new_branch()));
+  sip::txn::ClientCallbacks callbacks;
+  callbacks.on_response = [this, pending_id](const sip::Message& response) {
+    if (response.status_code() < 200) return;
+    Outcome o;
+    o.kind = Outcome::Kind::kResponse;
+    o.response = response;
+    on_final(pending_id, std::move(o));
+  };
+  callbacks.on_timeout = [this, pending_id] {
+    Outcome o;
+    o.kind = Outcome::Kind::kTimeout;
+    finish(pending_id, std::move(o));
+  };
+  callbacks.on_transport_error = [this, pending_id](const boost::system::error_code& ec) {
+    Outcome o;
+    o.kind = Outcome::Kind::kTransportError;
+    o.error = ec.message();
+    finish(pending_id, std::move(o));
+  };
+  const sip::transport::Destination to{config_.protocol, config_.server_address, config_.server_port, std::nullopt};
+  if (layer_.send_request(m, to, std::move(callbacks)) == 0) {
+    Outcome o;
+    o.kind = Outcome::Kind::kTransportError;
+    o.error = "the request could not be sent";
+    finish(pending_id, std::move(o));
+  }
+}
+
+void UserAgent::on_final(std::uint64_t pending_id, Outcome outcome) {
+  auto it = pending_.find(pending_id);
+  if (it == pending_.end()) return;  // already finished (deadline)
+  Pending& p = it->second;
+  const int code = outcome.response.status_code();
+  if ((code == 401 || code == 407) && !p.answered) {
+    bool no_password = false;
+    if (answer_challenge(p.request, outcome.response, no_password)) {
+      p.answered = true;
+      transmit(pending_id);
+      return;
+    }
+    outcome.no_password = no_password;
+    outcome.auth_failed = true;
+  } else if (code == 401 || code == 407) {
+    outcome.auth_failed = true;
+  }
+  finish(pending_id, std::move(outcome));
+}
+
+void UserAgent::finish(std::uint64_t pending_id, Outcome outcome) {
+  auto it = pending_.find(pending_id);
+  if (it == pending_.end()) return;
+  timers_.cancel(it->second.deadline);
+  Completion done = std::move(it->second.done);
+  auto cseq = it->second.request.get<sip::hdr::CSeq>();
+  outcome.cseq = cseq.ok() ? cseq->number : 0;
+  pending_.erase(it);
+  if (done) done(outcome);
+}
+
+bool UserAgent::answer_challenge(sip::Message& request, const sip::Message& challenge_response, bool& no_password) {
+  auto challenge = pick_challenge(challenge_response);
+  if (!challenge) return false;
+  if (!password_asked_) {
+    password_asked_ = true;
+    if (config_.password) password_ = config_.password();
+  }
+  if (!password_) {
+    no_password = true;
+    return false;
+  }
+  std::optional<DigestChallenge>& cached = challenge->proxy ? proxy_challenge_ : www_challenge_;
+  cached = std::move(challenge);
+  // RFC 3261 §22.2: the retry has the same Call-ID and the next CSeq.
+  auto cseq = request.get<sip::hdr::CSeq>();
+  if (cseq.ok()) {
+    request.set(HeaderId::kCSeq, fmt::format("{} {}", cseq->number + 1, request.method_name()));
+  }
+  add_credentials(request, *cached);
+  return true;
+}
+
+void UserAgent::add_cached_credentials(sip::Message& request) {
+  // A REGISTER is challenged by the registrar (401), anything else by the proxy (407).
+  std::optional<DigestChallenge>& cached =
+      request.method() == sip::Method::kRegister ? www_challenge_ : proxy_challenge_;
+  if (cached && password_) add_credentials(request, *cached);
+}
+
+void UserAgent::add_credentials(sip::Message& request, DigestChallenge& challenge) {
+  const HeaderId header = challenge.proxy ? HeaderId::kProxyAuthorization : HeaderId::kAuthorization;
+  request.remove(header);
+  request.append(header, credentials(challenge, config_.username, *password_, request.method_name(),
+                                     request.request_uri_text(), ++challenge.nonce_count, random_hex(16)));
+}
+
+std::uint64_t UserAgent::add_handler(RequestHandler handler) {
+  const std::uint64_t id = next_handler_++;
+  handlers_.emplace_back(id, std::move(handler));
+  return id;
+}
+
+void UserAgent::remove_handler(std::uint64_t handler_id) {
+  std::erase_if(handlers_, [&](const auto& h) { return h.first == handler_id; });
+}
+
+void UserAgent::respond(sip::txn::ServerTransactionId id, const sip::Message& request, int code,
+                        std::string_view reason, const std::vector<std::pair<HeaderId, std::string>>& extra,
+                        std::string_view to_tag) {
+  sip::Message response = sip::make_response(request, code, reason, to_tag);
+  for (const auto& [header, value] : extra) response.append(header, value);
+  response.append(HeaderId::kUserAgent, config_.user_agent);
+  layer_.respond(id, response);
+}
+
+void UserAgent::on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
+                           const sip::transport::Source& /*source*/) {
+  // A handler may add or remove handlers: walk a copy.
+  const auto handlers = handlers_;
+  for (const auto& [handler_id, handler] : handlers) {
+    if (handler(id, request)) return;
+  }
+  static constexpr std::string_view kAllow = "OPTIONS, MESSAGE, NOTIFY";
+  switch (request.method()) {
+    case sip::Method::kOptions:
+      respond(id, request, 200, "OK", {{HeaderId::kAllow, std::string(kAllow)}});
+      break;
+    case sip::Method::kNotify:
+      respond(id, request, 481, "Subscription Does Not Exist");
+      break;
+    case sip::Method::kCancel:
+      respond(id, request, 481, "Call/Transaction Does Not Exist");
+      break;
+    default:
+      respond(id, request, 405, "Method Not Allowed", {{HeaderId::kAllow, std::string(kAllow)}});
+      break;
+  }
+}
+
+void UserAgent::on_request(const sip::Message& request, const sip::transport::Source& source) {
+  layer_.receive(request, source);
+}
+
+void UserAgent::on_response(const sip::Message& response, const sip::transport::Source& source) {
+  layer_.receive(response, source);
+}
+
+void UserAgent::send_response(const sip::Message& response, const sip::transport::Source& request_source,
+                              sip::txn::SendDone done) {
+  transport_.send_response(response, request_source, std::move(done));
+}
+
+void UserAgent::send_request(const sip::Message& request, const sip::transport::Destination& to,
+                             sip::txn::SendDone done) {
+  transport_.send_request(request, to, std::move(done));
+}
+
+}  // namespace herald::client
