@@ -143,6 +143,17 @@ class Session {
       if (isatty(STDIN_FILENO) == 0) return std::nullopt;
       return read_line_no_echo(prompt.c_str());
     };
+    signals_.async_wait([this](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      signals_.async_wait([this](const boost::system::error_code& ec2, int) {
+        if (!ec2) end(kInterrupted);
+      });
+      if (cleanup_) {
+        cleanup_();
+      } else {
+        end(kInterrupted);
+      }
+    });
     ua_ = std::make_unique<client::UserAgent>(io_, std::move(config));
     if (auto ec = ua_->start()) {
       say("cannot open a local SIP socket: " + ec.message());
@@ -160,18 +171,9 @@ class Session {
     return address_of(text, std::string_view(aor_).substr(at + 1));
   }
 
-  // The first SIGINT or SIGTERM runs `cleanup`, which ends the session with end(); a second
-  // one ends it at once.
-  void on_signal(std::function<void()> cleanup) {
-    cleanup_ = std::move(cleanup);
-    signals_.async_wait([this](const boost::system::error_code& ec, int) {
-      if (ec) return;
-      signals_.async_wait([this](const boost::system::error_code& ec2, int) {
-        if (!ec2) end(kInterrupted);
-      });
-      if (cleanup_) cleanup_();
-    });
-  }
+  // From now on, the first SIGINT or SIGTERM runs `cleanup`, which ends the session with
+  // end(); before any is set, or at a second signal, the session ends at once.
+  void on_signal(std::function<void()> cleanup) { cleanup_ = std::move(cleanup); }
 
   // Says why `o` failed, for `subject`, and ends with the matching exit code.
   void fail(const client::Outcome& o, std::string_view subject) {

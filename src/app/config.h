@@ -23,7 +23,7 @@ struct Config {
   std::string server_header = "Herald/0.1.0";
   // limits
   std::size_t max_message_bytes = 65535;
-  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;
   std::size_t max_tcp_connections = 4096;
   std::chrono::seconds tcp_idle_timeout{600};
   // authentication: "required" (digest on REGISTER and requests from local users) or "off"

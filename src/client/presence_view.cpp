@@ -47,13 +47,13 @@ void read_activities(std::string_view extension_xml, std::vector<std::string>& o
 }  // namespace
 
 const std::vector<std::string_view>& rpid_activities() {
-  static const std::vector<std::string_view> kActivities = {
+  static const std::vector<std::string_view> activities = {
       "appointment", "away",        "breakfast",   "busy",          "dinner",        "holiday",
       "in-transit",  "looking-for-work", "meal",   "meeting",       "on-the-phone",  "performance",
       "permanent-absence", "playing", "presentation", "shopping",   "sleeping",      "spectator",
       "steering",    "travel",      "tv",          "unknown",       "vacation",      "working",
       "worship"};
-  return kActivities;
+  return activities;
 }
 
 PresenceSummary summarize(const Notification& n, std::string_view presentity) {
