@@ -10,8 +10,8 @@ build="$root/build/release"
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
   -DHERALD_TESTS=OFF -DHERALD_BENCH=ON -DHERALD_SANITIZE=OFF -DHERALD_FUZZ=OFF >/dev/null
-ninja -j2 -C "$build" msg_bench presence_bench
+ninja -j2 -C "$build" msg_bench presence_bench client_bench
 
-for bench in msg_bench presence_bench; do
+for bench in msg_bench presence_bench client_bench; do
   "$build/bench/$bench" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true "$@"
 done
