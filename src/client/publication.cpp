@@ -38,13 +38,10 @@ void Publication::send(Kind kind, std::uint32_t expires, bool retried, Completio
       send(Kind::kInitial, expires, true, done);
       return;
     }
-    if (o.status() == 423 && !retried) {
-      auto min = o.response.get<sip::hdr::MinExpires>();
-      if (min.ok() && *min > expires) {
-        expires_ = *min;
-        send(kind, *min, true, done);
-        return;
-      }
+    if (auto longer = retry_expiry(o, expires, retried)) {
+      expires_ = *longer;
+      send(kind, *longer, true, done);
+      return;
     }
     if (kind == Kind::kRemove) {
       etag_.clear();

@@ -22,6 +22,13 @@ std::chrono::seconds refresh_delay(std::uint32_t granted) {
   return std::chrono::seconds(std::max<std::uint32_t>(early, 1));
 }
 
+std::optional<std::uint32_t> retry_expiry(const Outcome& o, std::uint32_t asked, bool retried) {
+  if (retried || o.status() != 423) return std::nullopt;
+  auto min = o.response.get<sip::hdr::MinExpires>();
+  if (!min.ok() || *min <= asked) return std::nullopt;
+  return *min;
+}
+
 Registration::Registration(UserAgent& ua, std::uint32_t expires)
     : ua_(ua), expires_(expires), leg_(ua.new_leg(ua.config().aor)), contact_(ua.contact_uri()) {
   leg_.target = domain_uri(ua.config().aor);
@@ -45,13 +52,10 @@ void Registration::send(std::uint32_t expires, bool retried, Completion done) {
   ua_.send(std::move(request), [this, alive, expires, retried, done = std::move(done)](const Outcome& o) {
     if (alive.expired()) return;
     leg_.cseq = std::max(leg_.cseq, o.cseq);
-    if (o.status() == 423 && !retried) {
-      auto min = o.response.get<sip::hdr::MinExpires>();
-      if (min.ok() && *min > expires) {
-        expires_ = *min;
-        send(*min, true, done);
-        return;
-      }
+    if (auto longer = retry_expiry(o, expires, retried)) {
+      expires_ = *longer;
+      send(*longer, true, done);
+      return;
     }
     if (expires != 0 && o.ok()) {
       registered_ = true;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "client/user_agent.h"
@@ -13,6 +14,11 @@ namespace herald::client {
 // which to refresh it: 32 s early for long ones (time for Timer F's retransmissions), half
 // way for short ones.
 std::chrono::seconds refresh_delay(std::uint32_t granted);
+
+// The expiry to ask for again after `o`, the answer to a request that asked for `asked`
+// seconds: the Min-Expires of a 423 Interval Too Brief (RFC 3261 §10.2.8, RFC 3903 §6,
+// RFC 6665 §4.2.1.1) when it is longer and the request was not already such a retry.
+std::optional<std::uint32_t> retry_expiry(const Outcome& o, std::uint32_t asked, bool retried);
 
 // One registration of the UA's contact for its AOR (RFC 3261 §10.2), refreshed before it
 // expires. 423 Interval Too Brief is answered once with the registrar's Min-Expires.

@@ -38,23 +38,24 @@ Subscription::~Subscription() {
 
 void Subscription::start(Completion done) { subscribe(false, std::move(done)); }
 
-void Subscription::subscribe(bool retried, Completion done) {
+sip::Message Subscription::subscribe_request() {
   sip::Message request = ua_.new_request("SUBSCRIBE", leg_);
   request.append(sip::HeaderId::kContact, "<" + ua_.contact_uri() + ">");
   request.append(sip::HeaderId::kEvent, event_);
   for (const std::string& type : accept_) request.append(sip::HeaderId::kAccept, type);
   request.append(sip::HeaderId::kExpires, std::to_string(expires_));
+  return request;
+}
+
+void Subscription::subscribe(bool retried, Completion done) {
   std::weak_ptr<bool> alive = alive_;
-  ua_.send(std::move(request), [this, alive, retried, done = std::move(done)](const Outcome& o) {
+  ua_.send(subscribe_request(), [this, alive, retried, done = std::move(done)](const Outcome& o) {
     if (alive.expired()) return;
     leg_.cseq = std::max(leg_.cseq, o.cseq);
-    if (o.status() == 423 && !retried) {
-      auto min = o.response.get<sip::hdr::MinExpires>();
-      if (min.ok() && *min > expires_) {
-        expires_ = *min;
-        subscribe(true, done);
-        return;
-      }
+    if (auto longer = retry_expiry(o, expires_, retried)) {
+      expires_ = *longer;
+      subscribe(true, done);
+      return;
     }
     if (o.ok()) {
       if (!established()) establish(o.response, true);
@@ -136,13 +137,8 @@ void Subscription::schedule_refresh(std::uint32_t seconds) {
 }
 
 void Subscription::refresh() {
-  sip::Message request = ua_.new_request("SUBSCRIBE", leg_);
-  request.append(sip::HeaderId::kContact, "<" + ua_.contact_uri() + ">");
-  request.append(sip::HeaderId::kEvent, event_);
-  for (const std::string& type : accept_) request.append(sip::HeaderId::kAccept, type);
-  request.append(sip::HeaderId::kExpires, std::to_string(expires_));
   std::weak_ptr<bool> alive = alive_;
-  ua_.send(std::move(request), [this, alive](const Outcome& o) {
+  ua_.send(subscribe_request(), [this, alive](const Outcome& o) {
     if (alive.expired() || stopping_) return;
     leg_.cseq = std::max(leg_.cseq, o.cseq);
     if (o.ok()) {

@@ -50,6 +50,8 @@ class Subscription {
   bool ended() const { return ended_; }
 
  private:
+  // A SUBSCRIBE on the leg (initial or in the dialog) asking for expires_.
+  sip::Message subscribe_request();
   void subscribe(bool retried, Completion done);
   void refresh();
   void schedule_refresh(std::uint32_t seconds);
