@@ -76,17 +76,18 @@ class Proc:
     """A long-running client command: stdout lines arrive through a reader thread and a
     queue (never a blocking read without a timeout), stderr is collected by another."""
 
-    def __init__(self, args, env, stdin=subprocess.DEVNULL, **popen):
+    def __init__(self, args, env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen):
         self.args = args
-        self.proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        self.proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, env=env,
                                      text=True, encoding="utf-8", errors="replace", **popen)
         self.pid = self.proc.pid
         self.queue = queue.Queue()
         self.lines = []  # every stdout line taken from the queue so far
         self.stderr_lines = []
         self.eof = False
-        self._readers = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.queue.put), daemon=True),
-                         threading.Thread(target=self._pump, args=(self.proc.stderr, self._err), daemon=True)]
+        self._readers = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.queue.put), daemon=True)]
+        if self.proc.stderr is not None:
+            self._readers.append(threading.Thread(target=self._pump, args=(self.proc.stderr, self._err), daemon=True))
         for reader in self._readers:
             reader.start()
 
@@ -321,10 +322,54 @@ class ClientTestCase(Checks):
         return proc, self.assert_registered(proc.next_line(what="the registered line"), user, expires)
 
     def watching(self, *presentities, user, json_mode=False, expires=None):
-        """`herald watch` running; returns it after checking nothing (first lines are the caller's)."""
+        """`herald watch` running (its first lines are the caller's to check)."""
         args = ["watch", *presentities] + (["--json"] if json_mode else []) + \
                (["--expires", str(expires)] if expires else [])
         return self.start(*args, user=user)
+
+    def first_events(self, watch, expected):
+        """The first line of each presentity of `watch` ({presentity: rest}), in any order."""
+        got = {}
+        for _ in expected:
+            line = watch.next_line(what=f"the first lines of {sorted(expected)}")
+            name = next((p for p in expected if f" {aor(p)} " in line and p not in got), None)
+            self.assertIsNotNone(name, f"an unexpected first line {line!r}" + watch.describe())
+            got[name] = line
+        for name, rest in expected.items():
+            self.assert_event(got[name], name, rest)
+
+    def run_on_a_terminal(self, user):
+        """`herald register` with a pseudo-terminal as stdin, stderr and controlling terminal,
+        and no password in the environment; returns (proc, master fd)."""
+        master, slave = pty.openpty()
+
+        def controlling_terminal():
+            os.setsid()
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+        proc = Proc(self.argv(["register"], user), client_env(), stdin=slave, stderr=slave,
+                    preexec_fn=controlling_terminal)
+        os.close(slave)
+        self.addCleanup(os.close, master)
+        self.addCleanup(proc.kill)
+        return proc, master
+
+    @staticmethod
+    def read_terminal(master, until, timeout):
+        """What the command wrote to the terminal, until `until` appears or `timeout`."""
+        seen, deadline = b"", time.time() + timeout
+        while until not in seen.lower() and time.time() < deadline:
+            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.time()))
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        return seen
 
     def listening(self, user, transport=None):
         extra = ("--transport", transport) if transport else ()
@@ -405,48 +450,17 @@ class Register(ClientTestCase):
                 self.assert_error(result, 4, any_of=("password", "401 Unauthorized",
                                                      "407 Proxy Authentication Required"))
 
-    def run_on_a_terminal(self, user):
-        """`herald register` with a pseudo-terminal as stdin and controlling terminal and no
-        password elsewhere; returns (proc, master fd)."""
-        master, slave = pty.openpty()
-
-        def controlling_terminal():
-            os.setsid()
-            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-
-        proc = Proc(self.argv(["register"], user), client_env(), stdin=slave, preexec_fn=controlling_terminal)
-        os.close(slave)
-        self.addCleanup(os.close, master)
-        self.addCleanup(proc.kill)
-        return proc, master
-
-    @staticmethod
-    def read_terminal(master, until, timeout):
-        """What the command wrote to the terminal, until `until` appears or `timeout`."""
-        seen, deadline = b"", time.time() + timeout
-        while until not in seen.lower() and time.time() < deadline:
-            ready, _, _ = select.select([master], [], [], max(0.0, deadline - time.time()))
-            if not ready:
-                break
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            seen += chunk
-        return seen
-
     def test_password_prompt_on_a_terminal_when_challenged_without_echo(self):
         bob = self.user("bob")
         proc, master = self.run_on_a_terminal(bob)
         prompt = self.read_terminal(master, b"password", 10)
-        self.assertIn(b"password", prompt.lower(), "no password prompt on the terminal" + proc.describe())
+        self.assertIn(b"password", prompt.lower(), f"no password prompt on the terminal: {prompt!r}" + proc.describe())
         os.write(master, self.password(bob).encode() + b"\n")
         self.assert_registered(proc.next_line(what="registered after typing the password"), bob)
         echoed = self.read_terminal(master, b"\x00never", 0.5)
         self.assertNotIn(self.password(bob).encode(), prompt + echoed, "the password was echoed")
-        self.stop_cleanly(proc, [f"unregistered {aor(bob)}"])
+        code, rest = proc.stop()
+        self.assertEqual((code, rest), (0, [f"unregistered {aor(bob)}"]), proc.describe())
 
 
 # -- unreachable servers ----------------------------------------------------------------------
@@ -520,6 +534,16 @@ class NoSuchUser(ClientTestCase):
         self.assert_done(self.client("send", bob, "no auth here", user=alice, password=None), ["delivered (200 OK)"])
         self.assert_message(listen.next_line(), alice, "no auth here")
         self.stop_cleanly(listen, [f"unregistered {aor(bob)}"])
+
+
+    def test_no_prompt_on_a_terminal_without_a_challenge(self):
+        bob = self.user("bob")
+        proc, master = self.run_on_a_terminal(bob)
+        self.assert_registered(proc.next_line(what="registered without a password"), bob)
+        shown = self.read_terminal(master, b"\x00never", 0.5)
+        self.assertNotIn(b"password", shown.lower(), "asked for a password the server never wanted")
+        code, rest = proc.stop()
+        self.assertEqual((code, rest), (0, [f"unregistered {aor(bob)}"]), proc.describe())
 
 
 class NoSuchUserWithAuth(ClientTestCase):
@@ -636,9 +660,7 @@ class Watch(ClientTestCase):
     def test_two_presentities_in_one_watch(self):
         a, b, watcher = self.user("poisson"), self.user("laplace"), self.user("chebychev")
         watch = self.watching(a, b, user=watcher)
-        first = sorted([watch.next_line(), watch.next_line()], key=lambda line: f" {aor(a)} " not in line)
-        self.assert_event(first[0], a, "closed")
-        self.assert_event(first[1], b, "closed")
+        self.first_events(watch, {a: "closed", b: "closed"})
         reg, contact = self.registered(user=b)
         self.assert_event(watch.next_line(), b, f"open contact={contact}")
         pub = self.client("publish", "--status", "open", "--note", "Integrating", "--once", user=a)
@@ -663,9 +685,7 @@ class Watch(ClientTestCase):
         pres, other, watcher = self.user("poisson"), self.user("laplace"), self.user("chebychev")
         self.presence_rule("confirm", pres, watcher)
         watch = self.watching(pres, other, user=watcher)
-        first = sorted([watch.next_line(), watch.next_line()], key=lambda line: f" {aor(pres)} " not in line)
-        self.assert_event(first[0], pres, "pending (waiting for authorization)")
-        self.assert_event(first[1], other, "closed")
+        self.first_events(watch, {pres: "pending (waiting for authorization)", other: "closed"})
         self.presence_rule("allow", pres, watcher)
         self.assert_event(watch.next_line(what="closed once allowed"), pres, "closed")
         self.presence_rule("block", pres, watcher)
@@ -796,7 +816,7 @@ class Refresh(ClientTestCase):
     def test_register_publish_and_watch_refresh_before_expiry(self):
         reg_user, pub_user, watcher = self.user("poisson"), self.user("laplace"), self.user("chebychev")
         watch = self.watching(reg_user, pub_user, user=watcher, expires=4)
-        self.assertEqual(len({watch.next_line(), watch.next_line()}), 2)
+        self.first_events(watch, {reg_user: "closed", pub_user: "closed"})
         reg, contact = self.registered("--expires", "4", user=reg_user, expires=4)
         self.assert_event(watch.next_line(), reg_user, f"open contact={contact}")
         pub = self.start("publish", "--status", "open", "--note", "Still here", "--expires", "4", user=pub_user)
