@@ -115,12 +115,15 @@ class QuickStart(unittest.TestCase):
             if words[0] == "export" or re.fullmatch(r"[A-Za-z_]\w*=.*", words[0]) and len(words) == 1:
                 prelude.append(command)
                 continue
+            while len(words) > 1 and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0]):
+                words.pop(0)  # VAR=value before a command: bash gives it to that command
             self.assertIn(words[0], ("$herald", "${herald}", os.path.abspath(HERALD)),
                           f"not a line form this test knows: {raw!r}")
             subcommand = words[1]
             if subcommand == "user" and words[2:3] == ["add"]:
                 command += " --data-dir " + shlex.quote(self.server.data_dir)
-            script = "\n".join(prelude + ["exec " + command])
+            # exec env: the command keeps the PID of bash (SIGINT goes to it), VAR=value prefixes work.
+            script = "\n".join(prelude + ["exec env " + command])
             background = subcommand in LONG_RUNNING or (subcommand == "publish" and "--once" not in words)
             if background:
                 self.assertIsNotNone(label, f"a long-running command without a '# terminal N:' comment: {raw!r}")
