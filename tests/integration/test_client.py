@@ -32,6 +32,7 @@ import unittest
 
 from harness import HERALD, Server, free_port
 from test_proxy import finish, sipp
+from ua import UA
 
 HOST = "127.0.0.1"
 TIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
@@ -747,6 +748,50 @@ class Watch(ClientTestCase):
         self.assert_event(watch.next_line(), poisson, f"open contact={contact}")
         self.stop_cleanly(watch, None, sig=signal.SIGTERM)
         self.stop_cleanly(reg, [f"unregistered {aor(poisson)}"])
+
+
+class WatcherInfo(ClientTestCase):
+    """What the server knows of a `herald watch`, seen through the presentity's own
+    presence.winfo subscription (RFC 3857): active while it runs, gone at Ctrl-C."""
+
+    config = 'auth = "off"\n'
+
+    def winfo_subscription(self, presentity):
+        agent = UA(self.server, presentity, HOST)
+        self.addCleanup(agent.close)
+        agent.request("SUBSCRIBE", aor(presentity), headers=[
+            "Event: presence.winfo", "Accept: application/watcherinfo+xml", "Expires: 600"])
+        r = agent.recv_response(3.0, final=True, method="SUBSCRIBE")
+        self.assertIsNotNone(r, "no answer to the presence.winfo SUBSCRIBE")
+        self.assertEqual(r.status, 200, r)
+        return agent
+
+    def watcher_status(self, agent, watcher, status, timeout=5.0):
+        """Waits (bounded) for a watcherinfo NOTIFY listing `watcher` with `status`."""
+        deadline, seen = time.time() + timeout, []
+        while time.time() < deadline:
+            n = agent.recv_request(max(0.1, deadline - time.time()), method="NOTIFY")
+            if n is None:
+                break
+            agent.reply(n, 200)
+            body = n.body.decode("utf-8", "replace")
+            entries = re.findall(r"<watcher\b([^>]*)>\s*([^<\s]+)\s*</watcher>", body)
+            statuses = [re.search(r'status="([^"]*)"', attrs).group(1) for attrs, uri in entries
+                        if uri == aor(watcher)]
+            seen.append(statuses)
+            if status in statuses:
+                return
+        self.fail(f"{aor(watcher)} never listed {status} in presence.winfo; listed: {seen}")
+
+    def test_ctrl_c_unsubscribes(self):
+        pres, watcher = self.user("poisson"), self.user("chebychev")
+        agent = self.winfo_subscription(pres)
+        watch = self.start("watch", pres, user=watcher, password=None)
+        self.assert_event(watch.next_line(), pres, "closed")
+        self.watcher_status(agent, watcher, "active")
+        self.stop_cleanly(watch, None)
+        # Without an un-SUBSCRIBE the server would list the watcher for the next hour.
+        self.watcher_status(agent, watcher, "terminated")
 
 
 # -- send and listen ----------------------------------------------------------------------------
