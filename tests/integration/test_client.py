@@ -50,6 +50,9 @@ def first_request(command, target="somebody"):
             "watch": ("watch", target),
             "send": ("send", target, "hello?"),
             "listen": ("listen",)}[command]
+# The contract's line for a 202 from the server (client_cli.md: "202: `stored for later
+# delivery (202 Accepted)`"). Herald's server says "202 Accepted for later delivery".
+STORED = "stored for later delivery (202 Accepted)"
 DEFAULT = object()
 REGISTERED = re.compile(r"registered (\S+) at <?(sips?:[^\s>]+)>? \(expires in (\d+) s\)")
 
@@ -407,7 +410,7 @@ class Register(ClientTestCase):
         # Unregistered: no binding left, so bob is closed and a MESSAGE to him is stored.
         self.assert_event(watch.next_line(what="bob closed after unregister"), bob, "closed")
         self.assert_done(self.client("send", bob, "still there?", user=alice),
-                         ["stored for later delivery (202 Accepted)"])
+                         [STORED])
         self.stop_cleanly(watch, None)
 
     def test_register_over_udp_binds_until_ctrl_c_unregisters(self):
@@ -420,7 +423,7 @@ class Register(ClientTestCase):
         bob, alice = self.user("bob"), self.user("alice")
         reg, _ = self.registered(user=bob)
         self.stop_cleanly(reg, [f"unregistered {aor(bob)}"], sig=signal.SIGTERM)
-        self.assert_done(self.client("send", bob, "gone?", user=alice), ["stored for later delivery (202 Accepted)"])
+        self.assert_done(self.client("send", bob, "gone?", user=alice), [STORED])
 
     def test_expires_option_is_requested_and_printed(self):
         bob = self.user("bob")
@@ -514,6 +517,27 @@ class Unreachable(Checks):
         self.assertTrue(got and all(g.startswith("MESSAGE sip:bob@127.0.0.1 SIP/2.0\r\n") for g in got), got[:1])
         # RFC 3261 §17.1.2.2: over UDP a request is retransmitted (T1 = 500 ms: at 0.5 s and 1.5 s).
         self.assertGreaterEqual(len(got), 2, "the MESSAGE was never retransmitted over UDP")
+
+    def test_ctrl_c_before_the_first_answer_ends_at_once(self):
+        # Interrupted before anything was established there is nothing to clean up: every
+        # command ends at once with 130 (128 + SIGINT, as the client's own change log says),
+        # the same for all five, and prints nothing.
+        for command in COMMANDS:
+            with self.subTest(command=command), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+                silent.bind((HOST, 0))
+                args = first_request(command)
+                if command == "publish":
+                    args = args[:-1]  # without --once: the long-running form
+                proc = Proc([HERALD, *args, "--server", f"{HOST}:{silent.getsockname()[1]}", "--user", "alice"],
+                            client_env(HERALD_PASSWORD="alice-secret"))
+                self.addCleanup(proc.kill)
+                self.assertIsNotNone(silent.recvfrom(65536)[0] if select.select([silent], [], [], 5)[0] else None,
+                                     f"{command} sent nothing")
+                start = time.monotonic()
+                code, rest = proc.stop()
+                self.assertLess(time.monotonic() - start, 2.0, f"{command}: Ctrl-C did not end it at once")
+                self.assertEqual((code, proc.lines), (130, []), f"{command}: exit code after an early Ctrl-C" +
+                                 proc.describe())
 
     def test_tcp_connection_refused_is_exit_3_at_once(self):
         port = free_port()
@@ -807,7 +831,7 @@ class Messages(ClientTestCase):
         self.stop_cleanly(listen, [f"unregistered {aor(bob)}"])
         # Unregistered: the next one is stored.
         self.assert_done(self.client("send", bob, "and now?", *extra, user=alice),
-                         ["stored for later delivery (202 Accepted)"])
+                         [STORED])
 
     def test_delivered_to_a_listener_over_udp(self):
         self.check_delivered(None)
@@ -821,7 +845,7 @@ class Messages(ClientTestCase):
         texts = ["first, while you were out", "second: ¿qué tal? ✓", "third"]
         for text in texts:
             self.assert_done(self.client("send", bob, text, *extra, user=alice),
-                             ["stored for later delivery (202 Accepted)"])
+                             [STORED])
         listen = self.listening(bob, transport)
         for text in texts:
             self.assert_message(listen.next_line(what=f"stored message {text!r}"), alice, text)
@@ -837,7 +861,7 @@ class Messages(ClientTestCase):
     def test_listen_json_for_a_stored_and_a_delivered_message(self):
         bob, alice = self.user("bob"), self.user("alice")
         self.assert_done(self.client("send", bob, "kept for you", user=alice),
-                         ["stored for later delivery (202 Accepted)"])
+                         [STORED])
         listen = self.start("listen", "--json", user=bob)
         stored = self.listen_json(listen, "the stored message")
         self.assertEqual((stored["from"], stored["to"], stored["content_type"], stored["text"]),
@@ -866,7 +890,7 @@ class Messages(ClientTestCase):
         bob, alice = self.user("bob"), self.user("alice")
         text = "line one\nline two\n"
         self.assert_done(self.client("send", bob, "-", user=alice, input=text),
-                         ["stored for later delivery (202 Accepted)"])
+                         [STORED])
         listen = self.start("listen", "--json", user=bob)
         got = self.listen_json(listen)
         # Sent as read; a reader may drop the one trailing newline of the input.
@@ -879,7 +903,7 @@ class Messages(ClientTestCase):
         result = subprocess.run([HERALD, "send", bob, "env server", "--user", alice], stdin=subprocess.DEVNULL,
                                 env=client_env(HERALD_SERVER=self.address, HERALD_PASSWORD=self.password(alice)),
                                 capture_output=True, text=True, timeout=30)
-        self.assert_done(result, ["stored for later delivery (202 Accepted)"])
+        self.assert_done(result, [STORED])
 
 
 # -- refreshes ----------------------------------------------------------------------------------
@@ -967,7 +991,7 @@ class SippPeer(Checks):
         for transport in ("udp", "tcp"):
             with self.subTest(transport=transport):
                 result, code, out = self.send_to_sipp("client_202_uas.xml", transport=transport)
-                self.assert_done(result, ["stored for later delivery (202 Accepted)"])
+                self.assert_done(result, [STORED])
                 self.assertEqual(code, 0, out[-3000:])
 
     def test_2xx_is_delivered_with_the_reason_as_received(self):
