@@ -360,14 +360,17 @@ int run_watch(const ClientOptions& o) {
       stop_all(Session::code_of(outcome));
     });
   }
+  std::size_t answered = 0;
   for (Watched& w : watched) {
     w.subscription->start([&](const client::Outcome& outcome) {
+      // Ctrl-C before every SUBSCRIBE was answered ends at once (130), as the other commands
+      // do before their first answer; after that it un-SUBSCRIBEs.
+      if (++answered == watched.size()) s.on_signal([&] { stop_all(kDone); });
       if (outcome.ok() || stopping >= 0) return;
       s.say_failure(outcome, w.presentity);
       stop_all(Session::code_of(outcome));
     });
   }
-  s.on_signal([&] { stop_all(kDone); });
   return s.run();
 }
 

@@ -118,6 +118,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Herald: SIP registrar, proxy, presence agent and IM relay", "herald"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "herald 0.1.0");
+  // Bad usage is one line on stderr, as every other error of the commands.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "herald: " + std::string(e.what()) + " (see --help)\n";
+  });
 
   ServeOptions serve_options;
   CLI::App* serve_cmd = app.add_subcommand("serve", "Run the SIP server (defaults: udp+tcp 127.0.0.1:5060, data in ./var)");
