@@ -46,7 +46,7 @@ std::string checked_aor(std::string_view text, std::string& domain) {
 }  // namespace
 
 std::string read_line_no_echo(const char* prompt) {
-  std::fprintf(stderr, "%s", prompt);
+  // Echo goes off before the prompt shows, so nothing typed after it is echoed.
   termios old{};
   bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
   if (tty) {
@@ -54,6 +54,7 @@ std::string read_line_no_echo(const char* prompt) {
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   }
+  std::fprintf(stderr, "%s", prompt);
   std::string line;
   std::getline(std::cin, line);
   if (tty) {

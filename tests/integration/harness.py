@@ -208,10 +208,11 @@ class ServerTestCase(unittest.TestCase):
     """Starts one server per test class; each test checks the server is still alive after."""
 
     server_args = ()
+    config = None  # TOML text; None: the defaults
 
     @classmethod
     def setUpClass(cls):
-        cls.server = Server(extra_args=cls.server_args)
+        cls.server = Server(extra_args=cls.server_args, config=cls.config)
 
     @classmethod
     def tearDownClass(cls):

@@ -30,7 +30,7 @@ import threading
 import time
 import unittest
 
-from harness import HERALD, Server, free_port
+from harness import HERALD, Server, ServerTestCase, free_port
 from test_proxy import finish, sipp
 from ua import UA
 
@@ -258,26 +258,12 @@ class Checks(unittest.TestCase):
             return obj
 
 
-class ClientTestCase(Checks):
+class ClientTestCase(ServerTestCase, Checks):
     """One server per class (`config`; None: the defaults, digest auth required). Users are
     fresh per test with the password NAME-secret; client commands get --server and --user
     and, unless told otherwise, HERALD_PASSWORD."""
 
-    config = None
     _serial = itertools.count(1)
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server(config=cls.config)
-
-    @classmethod
-    def tearDownClass(cls):
-        code = cls.server.stop()
-        if code != 0:
-            raise AssertionError(f"herald exited with {code}; log:\n{cls.server.log_text()[-3000:]}")
-
-    def tearDown(self):
-        self.assertTrue(self.server.alive(), "server died:\n" + self.server.log_text()[-3000:])
 
     @property
     def address(self):
