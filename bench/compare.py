@@ -9,7 +9,8 @@ Writes a Markdown report and a gnuplot PNG chart under bench/results/.
 
     bench/compare.py [--scenarios options,register,register-auth,message,subscribe,publish,fanout]
                      [--seconds 10] [--quick] [--max-rate 64000] [--start-rate 1000]
-                     [--watchers 1000] [--publishes 20] [--no-ceiling] [--out bench/results]
+                     [--watchers 1000] [--publishes 20] [--fanout-rounds 2] [--no-ceiling] [--fresh]
+                     [--out bench/results] [--keep]
 
 Scenarios (bench/sipp): options (OPTIONS to the server), register (REGISTER, auth off),
 register-auth (REGISTER / 401 / REGISTER with MD5 credentials / 200), message (MESSAGE from
@@ -51,7 +52,7 @@ from ua import UA  # noqa: E402 -- the integration tests' user agent
 
 DOMAIN = sipp_bench.DOMAIN
 USERS = sipp_bench.USERS
-KAM_SHM_MB = 256
+KAM_SHM_MB = 2048
 KAM_PKG_MB = 16
 
 
@@ -306,18 +307,49 @@ class Search:
         self.rate = nxt
 
 
-def step_search(label, targets, scenario, extra, args, work):
-    """targets: [(side name, port)] searched in turn, H, K, (C), H, K … Returns
-    {side: best or None}."""
-    searches = {name: Search(name, args.start_rate, args.max_rate, args.max_steps) for name, _ in targets}
-    ports = dict(targets)
+class Side:
+    """One side of a comparison: a factory that starts its server (and helpers) and gives the
+    port to aim SIPp at. Kept running for the whole scenario, or with --fresh started anew for
+    every step so that no step inherits the state (bindings, queues, stored messages) an
+    earlier, overloaded step left behind. Tracks the peak memory of its main server."""
+
+    def __init__(self, name, factory, fresh):
+        self.name, self.factory, self.fresh = name, factory, fresh
+        self.running = None  # (port, main server, helpers)
+        self.mem = (0, 0)
+
+    def port(self):
+        if self.running is None:
+            self.running = self.factory()
+        return self.running[0]
+
+    def stop(self):
+        if self.running is None:
+            return
+        _, main, helpers = self.running
+        m = main.stop()
+        self.mem = (max(self.mem[0], m[0]), max(self.mem[1], m[1]))
+        for h in helpers:
+            h.stop()
+        self.running = None
+
+    def step_done(self):
+        if self.fresh:
+            self.stop()
+
+
+def step_search(label, sides, scenario, extra, args, work):
+    """sides: [Side] searched in turn, H, K, (C), H, K … Returns {side: best or None}."""
+    searches = {side.name: Search(side.name, args.start_rate, args.max_rate, args.max_steps) for side in sides}
+    by_name = {side.name: side for side in sides}
     while not all(s.done for s in searches.values()):
         for name, s in searches.items():
             if s.done:
                 continue
             rate = s.rate
             calls = rate * args.seconds
-            ok, failed, elapsed, times = sipp_run(scenario, ports[name], rate, calls, work, extra)
+            ok, failed, elapsed, times = sipp_run(scenario, by_name[name].port(), rate, calls, work, extra)
+            by_name[name].step_done()
             total = ok + failed
             sustained = (total > 0 and ok >= calls * 0.999 and failed / max(total, 1) < 0.001
                          and elapsed <= args.seconds * 1.15 + 2)
@@ -371,29 +403,34 @@ def run_rate_scenario(key, args, env):
     title, scenario, auth, extra, ceiling = SCENARIOS[key]
     work = env["work"]
     log(f"{title}:")
-    herald = Herald(args.herald, env["herald_template"], work, auth)
-    kam = Kamailio(env["kam_db"], work, auth)
-    helpers = []
-    try:
-        if key == "message":
-            for server in (herald, kam):
+
+    def server_side(make):
+        def start():
+            server = make()
+            helpers = []
+            if key == "message":  # the recipient: a SIPp UAS registered at this server
                 uas = SippUas("message_uas.xml", work)
                 helpers.append(uas)
                 register_uas(server.port, uas.port)
-        targets = [("Herald", herald.port), ("Kamailio", kam.port)]
-        if ceiling and not args.no_ceiling:
-            c = SippUas(ceiling, work)
-            helpers.append(c)
-            targets.append(("SIPp", c.port))
-        best = step_search(key, targets, scenario, extra, args, work)
+            return (server.port, server, helpers)
+        return start
+
+    def ceiling_side():
+        c = SippUas(ceiling, work)
+        return (c.port, c, [])
+
+    sides = [Side("Herald", server_side(lambda: Herald(args.herald, env["herald_template"], work, auth)), args.fresh),
+             Side("Kamailio", server_side(lambda: Kamailio(env["kam_db"], work, auth)), args.fresh)]
+    if ceiling and not args.no_ceiling:
+        sides.append(Side("SIPp", ceiling_side, args.fresh))
+    try:
+        best = step_search(key, sides, scenario, extra, args, work)
     finally:
-        h_mem = herald.stop()
-        k_mem = kam.stop()
-        for h in helpers:
-            h.stop()
+        for side in sides:
+            side.stop()
     return {"title": title, "herald": best.get("Herald"), "kamailio": best.get("Kamailio"),
             "ceiling": best.get("SIPp"), "ceiling_note": None if ceiling else "no SIPp UAS for this scenario",
-            "herald_mem": h_mem, "kamailio_mem": k_mem}
+            "herald_mem": sides[0].mem, "kamailio_mem": sides[1].mem}
 
 
 def fanout_once(server, args, work, watchers, publishes):
@@ -516,7 +553,7 @@ def mib(kib):
 
 def write_report(results, args, mach, started):
     os.makedirs(args.out, exist_ok=True)
-    stamp = started.strftime("%Y-%m-%d")
+    stamp = started.strftime("%Y-%m-%d-%H%M")
     suffix = "-quick" if args.quick else ""
     base = os.path.join(args.out, f"{stamp}-compare{suffix}")
     rows = []
@@ -537,7 +574,9 @@ def write_report(results, args, mach, started):
              "",
              f"`bench/compare.py {' '.join(sys.argv[1:])}` ({'quick: ' if args.quick else ''}{args.seconds} s per step, "
              f"at most {args.max_steps} steps per side, start {args.start_rate}/s, doubling then bisecting; "
-             "sustained = every call done within the step (+15 %), fewer than 0.1 % failed).",
+             "sustained = every call done within the step (+15 %), fewer than 0.1 % failed; "
+             + ("every server started anew for every step (--fresh))." if args.fresh else
+                "each server started once per scenario and kept across its steps)."),
              "",
              "| machine | |", "| --- | --- |",
              f"| cores (nproc) | {mach['nproc']} |", f"| CPU | {mach['cpu']} |", f"| kernel | {mach['kernel']} |",
@@ -556,7 +595,7 @@ def write_report(results, args, mach, started):
              "- Memory: Herald's VmHWM (one process); Kamailio's peak of the summed proportional set size "
              "of all its processes (sampled each second; shared memory counted once) and, in brackets, the "
              "sum of each process's VmHWM (shared pages counted in every process). Peaks over the whole "
-             "scenario (all steps, fresh servers per scenario).",
+             "scenario (all its steps).",
              "- SIPp ceiling: the same UAC against a SIPp UAS that answers without work "
              "(`bench/sipp/ceiling_*_uas.xml`; SIPp's built-in `-sn uas` serves only INVITE calls). "
              "Where Herald / ceiling nears 1, SIPp is the limit, not the server.",
@@ -566,6 +605,9 @@ def write_report(results, args, mach, started):
              "that merges states while a NOTIFY is outstanding (Herald: one outstanding per subscription, "
              "newest state wins, as RFC 6665 allows) sends fewer NOTIFYs: the NOTIFYs actually sent are "
              "below. p50 / p99 there are the PUBLISH response times. Best of the rounds per side.",
+             "- REGISTER (auth off) uses register_uac.xml as bench/sipp_bench.py does: every call adds a new "
+             "contact for one of 1,000 users, so bindings accumulate over the steps on both servers and each "
+             "200 lists all of the AOR's contacts; a later step meets more state than an earlier one.",
              "- Herald runs one event loop (its `workers` maximum for now); Kamailio two worker processes "
              "per transport (the cores). SIPp shares the same two cores.",
              ""]
@@ -664,6 +706,8 @@ def main():
     ap.add_argument("--fanout-rounds", type=int, default=None, help="fan-out runs per side, the best kept "
                     "(default 2; --quick 1)")
     ap.add_argument("--no-ceiling", action="store_true", help="skip the SIPp ceiling runs")
+    ap.add_argument("--fresh", action="store_true", help="start every server anew for every rate step (no step "
+                    "inherits an earlier step's state; memory is then the peak of single steps)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = ap.parse_args()
