@@ -1,0 +1,749 @@
+#!/usr/bin/env python3
+"""Herald and Kamailio side by side, on this machine, over loopback (issue 7): for each
+scenario the highest rate each sustains for --seconds with fewer than 0.1 % failed calls,
+found by stepping the offered rate up (doubling, then bisecting; a bounded number of steps),
+the two servers measured in turn at every step (H, K, H, K …) so that a change in the
+machine's load hits both; p50 / p99 of the call's response time at that rate, each server's
+peak memory, and SIPp's own ceiling (the same UAC against a SIPp UAS that does no work).
+Writes a Markdown report and a gnuplot PNG chart under bench/results/.
+
+    bench/compare.py [--scenarios options,register,register-auth,message,subscribe,publish,fanout]
+                     [--seconds 10] [--quick] [--max-rate 64000] [--start-rate 1000]
+                     [--watchers 1000] [--publishes 20] [--fanout-rounds 2] [--no-ceiling] [--fresh]
+                     [--out bench/results] [--keep]
+
+Scenarios (bench/sipp): options (OPTIONS to the server), register (REGISTER, auth off),
+register-auth (REGISTER / 401 / REGISTER with MD5 credentials / 200), message (MESSAGE from
+a SIPp UAC relayed to a second SIPp instance registered as the recipient, auth off),
+subscribe (SUBSCRIBE, 200, NOTIFY answered, un-SUBSCRIBE, 200, final NOTIFY answered),
+publish (PUBLISH with PIDF, refresh, removal), fanout (--watchers SIPp watchers subscribed
+to one presentity, then --publishes PUBLISHes sent back to back, every NOTIFY answered:
+watchers x PUBLISHes per second until every watcher has the last state, and the NOTIFYs sent).
+
+Herald runs build/release's binary (`workers = 1`, its maximum for now), Kamailio
+bench/kamailio/kamailio.cfg (children = tcp_children = 2, the cores); see
+bench/kamailio/README.md for every setting. No figure here is a pass/fail criterion."""
+
+import argparse
+import datetime
+import glob
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIPP_DIR = os.path.join(ROOT, "bench", "sipp")
+KAM_CFG = os.path.join(ROOT, "bench", "kamailio", "kamailio.cfg")
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+sys.path.insert(0, os.path.join(ROOT, "bench", "kamailio"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import sipp_bench  # noqa: E402 -- free ports, the users file, REGISTER of a contact
+from make_db import make_db  # noqa: E402
+from ua import UA  # noqa: E402 -- the integration tests' user agent
+
+DOMAIN = sipp_bench.DOMAIN
+USERS = sipp_bench.USERS
+KAM_SHM_MB = 2048
+KAM_PKG_MB = 16
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def free_port_both():
+    """A port free on 127.0.0.1 for UDP and TCP alike."""
+    for _ in range(100):
+        port = sipp_bench.free_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+# -- memory -------------------------------------------------------------------------------
+
+def group_pids(pgid):
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                if os.getpgid(int(d)) == pgid:
+                    pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+def status_kib(pid, field):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            m = re.search(rf"{field}:\s+(\d+)", f.read())
+            return int(m.group(1)) if m else 0
+    except OSError:
+        return 0
+
+
+def pss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            m = re.search(r"^Pss:\s+(\d+)", f.read(), re.M)
+            return int(m.group(1)) if m else 0
+    except OSError:
+        return 0
+
+
+class Server:
+    """A server started in a process group of its own; memory sampled every second: the sum
+    over its processes of the proportional set size (shared memory counted once), and at the
+    end the sum of each process's VmHWM (shared pages counted in every process touching them)."""
+    name = "?"
+
+    def __init__(self):
+        self.proc = None
+        self.peak_pss = 0
+        self._stop = threading.Event()
+        self._sampler = None
+
+    def _start_sampler(self):
+        def run():
+            while not self._stop.wait(1.0):
+                self.peak_pss = max(self.peak_pss, sum(pss_kib(p) for p in group_pids(self.proc.pid)))
+        self._sampler = threading.Thread(target=run, daemon=True)
+        self._sampler.start()
+
+    def hwm_kib(self):
+        return sum(status_kib(p, "VmHWM") for p in group_pids(self.proc.pid))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        """Returns (peak PSS sum, VmHWM sum) in KiB."""
+        if self.proc is None:
+            return (0, 0)
+        self.peak_pss = max(self.peak_pss, sum(pss_kib(p) for p in group_pids(self.proc.pid)))
+        hwm = self.hwm_kib()
+        self._stop.set()
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        # children of the group that outlive the leader
+        for p in group_pids(self.proc.pid):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        self.proc = None
+        return (self.peak_pss, hwm)
+
+
+class Herald(Server):
+    name = "Herald"
+
+    def __init__(self, binary, template_dir, work, auth):
+        super().__init__()
+        self.data_dir = os.path.join(work, f"herald-{time.time_ns()}")
+        shutil.copytree(template_dir, self.data_dir)
+        self.port = free_port_both()
+        self.tcp_port = self.port
+        config = os.path.join(self.data_dir, "herald.toml")
+        with open(config, "w") as f:
+            f.write(f'domains = ["{DOMAIN}"]\nauth = "{"required" if auth else "off"}"\n'
+                    'auth_algorithms = ["MD5", "SHA-256"]\nworkers = 1\n'
+                    "[registrar]\nmax_expires = 3600\n"
+                    "[presence]\nsubscribe_max_expires = 3600\npublish_max_expires = 3600\n")
+        self.log = open(os.path.join(self.data_dir, "herald.log"), "w")
+        self.proc = subprocess.Popen([binary, "serve", "--config", config, "--data-dir", self.data_dir,
+                                      "--listen", f"udp:127.0.0.1:{self.port}", "--listen",
+                                      f"tcp:127.0.0.1:{self.port}", "--log-level", "warn"],
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        time.sleep(0.7)
+        if not self.alive():
+            sys.exit(f"herald did not start: see {self.log.name}")
+        self._start_sampler()
+
+
+class Kamailio(Server):
+    name = "Kamailio"
+
+    def __init__(self, db_template, work, auth):
+        super().__init__()
+        self.dir = os.path.join(work, f"kamailio-{time.time_ns()}")
+        os.makedirs(self.dir)
+        db = os.path.join(self.dir, "kamailio.sqlite")
+        shutil.copy(db_template, db)
+        self.port = free_port_both()
+        self.tcp_port = self.port
+        self.log = open(os.path.join(self.dir, "kamailio.log"), "w")
+        self.proc = subprocess.Popen(["kamailio", "-f", KAM_CFG, "-DD", "-E", "-m", str(KAM_SHM_MB), "-M",
+                                      str(KAM_PKG_MB), "-Y", self.dir, "--substdef", f"!KAM_PORT!{self.port}!",
+                                      "--substdef", f"!KAM_DOMAIN!{DOMAIN}!", "--substdef", f"!KAM_DB!{db}!",
+                                      *(["-A", "WITH_AUTH"] if auth else [])],
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        time.sleep(1.5)
+        if not self.alive():
+            sys.exit(f"kamailio did not start: see {self.log.name}")
+        self._start_sampler()
+
+
+class SippUas(Server):
+    """A SIPp UAS (the ceiling's target, or the MESSAGE recipient)."""
+    name = "SIPp UAS"
+
+    def __init__(self, scenario, work, port=None):
+        super().__init__()
+        self.port = port or free_port_both()
+        self.tcp_port = self.port
+        self.proc = subprocess.Popen(["sipp", "-sf", os.path.join(SIPP_DIR, scenario), "-i", "127.0.0.1", "-p",
+                                      str(self.port), "-nostdin", "-max_recv_loops", "10000",
+                                      "-max_sched_loops", "10000", "-buff_size", str(4 << 20)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work,
+                                     start_new_session=True)
+        time.sleep(0.4)
+        self._start_sampler()
+
+
+# -- SIPp runs ----------------------------------------------------------------------------
+
+def rtd_copy(scenario, work):
+    """A copy of the scenario with a response-time counter from the first request sent to the
+    last message received (the whole call: one transaction for OPTIONS, REGISTER, MESSAGE;
+    the 401 round too for REGISTER with digest; all four for the SUBSCRIBE cycle)."""
+    path = os.path.join(work, "rtd_" + scenario)
+    if not os.path.exists(path):
+        with open(os.path.join(SIPP_DIR, scenario)) as f:
+            text = f.read()
+        text = re.sub(r"<send( |>)", r'<send start_rtd="1"\1', text, count=1)
+        last = text.rfind("<recv ")
+        text = text[:last] + '<recv rtd="1" ' + text[last + len("<recv "):]
+        with open(path, "w") as f:
+            f.write(text)
+    return path
+
+
+def sipp_run(scenario, port, rate, calls, work, extra):
+    """SIPp UAC: (successful, failed, elapsed s, [response times ms])."""
+    path = rtd_copy(scenario, work)
+    for old in glob.glob(os.path.join(work, "rtd_*_rtt.csv")):
+        os.remove(old)
+    start = time.time()
+    out = subprocess.run(["sipp", "-sf", path, "-r", str(rate), "-m", str(calls), "-l", str(max(rate, 100) * 4),
+                          "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout",
+                          f"{calls // max(rate, 1) + 30}s", "-recv_timeout", "10000", "-max_recv_loops", "10000",
+                          "-max_sched_loops", "10000", "-buff_size", str(4 << 20), "-trace_rtt", "-rtt_freq", "100",
+                          *extra, f"127.0.0.1:{port}"], capture_output=True, text=True, cwd=work)
+    elapsed = time.time() - start
+    ok = re.search(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", out.stdout)
+    bad = re.search(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", out.stdout)
+    times = []
+    for csv in glob.glob(os.path.join(work, "rtd_*_rtt.csv")):
+        with open(csv) as f:
+            for line in f:
+                parts = line.strip().split(";")
+                if len(parts) >= 2:
+                    try:
+                        times.append(float(parts[1]))
+                    except ValueError:
+                        pass
+        os.remove(csv)
+    return (int(ok.group(1)) if ok else 0, int(bad.group(1)) if bad else calls, elapsed, times)
+
+
+def percentile(values, p):
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+class Search:
+    """The highest sustained rate for one side: doubling from the start rate until a step
+    fails, then bisecting between the best good and the lowest bad rate until they are
+    within 10 % or the steps run out."""
+
+    def __init__(self, name, start, max_rate, max_steps):
+        self.name, self.rate, self.max_rate, self.steps_left = name, start, max_rate, max_steps
+        self.good, self.bad, self.best = 0, None, None  # best: (rate, p50, p99, ok, failed)
+        self.done = False
+
+    def record(self, rate, sustained, result):
+        self.steps_left -= 1
+        if sustained:
+            self.good = rate
+            self.best = (rate, *result)
+        else:
+            self.bad = rate if self.bad is None else min(self.bad, rate)
+        if self.bad is None:
+            nxt = rate * 2
+            if nxt > self.max_rate:
+                self.done = True
+        else:
+            if self.bad - self.good <= max(0.1 * max(self.good, 1), 25):
+                self.done = True
+            nxt = (self.good + self.bad) // 2 if self.good else self.bad // 2
+            if nxt < 10:
+                self.done = True
+        if self.steps_left <= 0:
+            self.done = True
+        self.rate = nxt
+
+
+class Side:
+    """One side of a comparison: a factory that starts its server (and helpers) and gives the
+    port to aim SIPp at. Kept running for the whole scenario, or with --fresh started anew for
+    every step so that no step inherits the state (bindings, queues, stored messages) an
+    earlier, overloaded step left behind. Tracks the peak memory of its main server."""
+
+    def __init__(self, name, factory, fresh):
+        self.name, self.factory, self.fresh = name, factory, fresh
+        self.running = None  # (port, main server, helpers)
+        self.mem = (0, 0)
+
+    def port(self):
+        if self.running is None:
+            self.running = self.factory()
+        return self.running[0]
+
+    def stop(self):
+        if self.running is None:
+            return
+        _, main, helpers = self.running
+        m = main.stop()
+        self.mem = (max(self.mem[0], m[0]), max(self.mem[1], m[1]))
+        for h in helpers:
+            h.stop()
+        self.running = None
+
+    def step_done(self):
+        if self.fresh:
+            self.stop()
+
+
+def step_search(label, sides, scenario, extra, args, work):
+    """sides: [Side] searched in turn, H, K, (C), H, K … Returns {side: best or None}."""
+    searches = {side.name: Search(side.name, args.start_rate, args.max_rate, args.max_steps) for side in sides}
+    by_name = {side.name: side for side in sides}
+    while not all(s.done for s in searches.values()):
+        for name, s in searches.items():
+            if s.done:
+                continue
+            rate = s.rate
+            calls = rate * args.seconds
+            ok, failed, elapsed, times = sipp_run(scenario, by_name[name].port(), rate, calls, work, extra)
+            by_name[name].step_done()
+            total = ok + failed
+            sustained = (total > 0 and ok >= calls * 0.999 and failed / max(total, 1) < 0.001
+                         and elapsed <= args.seconds * 1.15 + 2)
+            p50, p99 = percentile(times, 50), percentile(times, 99)
+            log(f"  {label} {name:9} {rate:>6}/s: {ok} ok, {failed} failed, {elapsed:.1f} s, "
+                f"p50 {fmt_ms(p50)} p99 {fmt_ms(p99)}{'' if sustained else '  (not sustained)'}")
+            s.record(rate, sustained, (p50, p99, ok, failed))
+    return {name: s.best for name, s in searches.items()}
+
+
+def fmt_ms(v):
+    if v is None:
+        return "-"
+    return "<1 ms" if v < 1 else (f"{v:.1f} ms" if v < 10 else f"{v:.0f} ms")
+
+
+# -- scenarios ----------------------------------------------------------------------------
+
+def users_extra():
+    return ("-inf", "users.csv")
+
+
+SCENARIOS = {
+    # name: (title, UAC scenario, auth, extra SIPp args, ceiling UAS scenario or None)
+    "options": ("OPTIONS", "options_uac.xml", False, (), "ceiling_options_uas.xml"),
+    "register": ("REGISTER (auth off)", "register_uac.xml", False, ("-inf", "users.csv"),
+                 "ceiling_register_uas.xml"),
+    "register-auth": ("REGISTER (digest, 401 + retry)", "register_auth_uac.xml", True,
+                      ("-s", "u0", "-au", "u0", "-ap", "pw0", "-auth_uri", DOMAIN, "-set", "domain", DOMAIN),
+                      "ceiling_register_auth_uas.xml"),
+    "message": ("MESSAGE relayed (auth off)", "message_uac.xml", False, ("-s", "uas", "-set", "domain", DOMAIN),
+                "message_uas.xml"),
+    "subscribe": ("SUBSCRIBE cycle (4 transactions)", "subscribe_uac.xml", False,
+                  ("-s", "p", "-set", "domain", DOMAIN, "-set", "watcher", "w"), "ceiling_subscribe_uas.xml"),
+    "publish": ("PUBLISH cycle (3 transactions)", "publish_uac.xml", False, ("-s", "p", "-set", "domain", DOMAIN),
+                "ceiling_publish_uas.xml"),
+}
+
+
+def register_uas(port, uas_port):
+    agent = UA(argparse.Namespace(host="127.0.0.1", port=port), "uas", DOMAIN, password="pw")
+    try:
+        r = agent.register(expires=3600, contact=f"sip:uas@127.0.0.1:{uas_port}")
+        if r is None or r.status != 200:
+            sys.exit(f"could not register the MESSAGE recipient at port {port}: {r}")
+    finally:
+        agent.close()
+
+
+def run_rate_scenario(key, args, env):
+    title, scenario, auth, extra, ceiling = SCENARIOS[key]
+    work = env["work"]
+    log(f"{title}:")
+
+    def server_side(make):
+        def start():
+            server = make()
+            helpers = []
+            if key == "message":  # the recipient: a SIPp UAS registered at this server
+                uas = SippUas("message_uas.xml", work)
+                helpers.append(uas)
+                register_uas(server.port, uas.port)
+            return (server.port, server, helpers)
+        return start
+
+    def ceiling_side():
+        c = SippUas(ceiling, work)
+        return (c.port, c, [])
+
+    sides = [Side("Herald", server_side(lambda: Herald(args.herald, env["herald_template"], work, auth)), args.fresh),
+             Side("Kamailio", server_side(lambda: Kamailio(env["kam_db"], work, auth)), args.fresh)]
+    if ceiling and not args.no_ceiling:
+        sides.append(Side("SIPp", ceiling_side, args.fresh))
+    try:
+        best = step_search(key, sides, scenario, extra, args, work)
+    finally:
+        for side in sides:
+            side.stop()
+    return {"title": title, "herald": best.get("Herald"), "kamailio": best.get("Kamailio"),
+            "ceiling": best.get("SIPp"), "ceiling_note": None if ceiling else "no SIPp UAS for this scenario",
+            "herald_mem": sides[0].mem, "kamailio_mem": sides[1].mem}
+
+
+def fanout_once(server, args, work, watchers, publishes):
+    """Watchers subscribe (SIPp, one process), then `publishes` PUBLISHes back to back over
+    TCP; returns (NOTIFYs answered, watchers told, failed, seconds from the first PUBLISH to
+    the last watcher told, [PUBLISH response times ms])."""
+    sub_rate = min(1000, watchers)
+    proc = subprocess.Popen(["sipp", "-sf", os.path.join(SIPP_DIR, "fanout_series_watcher_uac.xml"), "-r",
+                             str(sub_rate), "-m", str(watchers), "-l", str(watchers + 100), "-i", "127.0.0.1",
+                             "-p", "0", "-nostdin", "-timeout", "300s", "-max_recv_loops", "10000",
+                             "-max_sched_loops", "10000", "-buff_size", str(8 << 20), "-s", "p", "-set",
+                             "domain", DOMAIN, "-set", "watcher", "w", "-set", "expires", "3600",
+                             f"127.0.0.1:{server.port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work,
+                            start_new_session=True)
+    try:
+        time.sleep(watchers / sub_rate + 3)
+        agent = UA(argparse.Namespace(host="127.0.0.1", port=server.tcp_port), "p", DOMAIN, transport="tcp")
+        times = []
+        etag = None
+        start = time.time()
+        try:
+            for i in range(publishes):
+                note = "final-state" if i == publishes - 1 else f"state {i}"
+                body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="urn:ietf:params:xml:ns:pidf" '
+                        f'entity="sip:p@{DOMAIN}"><tuple id="bench"><status><basic>open</basic></status>'
+                        f"<note>{note}</note></tuple></presence>\n")
+                headers = ["Event: presence", "Expires: 600"] + ([f"SIP-If-Match: {etag}"] if etag else [])
+                t0 = time.time()
+                agent.request("PUBLISH", f"sip:p@{DOMAIN}", headers=headers, body=body,
+                              content_type="application/pidf+xml")
+                r = agent.recv_response(timeout=60, final=True, method="PUBLISH")
+                times.append((time.time() - t0) * 1000)
+                if r is None or r.status != 200:
+                    log(f"    PUBLISH {i} failed: {r.status if r else 'no answer'}")
+                    break
+                etag = r.get("SIP-ETag") or etag
+        finally:
+            agent.close()
+        out, _ = proc.communicate(timeout=300)
+        elapsed = time.time() - start
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    ok = re.search(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", out)
+    bad = re.search(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", out)
+    # the screen's per-message counters: the NOTIFY lines of the scenario (first NOTIFY and the loop)
+    notifies = 0
+    for m in re.finditer(r"^\s*NOTIFY\s+<----------\s+(\d+)", out, re.M):
+        notifies += int(m.group(1))
+    told = int(ok.group(1)) if ok else 0
+    failed = int(bad.group(1)) if bad else watchers
+    # the subscription's first NOTIFY came before the series
+    return (max(notifies - watchers, 0), told, failed, elapsed, times)
+
+
+def run_fanout(args, env):
+    work = env["work"]
+    title = f"fan-out: {args.watchers} watchers x {args.publishes} PUBLISHes"
+    log(f"{title}:")
+    result = {"title": title, "ceiling_note": "no SIPp UAS for this scenario (it measures the notifier)"}
+    best = {}
+    mem = {"Herald": (0, 0), "Kamailio": (0, 0)}
+    for rnd in range(args.fanout_rounds):
+        for side in ("Herald", "Kamailio"):
+            server = (Herald(args.herald, env["herald_template"], work, False) if side == "Herald"
+                      else Kamailio(env["kam_db"], work, False))
+            try:
+                notifies, told, failed, elapsed, times = fanout_once(server, args, work, args.watchers,
+                                                                     args.publishes)
+            finally:
+                m = server.stop()
+                mem[side] = (max(mem[side][0], m[0]), max(mem[side][1], m[1]))
+            rate = int(args.watchers * args.publishes / elapsed) if elapsed else 0
+            log(f"  fanout {side:9} round {rnd + 1}: {notifies} NOTIFYs answered after the first PUBLISH, {told} "
+                f"watchers told the final state, {failed} failed, in {elapsed:.2f} s: {rate} updates/s, "
+                f"{int(notifies / elapsed) if elapsed else 0} NOTIFY/s; PUBLISH "
+                f"p50 {fmt_ms(percentile(times, 50))} p99 {fmt_ms(percentile(times, 99))}")
+            if failed == 0 and told == args.watchers and (side not in best or rate > best[side][0][0]):
+                best[side] = ((rate, percentile(times, 50), percentile(times, 99), told, failed),
+                              (notifies, told, failed, elapsed))
+    for side in ("Herald", "Kamailio"):
+        result[side.lower()] = best[side][0] if side in best else None
+        result[side.lower() + "_detail"] = best[side][1] if side in best else None
+        result[side.lower() + "_mem"] = mem[side]
+    result["ceiling"] = None
+    return result
+
+
+# -- report -------------------------------------------------------------------------------
+
+def machine():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        m = re.search(r"model name\s*:\s*(.*)", f.read())
+        if m:
+            cpu = m.group(1).strip()
+    def first_line(cmd):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    sipp_v = "?"
+    try:
+        out = subprocess.run(["sipp", "-v"], capture_output=True, text=True, timeout=10)
+        m = re.search(r"SIPp v[^\s,]+", out.stdout + out.stderr)
+        sipp_v = m.group(0) if m else "?"
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+            "herald": first_line([ARGS.herald, "--version"]), "kamailio": first_line(["kamailio", "-v"]),
+            "sipp": sipp_v}
+
+
+def mib(kib):
+    return f"{kib / 1024:.0f} MiB" if kib else "-"
+
+
+def write_report(results, args, mach, started):
+    os.makedirs(args.out, exist_ok=True)
+    stamp = started.strftime("%Y-%m-%d-%H%M")
+    suffix = "-quick" if args.quick else ""
+    base = os.path.join(args.out, f"{stamp}-compare{suffix}")
+    rows = []
+    for key, r in results.items():
+        h, k, c = r.get("herald"), r.get("kamailio"), r.get("ceiling")
+        unit = "updates/s" if key == "fanout" else "calls/s"
+        def rate(x):
+            return f"{x[0]}" if x else "below lowest step"
+        ratio = f"{h[0] / k[0]:.2f}" if h and k and k[0] else "-"
+        ceil = rate(c) if c else (r.get("ceiling_note") or "not found")
+        hc = f"{h[0] / c[0]:.2f}" if h and c and c[0] else "-"
+        rows.append(f"| {r['title']} ({unit}) | {rate(h)} | {rate(k)} | {ratio} | "
+                    f"{fmt_ms(h[1]) if h else '-'} / {fmt_ms(h[2]) if h else '-'} | "
+                    f"{fmt_ms(k[1]) if k else '-'} / {fmt_ms(k[2]) if k else '-'} | "
+                    f"{mib(r['herald_mem'][0])} | {mib(r['kamailio_mem'][0])} ({mib(r['kamailio_mem'][1])}) | "
+                    f"{ceil} | {hc} |")
+    lines = [f"# Herald vs Kamailio, {started.strftime('%Y-%m-%d %H:%M UTC')}{' (--quick smoke run)' if args.quick else ''}",
+             "",
+             f"`bench/compare.py {' '.join(sys.argv[1:])}` ({'quick: ' if args.quick else ''}{args.seconds} s per step, "
+             f"at most {args.max_steps} steps per side, start {args.start_rate}/s, doubling then bisecting; "
+             "sustained = every call done within the step (+15 %), fewer than 0.1 % failed; "
+             + ("every server started anew for every step (--fresh))." if args.fresh else
+                "each server started once per scenario and kept across its steps)."),
+             "",
+             "| machine | |", "| --- | --- |",
+             f"| cores (nproc) | {mach['nproc']} |", f"| CPU | {mach['cpu']} |", f"| kernel | {mach['kernel']} |",
+             f"| Herald | {mach['herald']} (build/release, `workers = 1`) |",
+             f"| Kamailio | {mach['kamailio']} (children = tcp_children = 2, -m {KAM_SHM_MB} -M {KAM_PKG_MB}) |",
+             f"| SIPp | {mach['sipp']} |",
+             "",
+             "| scenario | Herald rate | Kamailio rate | ratio H/K | Herald p50 / p99 | Kamailio p50 / p99 | "
+             "Herald peak RSS | Kamailio peak PSS (sum of VmHWM) | SIPp ceiling | Herald / ceiling |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+             *rows,
+             "",
+             "- Rates: the highest offered rate sustained (calls/s; a call is the scenario's whole exchange). "
+             "p50 / p99: the call's response time at that rate, from its first request sent to its last "
+             "message received (SIPp response-time counter, `-trace_rtt`).",
+             "- Memory: Herald's VmHWM (one process); Kamailio's peak of the summed proportional set size "
+             "of all its processes (sampled each second; shared memory counted once) and, in brackets, the "
+             "sum of each process's VmHWM (shared pages counted in every process). Peaks over the whole "
+             "scenario (all its steps).",
+             "- SIPp ceiling: the same UAC against a SIPp UAS that answers without work "
+             "(`bench/sipp/ceiling_*_uas.xml`; SIPp's built-in `-sn uas` serves only INVITE calls). "
+             "Where Herald / ceiling nears 1, SIPp is the limit, not the server.",
+             "- Fan-out: presence updates delivered per second, watchers x PUBLISHes / the time from the "
+             "first PUBLISH until every watcher had answered the NOTIFY with the last state (PUBLISHes "
+             "sent back to back over TCP, each after the previous 200; every NOTIFY answered). A notifier "
+             "that merges states while a NOTIFY is outstanding (Herald: one outstanding per subscription, "
+             "newest state wins, as RFC 6665 allows) sends fewer NOTIFYs: the NOTIFYs actually sent are "
+             "below. p50 / p99 there are the PUBLISH response times. Best of the rounds per side.",
+             "- REGISTER (auth off) uses register_uac.xml as bench/sipp_bench.py does: every call adds a new "
+             "contact for one of 1,000 users, so bindings accumulate over the steps on both servers and each "
+             "200 lists all of the AOR's contacts; a later step meets more state than an earlier one.",
+             "- Herald runs one event loop (its `workers` maximum for now); Kamailio two worker processes "
+             "per transport (the cores). SIPp shares the same two cores.",
+             ""]
+    if "fanout" in results:
+        r = results["fanout"]
+        for side in ("herald", "kamailio"):
+            d = r.get(side + "_detail")
+            if d:
+                lines.append(f"- fan-out, {side} (best round): {d[0]} NOTIFYs answered after the first PUBLISH "
+                             f"({int(d[0] / d[3]) if d[3] else 0} NOTIFY/s), {d[1]} watchers told the final state, "
+                             f"{d[2]} failed, {d[3]:.2f} s from the first PUBLISH to the last watcher told.")
+        lines.append("")
+    lines.append(f"Chart: `{os.path.basename(base)}.png`.")
+    with open(base + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    chart(results, base, args)
+    log(f"\nwrote {base}.md and {base}.png")
+    return base
+
+
+def chart(results, base, args):
+    """Clustered bars: the rate scenarios (calls/s) on the left, the fan-out (updates/s, another
+    scale) on the right."""
+    rates = base + ".rates.dat"
+    fan = base + ".fanout.dat"
+    with open(rates, "w") as f, open(fan, "w") as g:
+        for key, r in results.items():
+            vals = [r.get(s)[0] if r.get(s) else 0 for s in ("herald", "kamailio", "ceiling")]
+            (g if key == "fanout" else f).write(f"\"{key}\" {vals[0]} {vals[1]} {vals[2]}\n")
+    has_rates = any(k != "fanout" for k in results)
+    has_fan = "fanout" in results
+    common = """set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set yrange [0:*]
+set offsets 0,0,graph 0.15,0
+set grid ytics
+set xtics nomirror
+"""
+    plot = ("plot \"{f}\" using 2:xtic(1) title \"Herald\" lc rgb \"#1f77b4\", '' using 3 title \"Kamailio\" "
+            "lc rgb \"#d62728\"{c}\n")
+    script = f"""set terminal pngcairo size 1200,600 noenhanced font ",10"
+set output "{base}.png"
+set multiplot title "Herald vs Kamailio on {os.cpu_count()} cores: highest sustained rate ({'--quick smoke run' if args.quick else f'{args.seconds} s steps'})"
+"""
+    if has_rates:
+        script += (f"set origin 0,0\nset size {0.75 if has_fan else 1},0.95\n" + common +
+                   'set ylabel "calls/s"\nset key top right\n' +
+                   plot.format(f=rates, c=", '' using 4 title \"SIPp ceiling\" lc rgb \"#7f7f7f\""))
+    if has_fan:
+        script += (f"set origin {0.75 if has_rates else 0},0\nset size {0.25 if has_rates else 1},0.95\n" + common +
+                   'set ylabel "presence updates delivered/s"\nset key top right\n' + plot.format(f=fan, c=""))
+    script += "unset multiplot\n"
+    try:
+        subprocess.run(["gnuplot"], input=script, text=True, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        log(f"gnuplot failed: {e} {getattr(e, 'stderr', '')}")
+    for path in (rates, fan):
+        os.remove(path)
+
+
+# -- main ---------------------------------------------------------------------------------
+
+def prepare(args):
+    work = tempfile.mkdtemp(prefix="herald-compare-")
+    herald_template = os.path.join(work, "herald-template")
+    os.makedirs(herald_template)
+    sipp_bench.add_users(args.herald, herald_template)  # u0..u999 and users.csv
+    for user in ("uas", "sender", "p", "w"):
+        subprocess.run([args.herald, "user", "add", f"{user}@{DOMAIN}", "--password", "pw", "--data-dir",
+                        herald_template], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shutil.copy(os.path.join(herald_template, "users.csv"), os.path.join(work, "users.csv"))
+    os.remove(os.path.join(herald_template, "users.csv"))
+    kam_db = os.path.join(work, "kamailio-template.sqlite")
+    make_db(kam_db, DOMAIN, [(f"u{i}", f"pw{i}") for i in range(USERS)] +
+            [(u, "pw") for u in ("uas", "sender", "p", "w")])
+    return {"work": work, "herald_template": herald_template, "kam_db": kam_db}
+
+
+ARGS = None
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--herald", default=os.path.join(ROOT, "build", "release", "src", "app", "herald"))
+    ap.add_argument("--scenarios", default="options,register,register-auth,message,subscribe,publish,fanout")
+    ap.add_argument("--seconds", type=int, default=None, help="length of each rate step (default 10; --quick 3)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: 3 s steps, at most 4 steps per side, "
+                    "start 500/s, 200 watchers x 5 PUBLISHes, one fan-out round")
+    ap.add_argument("--start-rate", type=int, default=None)
+    ap.add_argument("--max-rate", type=int, default=64000)
+    ap.add_argument("--max-steps", type=int, default=None, help="rate steps per side and scenario (default 7; --quick 4)")
+    ap.add_argument("--watchers", type=int, default=None)
+    ap.add_argument("--publishes", type=int, default=None)
+    ap.add_argument("--fanout-rounds", type=int, default=None, help="fan-out runs per side, the best kept "
+                    "(default 2; --quick 1)")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the SIPp ceiling runs")
+    ap.add_argument("--fresh", action="store_true", help="start every server anew for every rate step (no step "
+                    "inherits an earlier step's state; memory is then the peak of single steps)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
+    args = ap.parse_args()
+    q = args.quick
+    args.seconds = args.seconds or (3 if q else 10)
+    args.start_rate = args.start_rate or (500 if q else 1000)
+    args.max_steps = args.max_steps or (4 if q else 7)
+    args.watchers = args.watchers or (200 if q else 1000)
+    args.publishes = args.publishes or (5 if q else 20)
+    args.fanout_rounds = args.fanout_rounds or (1 if q else 2)
+    ARGS = args
+    for tool in ("sipp", "kamailio", "gnuplot"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is not installed (scripts/compare.sh installs it)")
+    if not os.access(args.herald, os.X_OK):
+        sys.exit(f"no herald binary at {args.herald} (scripts/compare.sh builds it)")
+    started = datetime.datetime.now(datetime.timezone.utc)
+    mach = machine()
+    env = prepare(args)
+    results = {}
+    try:
+        for key in args.scenarios.split(","):
+            if key == "fanout":
+                results[key] = run_fanout(args, env)
+            elif key in SCENARIOS:
+                results[key] = run_rate_scenario(key, args, env)
+            else:
+                sys.exit(f"unknown scenario {key}")
+    finally:
+        if results:
+            write_report(results, args, mach, started)
+        if args.keep:
+            log(f"kept {env['work']}")
+        else:
+            shutil.rmtree(env["work"], ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
