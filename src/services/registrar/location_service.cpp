@@ -31,7 +31,7 @@ std::size_t LocationService::load() {
     std::vector<Entry>& entries = aors_[b.aor];
     entries.push_back({std::move(b), {}});
     arm(entries.back());
-    index(entries.back().binding);
+    index(entries.back());
     ++count_;
     ++kept;
   }
@@ -43,7 +43,7 @@ std::size_t LocationService::load() {
 
 std::vector<store::Binding> LocationService::lookup(std::string_view aor) const {
   std::vector<store::Binding> out;
-  auto it = aors_.find(std::string(aor));
+  auto it = aors_.find(aor);
   if (it == aors_.end()) return out;
   out.reserve(it->second.size());
   for (const Entry& e : it->second) out.push_back(e.binding);
@@ -56,8 +56,33 @@ std::vector<store::Binding> LocationService::lookup(std::string_view aor) const 
   return out;
 }
 
+std::size_t LocationService::count(std::string_view aor) const {
+  auto it = aors_.find(aor);
+  return it == aors_.end() ? 0 : it->second.size();
+}
+
+namespace {
+
+std::size_t key_hash_of(const sip::Uri& uri) { return std::hash<std::string>{}(contact_key(uri)); }
+
+}  // namespace
+
+const store::Binding* LocationService::match(std::string_view aor, const sip::Uri& uri) const {
+  auto it = aors_.find(aor);
+  if (it == aors_.end()) return nullptr;
+  const std::size_t key = uri.is_sip() ? key_hash_of(uri) : 0;
+  for (const Entry& e : it->second) {
+    if (e.binding.contact == uri.text) return &e.binding;
+    // Equal URIs have equal user, host and port, so equal keys; a key of 0 (not SIP) is compared in full.
+    if (e.key_hash != key) continue;
+    auto stored = sip::parse_uri(e.binding.contact);
+    if (stored.ok() && sip::uri_equal(stored.value(), uri)) return &e.binding;
+  }
+  return nullptr;
+}
+
 std::string contact_key(const sip::Uri& uri) {
-  std::string key(uri.user);
+  std::string key = sip::unescape(uri.user);
   key += '@';
   for (char c : uri.host) key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   key += ':';
@@ -65,19 +90,20 @@ std::string contact_key(const sip::Uri& uri) {
   return key;
 }
 
-void LocationService::index(const store::Binding& binding) {
-  auto uri = sip::parse_uri(binding.contact);
-  auto aor = aors_.find(binding.aor);
+void LocationService::index(Entry& entry) {
+  auto uri = sip::parse_uri(entry.binding.contact);
+  auto aor = aors_.find(entry.binding.aor);
+  entry.key_hash = 0;
   if (!uri.ok() || !uri->is_sip() || aor == aors_.end()) return;
-  by_contact_.emplace(std::hash<std::string>{}(contact_key(uri.value())), &aor->first);
+  entry.key_hash = key_hash_of(uri.value());
+  by_contact_.emplace(entry.key_hash, &aor->first);
 }
 
-void LocationService::unindex(const store::Binding& binding) {
-  auto uri = sip::parse_uri(binding.contact);
-  if (!uri.ok() || !uri->is_sip()) return;
-  auto [first, last] = by_contact_.equal_range(std::hash<std::string>{}(contact_key(uri.value())));
+void LocationService::unindex(const Entry& entry) {
+  if (entry.key_hash == 0) return;
+  auto [first, last] = by_contact_.equal_range(entry.key_hash);
   for (auto it = first; it != last; ++it) {
-    if (*it->second == binding.aor) {
+    if (*it->second == entry.binding.aor) {
       by_contact_.erase(it);
       return;
     }
@@ -91,7 +117,7 @@ void LocationService::notify(const std::string& aor, bool registered) {
 const store::Binding* LocationService::find_by_contact(const sip::Uri& uri) const {
   if (!uri.is_sip()) return nullptr;
   const std::string key = contact_key(uri);
-  auto [first, last] = by_contact_.equal_range(std::hash<std::string>{}(key));
+  auto [first, last] = by_contact_.equal_range(std::hash<std::string>{}(key));  // key_hash_of(uri)
   for (auto it = first; it != last; ++it) {
     auto entries = aors_.find(*it->second);
     if (entries == aors_.end()) continue;
@@ -104,7 +130,7 @@ const store::Binding* LocationService::find_by_contact(const sip::Uri& uri) cons
 }
 
 const store::Binding* LocationService::find(std::string_view aor, std::string_view contact) const {
-  auto it = aors_.find(std::string(aor));
+  auto it = aors_.find(aor);
   if (it == aors_.end()) return nullptr;
   for (const Entry& e : it->second) {
     if (e.binding.contact == contact) return &e.binding;
@@ -135,29 +161,30 @@ store::Status LocationService::put(store::Binding binding) {
   auto it = std::find_if(entries.begin(), entries.end(),
                          [&](const Entry& e) { return e.binding.contact == binding.contact; });
   if (it == entries.end()) {
-    entries.push_back({binding, {}});
+    entries.push_back({std::move(binding), {}});
     it = entries.end() - 1;
     ++count_;
-    index(binding);
+    index(*it);
   } else {
-    it->binding = binding;
+    it->binding = std::move(binding);
   }
   arm(*it);
-  store::Status status = store_ ? store_->put_binding(binding) : store::Status{};
-  notify(binding.aor, true);
+  store::Status status = store_ ? store_->put_binding(it->binding) : store::Status{};
+  const std::string aor = it->binding.aor;  // an observer may change the entries
+  notify(aor, true);
   return status;
 }
 
 store::Status LocationService::remove(std::string_view aor, std::string_view contact) {
   bool removed = false;
-  auto found = aors_.find(std::string(aor));
+  auto found = aors_.find(aor);
   if (found != aors_.end()) {
     std::vector<Entry>& entries = found->second;
     auto it = std::find_if(entries.begin(), entries.end(),
                            [&](const Entry& e) { return e.binding.contact == contact; });
     if (it != entries.end()) {
       timers_.cancel(it->expiry);
-      unindex(it->binding);
+      unindex(*it);
       entries.erase(it);
       removed = true;
       --count_;
@@ -170,11 +197,11 @@ store::Status LocationService::remove(std::string_view aor, std::string_view con
 }
 
 store::Status LocationService::remove_all(std::string_view aor) {
-  auto found = aors_.find(std::string(aor));
+  auto found = aors_.find(aor);
   if (found != aors_.end()) {
     for (Entry& e : found->second) {
       timers_.cancel(e.expiry);
-      unindex(e.binding);
+      unindex(e);
     }
     count_ -= found->second.size();
     aors_.erase(found);

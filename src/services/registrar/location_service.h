@@ -38,6 +38,19 @@ class LocationService {
   // The live bindings of `aor`, ordered by q (highest first), then most recently updated.
   // Empty when there are none.
   std::vector<store::Binding> lookup(std::string_view aor) const;
+  // How many live bindings `aor` has (no copy).
+  std::size_t count(std::string_view aor) const;
+  // Calls visit(const store::Binding&) for each live binding of `aor`, in no particular
+  // order, without copying. The service must not be changed during the visit.
+  template <typename Visit>
+  void for_each(std::string_view aor, Visit&& visit) const {
+    if (auto it = aors_.find(aor); it != aors_.end()) {
+      for (const Entry& e : it->second) visit(e.binding);
+    }
+  }
+  // The live binding of `aor` whose contact is equal to `uri` (RFC 3261 §19.1.4), if any.
+  // Only contacts with the same user, host and port are parsed and compared.
+  const store::Binding* match(std::string_view aor, const sip::Uri& uri) const;
   const store::Binding* find(std::string_view aor, std::string_view contact) const;
   // The live binding whose contact has the user, host and port of `uri`, if any: a request
   // sent to a contact a user registered (or advertised, e.g. in PIDF) reaches that device.
@@ -62,17 +75,23 @@ class LocationService {
   struct Entry {
     store::Binding binding;
     sip::txn::TimerId expiry;
+    std::size_t key_hash = 0;  // hash of contact_key() of the contact, 0 if not a SIP URI
+  };
+  // Lets aors_ be searched with a string_view, without building a string.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   void arm(Entry& entry);
   void expire(const std::string& aor, const std::string& contact);
-  void index(const store::Binding& binding);
-  void unindex(const store::Binding& binding);
+  void index(Entry& entry);
+  void unindex(const Entry& entry);
   void notify(const std::string& aor, bool registered);
 
   sip::txn::TimerService& timers_;
   store::BindingStore* store_;
   Clock now_;
-  std::unordered_map<std::string, std::vector<Entry>> aors_;
+  std::unordered_map<std::string, std::vector<Entry>, KeyHash, std::equal_to<>> aors_;
   std::size_t count_ = 0;
   // Hash of contact_key() of each contact → its AOR (the key string in aors_, stable while
   // the AOR has bindings). Keys may collide and AORs share contacts: find_by_contact()
@@ -81,7 +100,7 @@ class LocationService {
   std::vector<Observer> observers_;
 };
 
-// "user@host:port" of a SIP URI, host lower-cased, port 0 when absent: what
+// "user@host:port" of a SIP URI, user unescaped, host lower-cased, port 0 when absent: what
 // find_by_contact() compares.
 std::string contact_key(const sip::Uri& uri);
 

@@ -14,7 +14,7 @@ using sip::Message;
 
 // One Contact of the REGISTER, checked, with the expiry the registrar grants.
 struct ContactChange {
-  std::string contact;  // URI text as registered
+  std::string contact;  // URI text as registered, or the stored spelling of an equal binding
   std::uint32_t expires = 0;
   int q = -1;
   std::string instance;
@@ -74,12 +74,16 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
   r.remove(HeaderId::kContentLength);
   std::int64_t now = location_.now();
   std::vector<std::string> path;
-  for (const store::Binding& b : location_.lookup(aor)) {
-    std::string value = fmt::format("<{}>;expires={}", b.contact, std::max<std::int64_t>(b.expires_at - now, 0));
-    if (b.q >= 0) value += fmt::format(";q={}.{:03}", b.q / 1000, b.q % 1000);
-    if (!b.instance.empty()) value += fmt::format(";+sip.instance=\"{}\"", b.instance);
+  // Every current binding, in no particular order (§10.3 step 8).
+  std::string value;
+  location_.for_each(aor, [&](const store::Binding& b) {
+    value.clear();
+    fmt::format_to(std::back_inserter(value), "<{}>;expires={}", b.contact,
+                   std::max<std::int64_t>(b.expires_at - now, 0));
+    if (b.q >= 0) fmt::format_to(std::back_inserter(value), ";q={}.{:03}", b.q / 1000, b.q % 1000);
+    if (!b.instance.empty()) fmt::format_to(std::back_inserter(value), ";+sip.instance=\"{}\"", b.instance);
     r.append(HeaderId::kContact, value);
-  }
+  });
   if (with_path) {
     request.for_each<sip::hdr::Path>([&](const sip::NameAddr& p) {
       path.emplace_back(fmt::format("<{}>", p.uri.text));
@@ -143,17 +147,15 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
     return !with_path;
   });
 
-  // Step 7 works on the bindings as they are before this request; one snapshot serves it.
-  const std::vector<store::Binding> existing = location_.lookup(aor);
   if (star) {
     // "*" only alone and with Expires: 0 (§10.3 step 6).
     if (!changes.empty() || !request_expires || *request_expires != 0) {
       return reply(request, 400, "Contact * needs Expires: 0 and no other Contact");
     }
     // An older Call-ID/CSeq must not remove newer bindings.
-    for (const store::Binding& b : existing) {
-      if (b.call_id == call_id && cseq <= b.cseq) return out_of_order(request);
-    }
+    bool older = false;
+    location_.for_each(aor, [&](const store::Binding& b) { older = older || (b.call_id == call_id && cseq <= b.cseq); });
+    if (older) return out_of_order(request);
     if (auto s = location_.remove_all(aor); !s.ok()) spdlog::error("store: {}", s.message());
     spdlog::info("call-id={} {} unregistered all contacts", call_id, aor);
     return bindings_reply(request, aor, with_path);
@@ -165,19 +167,15 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
     r.append(HeaderId::kContentLength, "0");
     return r;
   }
-  // The existing binding each contact refers to (equal URIs, §19.1.4), stored URIs parsed once.
-  std::vector<sip::Parsed<sip::Uri>> stored;
-  stored.reserve(existing.size());
-  for (const store::Binding& b : existing) stored.push_back(sip::parse_uri(b.contact));
-  std::vector<const store::Binding*> match(changes.size(), nullptr);
+  // Step 7, on the bindings as they are before this request: the existing binding each
+  // contact refers to (equal URIs, §19.1.4). Its stored spelling is kept, so refreshes find
+  // the same key. The whole request is refused when any contact is out of order (same
+  // Call-ID, CSeq not higher); nothing is applied.
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    for (std::size_t j = 0; j < existing.size(); ++j) {
-      bool same = stored[j].ok() ? sip::uri_equal(*stored[j], uris[i]) : existing[j].contact == uris[i].text;
-      if (same) match[i] = &existing[j];
-    }
-    // Refuse the whole request when any contact is out of order (same Call-ID, CSeq not
-    // higher); nothing is applied.
-    if (match[i] && match[i]->call_id == call_id && cseq <= match[i]->cseq) return out_of_order(request);
+    const store::Binding* existing = location_.match(aor, uris[i]);
+    if (existing == nullptr) continue;
+    if (existing->call_id == call_id && cseq <= existing->cseq) return out_of_order(request);
+    changes[i].contact = existing->contact;
   }
   std::vector<std::string> path;
   request.for_each<sip::hdr::Path>([&](const sip::NameAddr& p) {
@@ -187,8 +185,7 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
   std::int64_t now = location_.now();
   for (std::size_t i = 0; i < changes.size(); ++i) {
     ContactChange& c = changes[i];
-    // The stored spelling of an equal URI is kept, so refreshes find the same key.
-    const std::string& key = match[i] ? match[i]->contact : c.contact;
+    const std::string& key = c.contact;
     if (c.expires == 0) {
       if (auto s = location_.remove(aor, key); !s.ok() && !s.is_not_found()) spdlog::error("store: {}", s.message());
       continue;

@@ -187,6 +187,31 @@ TEST_F(RegistrarTest, EqualUrisAreOneBinding) {
   EXPECT_EQ(location_.binding_count(), 1u);
 }
 
+TEST_F(RegistrarTest, EqualUrisWithEscapedUserAreOneBindingAndKeepTheStoredSpelling) {
+  send(reg("Contact: <sip:%61lice@h:5070>;expires=600\r\n", "", "c1", 1));
+  // Equal to the stored contact (§19.1.4): a refresh of it, even as a stale CSeq is refused.
+  EXPECT_EQ(send(reg("Contact: <sip:alice@H:5070>;expires=600\r\n", "", "c1", 1)).status_code(), 500);
+  Message r = send(reg("Contact: <sip:alice@H:5070>;expires=300\r\n", "", "c1", 2));
+  EXPECT_EQ(contacts_of(r), (std::map<std::string, std::uint32_t>{{"sip:%61lice@h:5070", 300}}));
+  EXPECT_EQ(location_.count("sip:alice@example.com"), 1u);
+  EXPECT_NE(location_.find_by_contact(sip::parse_uri("sip:alice@h:5070").value()), nullptr);
+}
+
+TEST_F(RegistrarTest, SameUserHostAndPortWithOtherParametersAreTwoBindings) {
+  send(reg("Contact: <sip:a@h:5070;transport=tcp>\r\n", "", "c1", 1));
+  send(reg("Contact: <sip:a@h:5070;transport=udp>\r\n", "", "c1", 2));
+  send(reg("Contact: <sip:a@h:5071;transport=tcp>\r\n", "", "c1", 3));
+  send(reg("Contact: <sip:a@h:5070;transport=TCP>\r\n", "", "c1", 4));  // equal to the first
+  EXPECT_EQ(location_.count("sip:alice@example.com"), 3u);
+  EXPECT_EQ(location_.count("sip:bob@example.com"), 0u);
+  std::size_t visited = 0;
+  location_.for_each("sip:alice@example.com", [&](const store::Binding& b) {
+    ++visited;
+    EXPECT_EQ(b.aor, "sip:alice@example.com");
+  });
+  EXPECT_EQ(visited, 3u);
+}
+
 TEST_F(RegistrarTest, QValuesOrderTheBindings) {
   send(reg("Contact: <sip:a@low>;q=0.1\r\nContact: <sip:a@high>;q=0.9\r\nContact: <sip:a@mid>;q=0.5\r\n"));
   auto bindings = location_.lookup("sip:alice@example.com");
