@@ -35,6 +35,7 @@ error_code UdpTransport::open(const udp::endpoint& local) {
   if (!ec) socket_.set_option(ReusePort(true), ec);
   if (!ec) socket_.bind(local, ec);
   if (!ec) local_ = socket_.local_endpoint(ec);
+  if (!ec) socket_.non_blocking(true, ec);  // send() and drain() try the socket directly
   if (ec) {
     error_code ignored;
     socket_.close(ignored);
@@ -49,10 +50,22 @@ void UdpTransport::send(const udp::endpoint& to, std::string bytes, SendCompleti
     if (done) asio::post(io_, [done = std::move(done)] { done(TransportError::kClosed); });
     return;
   }
+  // Most datagrams leave at once: a non-blocking send costs one system call, where the reactor
+  // would add an operation and a completion. Behind queued sends, the datagram queues too.
+  if (queued_sends_ == 0) {
+    error_code ec;
+    socket_.send_to(asio::buffer(bytes), to, 0, ec);
+    if (ec != asio::error::would_block && ec != asio::error::try_again) {
+      if (done) asio::post(io_, [done = std::move(done), ec] { done(ec); });
+      return;
+    }
+  }
   // The string must stay at one address until the send completes; the handler owns it.
   auto data = std::make_shared<std::string>(std::move(bytes));
+  ++queued_sends_;
   socket_.async_send_to(asio::buffer(*data), to,
-                        [data, done = std::move(done)](const error_code& ec, std::size_t) {
+                        [self = shared_from_this(), data, done = std::move(done)](const error_code& ec, std::size_t) {
+                          --self->queued_sends_;
                           if (done) done(ec);
                         });
 }
@@ -73,8 +86,20 @@ void UdpTransport::receive() {
         // Other errors (e.g. a reported ICMP error) concern one datagram
         // exchange, not the socket: keep receiving.
         if (!ec) self->on_datagram(size);
+        self->drain();
         if (self->socket_.is_open()) self->receive();
       });
+}
+
+void UdpTransport::drain() {
+  // Datagrams already queued are read without a reactor round each, a bounded number so that
+  // the shard's other sockets and timers get their turn.
+  for (std::size_t i = 1; i < kReceiveBatch && socket_.is_open(); ++i) {
+    error_code ec;
+    const std::size_t size = socket_.receive_from(asio::buffer(*buffer_), sender_, 0, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return;
+    if (!ec) on_datagram(size);
+  }
 }
 
 void UdpTransport::on_datagram(std::size_t size) {

@@ -23,6 +23,8 @@ namespace herald::sip::transport {
 class UdpTransport : public std::enable_shared_from_this<UdpTransport> {
  public:
   static constexpr std::size_t kMaxDatagram = 65535;
+  // Datagrams handled per wake-up of the reactor at most.
+  static constexpr std::size_t kReceiveBatch = 32;
 
   static std::shared_ptr<UdpTransport> create(boost::asio::io_context& io, TransportUser& user);
 
@@ -49,6 +51,7 @@ class UdpTransport : public std::enable_shared_from_this<UdpTransport> {
   UdpTransport(boost::asio::io_context& io, TransportUser& user);
 
   void receive();
+  void drain();
   void on_datagram(std::size_t size);
 
   boost::asio::io_context& io_;
@@ -57,6 +60,7 @@ class UdpTransport : public std::enable_shared_from_this<UdpTransport> {
   boost::asio::ip::udp::endpoint local_;
   boost::asio::ip::udp::endpoint sender_;                   // written by the pending receive
   std::unique_ptr<std::array<char, kMaxDatagram>> buffer_;  // the pending receive's buffer
+  std::size_t queued_sends_ = 0;                            // sends waiting in the reactor
 };
 
 }  // namespace herald::sip::transport
