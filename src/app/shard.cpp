@@ -1,5 +1,9 @@
 #include "app/shard.h"
 
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+
 namespace herald::app {
 namespace {
 
@@ -143,7 +147,10 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
   location_.load();
 }
 
-Shard::~Shard() { transport_.close(); }
+Shard::~Shard() {
+  commit();
+  transport_.close();
+}
 
 boost::system::error_code Shard::start() {
   boost::system::error_code ec = transport_.start();
@@ -152,8 +159,20 @@ boost::system::error_code Shard::start() {
   messages_.start();
   presence_.start();
   notifier_.start();
+  // Group commit: the writes made while the handlers already due run share one transaction,
+  // committed right after them; what is sent meanwhile waits for it (see hold()).
+  store_->batch_writes([this] { boost::asio::post(io_, [this] { commit(); }); });
   return ec;
 }
+
+void Shard::commit() {
+  if (auto s = store_->commit_batch(); !s.ok()) spdlog::error("store: a batch of writes was lost: {}", s.message());
+  std::vector<std::function<void()>> held;
+  held.swap(held_);
+  for (auto& send : held) send();
+}
+
+
 
 void Shard::run() {
   auto guard = boost::asio::make_work_guard(io_);
@@ -172,11 +191,23 @@ void Shard::on_response(const sip::Message& response, const sip::transport::Sour
 
 void Shard::send_response(const sip::Message& response, const sip::transport::Source& request_source,
                           sip::txn::SendDone done) {
+  if (store_->batch_open()) {
+    held_.push_back([this, response, request_source, done = std::move(done)]() mutable {
+      transport_.send_response(response, request_source, std::move(done));
+    });
+    return;
+  }
   transport_.send_response(response, request_source, std::move(done));
 }
 
 void Shard::send_request(const sip::Message& request, const sip::transport::Destination& to,
                          sip::txn::SendDone done) {
+  if (store_->batch_open()) {
+    held_.push_back([this, request, to, done = std::move(done)]() mutable {
+      transport_.send_request(request, to, std::move(done));
+    });
+    return;
+  }
   transport_.send_request(request, to, std::move(done));
 }
 
@@ -210,7 +241,7 @@ bool Shard::connection_open(const boost::asio::ip::address& address, std::uint16
 }
 
 void Shard::send_stateless(const sip::Message& request, const sip::transport::Destination& to) {
-  transport_.send_request(request, to);
+  send_request(request, to, {});
 }
 
 void Shard::send_response_by_via(const sip::Message& response) {
@@ -227,7 +258,7 @@ void Shard::send_response_by_via(const sip::Message& response) {
   auto rport = via->rport();
   auto port = rport && !rport->empty() ? sip::grammar::parse_uint(*rport, 65535) : std::nullopt;
   source.remote_port = static_cast<std::uint16_t>(port.value_or(via->port != 0 ? via->port : 5060));
-  transport_.send_response(response, source);
+  send_response(response, source, {});
 }
 
 }  // namespace herald::app

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <memory>
+#include <vector>
 
 #include "app/config.h"
 #include "services/auth/authenticator.h"
@@ -55,6 +57,9 @@ class Shard final : private sip::transport::MessageHandler,
   sip::transport::MessageTransport& transport() { return transport_; }
 
  private:
+  // Commits the store's open batch of writes, then sends what waited for it.
+  void commit();
+
   void on_request(const sip::Message& request, const sip::transport::Source& source) override;
   void on_response(const sip::Message& response, const sip::transport::Source& source) override;
   void send_response(const sip::Message& response, const sip::transport::Source& request_source,
@@ -85,6 +90,7 @@ class Shard final : private sip::transport::MessageHandler,
   services::im::MessageService messages_;
   services::events::Notifier notifier_;
   services::presence::PresenceAgent presence_;
+  std::vector<std::function<void()>> held_;             // sends waiting for commit()
   std::string first_domain_;                            // Via host when listening on 0.0.0.0
   std::vector<sip::transport::ListenPoint> listening_;  // with the ports actually bound
 };

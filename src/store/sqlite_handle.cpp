@@ -115,17 +115,23 @@ std::string StatementUse::column_blob(int index) const {
 }
 
 Transaction::~Transaction() {
-  if (open_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!open_) return;
+  if (savepoint_) {
+    sqlite3_exec(db_, "ROLLBACK TO herald_step; RELEASE herald_step", nullptr, nullptr, nullptr);
+  } else {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
 }
 
 Status Transaction::begin() {
-  Status status = exec(db_, file_, "BEGIN IMMEDIATE");
+  savepoint_ = sqlite3_get_autocommit(db_) == 0;
+  Status status = exec(db_, file_, savepoint_ ? "SAVEPOINT herald_step" : "BEGIN IMMEDIATE");
   open_ = status.ok();
   return status;
 }
 
 Status Transaction::commit() {
-  Status status = exec(db_, file_, "COMMIT");
+  Status status = exec(db_, file_, savepoint_ ? "RELEASE herald_step" : "COMMIT");
   if (status.ok()) open_ = false;
   return status;
 }

@@ -66,7 +66,9 @@ class StatementUse {
   int bind_error_ = 0;  // first failed sqlite3_bind_* code, reported by step()
 };
 
-// BEGIN IMMEDIATE ... COMMIT; rolls back on destruction unless commit() succeeded.
+// BEGIN IMMEDIATE ... COMMIT; rolls back on destruction unless commit() succeeded. Inside a
+// transaction already open on the connection (a batch), a SAVEPOINT instead, so that the
+// steps still succeed or fail together.
 class Transaction {
  public:
   Transaction(sqlite3* db, std::string_view file) : db_(db), file_(file) {}
@@ -81,6 +83,7 @@ class Transaction {
   sqlite3* db_;
   std::string_view file_;
   bool open_ = false;
+  bool savepoint_ = false;
 };
 
 }  // namespace herald::store::sqlite

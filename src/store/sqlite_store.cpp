@@ -232,7 +232,32 @@ Status read_pragma_text(sqlite3* db, std::string_view file, const char* sql, std
 SqliteStore::SqliteStore(sqlite::DbHandle db, std::string file)
     : file_(std::move(file)), db_(std::move(db)), statements_(std::make_unique<Statements>()) {}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  // The owner commits (and reports errors) before; this only keeps an open batch from being
+  // rolled back when the connection closes.
+  static_cast<void>(commit_batch());
+}
+
+bool SqliteStore::batch_writes(std::function<void()> opened) {
+  batch_opened_ = std::move(opened);
+  return true;
+}
+
+Status SqliteStore::before_write() {
+  if (!batch_opened_ || batch_open_) return {};
+  if (Status s = sqlite::exec(db_.get(), file_, "BEGIN IMMEDIATE"); !s.ok()) return s;
+  batch_open_ = true;
+  batch_opened_();
+  return {};
+}
+
+Status SqliteStore::commit_batch() {
+  if (!batch_open_) return {};
+  batch_open_ = false;
+  Status status = sqlite::exec(db_.get(), file_, "COMMIT");
+  if (!status.ok()) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+  return status;
+}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::path& data_dir,
                                                        int busy_timeout_ms) {
@@ -273,6 +298,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::filesystem::pa
 }
 
 Status SqliteStore::add_user(const User& user) {
+  if (Status s = before_write(); !s.ok()) return s;
   if (user.aor.empty()) return Status::invalid_argument("user has an empty AOR");
   StatementUse use(statements_->add_user.get(), file_);
   use.bind(1, user.aor).bind(2, user.realm).bind(3, user.ha1_md5).bind(4, user.ha1_sha256);
@@ -283,6 +309,7 @@ Status SqliteStore::add_user(const User& user) {
 }
 
 Status SqliteStore::update_user(const User& user) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->update_user.get(), file_);
   use.bind(1, user.aor).bind(2, user.realm).bind(3, user.ha1_md5).bind(4, user.ha1_sha256);
   Result<std::size_t> changed = use.run();
@@ -292,6 +319,7 @@ Status SqliteStore::update_user(const User& user) {
 }
 
 Status SqliteStore::remove_user(std::string_view aor) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_user.get(), file_);
   use.bind(1, aor);
   Result<std::size_t> changed = use.run();
@@ -319,6 +347,7 @@ Result<std::vector<User>> SqliteStore::list_users() const {
 }
 
 Status SqliteStore::put_binding(const Binding& binding) {
+  if (Status s = before_write(); !s.ok()) return s;
   if (Status valid = validate_binding(binding); !valid.ok()) return valid;
   std::string path = join_path(binding.path);  // outlives use: bound without copying
   StatementUse use(statements_->put_binding.get(), file_);
@@ -336,6 +365,7 @@ Status SqliteStore::put_binding(const Binding& binding) {
 }
 
 Status SqliteStore::remove_binding(std::string_view aor, std::string_view contact) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_binding.get(), file_);
   use.bind(1, aor).bind(2, contact);
   Result<std::size_t> changed = use.run();
@@ -347,6 +377,7 @@ Status SqliteStore::remove_binding(std::string_view aor, std::string_view contac
 }
 
 Result<std::size_t> SqliteStore::remove_bindings(std::string_view aor) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_bindings.get(), file_);
   use.bind(1, aor);
   return use.run();
@@ -374,12 +405,14 @@ Result<std::vector<Binding>> SqliteStore::load_bindings() const {
 }
 
 Result<std::size_t> SqliteStore::remove_expired(std::int64_t now) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_expired.get(), file_);
   use.bind(1, now);
   return use.run();
 }
 
 Result<std::int64_t> SqliteStore::store_message(const StoredMessage& message) {
+  if (Status s = before_write(); !s.ok()) return s;
   if (message.recipient.empty()) return Status::invalid_argument("message has an empty recipient");
   StatementUse use(statements_->store_message.get(), file_);
   use.bind(1, message.recipient)
@@ -425,6 +458,7 @@ Result<std::vector<std::string>> SqliteStore::message_recipients() const {
 }
 
 Status SqliteStore::remove_message(std::int64_t id) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_message.get(), file_);
   use.bind(1, id);
   Result<std::size_t> changed = use.run();
@@ -434,6 +468,7 @@ Status SqliteStore::remove_message(std::int64_t id) {
 }
 
 Status SqliteStore::set_message_attempts(std::int64_t id, std::uint32_t attempts) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->set_message_attempts.get(), file_);
   use.bind(1, id).bind(2, std::int64_t{attempts});
   Result<std::size_t> changed = use.run();
@@ -443,12 +478,14 @@ Status SqliteStore::set_message_attempts(std::int64_t id, std::uint32_t attempts
 }
 
 Result<std::size_t> SqliteStore::remove_expired_messages(std::int64_t now) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_expired_messages.get(), file_);
   use.bind(1, now);
   return use.run();
 }
 
 Status SqliteStore::put_publication(const Publication& publication, std::string_view replaces) {
+  if (Status s = before_write(); !s.ok()) return s;
   if (Status valid = validate_publication(publication); !valid.ok()) return valid;
   bool removes_other = !replaces.empty() && replaces != publication.etag;
   sqlite::Transaction transaction(db_.get(), file_);
@@ -474,6 +511,7 @@ Status SqliteStore::put_publication(const Publication& publication, std::string_
 }
 
 Status SqliteStore::remove_publication(std::string_view etag) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_publication.get(), file_);
   use.bind(1, etag);
   Result<std::size_t> changed = use.run();
@@ -488,12 +526,14 @@ Result<std::vector<Publication>> SqliteStore::load_publications() const {
 }
 
 Result<std::size_t> SqliteStore::remove_expired_publications(std::int64_t now) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_expired_publications.get(), file_);
   use.bind(1, now);
   return use.run();
 }
 
 Status SqliteStore::put_subscription(const SubscriptionRecord& subscription) {
+  if (Status s = before_write(); !s.ok()) return s;
   if (Status valid = validate_subscription(subscription); !valid.ok()) return valid;
   std::string route_set = join_path(subscription.route_set);  // outlives use: bound without copying
   const SubscriptionRecord& r = subscription;
@@ -521,6 +561,7 @@ Status SqliteStore::put_subscription(const SubscriptionRecord& subscription) {
 }
 
 Status SqliteStore::remove_subscription(std::string_view key) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_subscription.get(), file_);
   use.bind(1, key);
   Result<std::size_t> changed = use.run();
@@ -535,6 +576,7 @@ Result<std::vector<SubscriptionRecord>> SqliteStore::load_subscriptions() const 
 }
 
 Status SqliteStore::set_presence_rule(const PresenceRule& rule) {
+  if (Status s = before_write(); !s.ok()) return s;
   if (Status valid = validate_presence_rule(rule); !valid.ok()) return valid;
   StatementUse use(statements_->set_presence_rule.get(), file_);
   use.bind(1, rule.presentity).bind(2, rule.watcher).bind(3, rule.action);
@@ -542,6 +584,7 @@ Status SqliteStore::set_presence_rule(const PresenceRule& rule) {
 }
 
 Status SqliteStore::remove_presence_rule(std::string_view presentity, std::string_view watcher) {
+  if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_presence_rule.get(), file_);
   use.bind(1, presentity).bind(2, watcher);
   Result<std::size_t> changed = use.run();

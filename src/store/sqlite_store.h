@@ -15,7 +15,9 @@ namespace herald::store {
 // write is in the WAL file (the OS page cache) before the call returns, so it survives the
 // process being killed (kill -9, a crash); only a power loss or kernel crash can lose the
 // last transactions before the next checkpoint. Each write is one implicit transaction and
-// costs tens of microseconds, with no fsync on the write path.
+// costs tens of microseconds, with no fsync on the write path. With batch_writes(), the
+// first write takes the write lock (BEGIN IMMEDIATE) and the batch is one transaction,
+// committed by commit_batch() (or when the object is destroyed).
 //
 // Sharing: several SqliteStore objects, in this process or others (the server and the
 // `herald user` command), may open the same directory; each sees the others' committed
@@ -74,6 +76,10 @@ class SqliteStore final : public Store {
   // operator's sqlite3 shell): one primary-key read.
   Result<std::int64_t> presence_rules_generation() const override;
 
+  bool batch_writes(std::function<void()> opened) override;
+  Status commit_batch() override;
+  bool batch_open() const override { return batch_open_; }
+
   // The database file, for messages.
   const std::string& file() const { return file_; }
 
@@ -81,10 +87,14 @@ class SqliteStore final : public Store {
   struct Statements;  // the cached prepared statements, one per operation
 
   SqliteStore(sqlite::DbHandle db, std::string file);
+  // Called first by every write: opens a batch when batching and none is open.
+  Status before_write();
 
   std::string file_;
   sqlite::DbHandle db_;                     // destroyed after statements_
   std::unique_ptr<Statements> statements_;
+  std::function<void()> batch_opened_;  // set by batch_writes()
+  bool batch_open_ = false;
 };
 
 }  // namespace herald::store

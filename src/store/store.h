@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -243,6 +244,24 @@ class Store : public UserStore,
               public PresenceRuleStore {
  public:
   ~Store() override = default;
+
+  // ---- group commit (optional; a backend that does not batch keeps the contract above)
+  //
+  // After batch_writes(opened), a write may open a batch instead of being durable on return:
+  // the first write of a batch calls opened(), and the batch's writes become durable together
+  // at commit_batch(), which the caller runs soon after (a shard: once the handlers already
+  // due have run). Until then the caller sends nothing that depends on them, so one disk write
+  // serves many requests and nothing is acknowledged before it is durable. Reads see the
+  // batch's own writes. Returns false (and never calls `opened`) if the backend does not batch.
+  virtual bool batch_writes(std::function<void()> opened) {
+    static_cast<void>(opened);
+    return false;
+  }
+  // Makes the open batch durable; nothing to do without one. An error means the batch's
+  // writes were rolled back (the memory state above them stays as it is).
+  virtual Status commit_batch() { return {}; }
+  // True while writes wait for commit_batch().
+  virtual bool batch_open() const { return false; }
 };
 
 struct StoreConfig {

@@ -544,6 +544,90 @@ TEST_F(SqliteStoreTest, PublicationBodyIsStoredAsABlob) {
             "blob:23,blob:0");
 }
 
+// ---- group commit
+
+TEST_F(SqliteStoreTest, BatchedWritesAreOneTransactionCommittedTogether) {
+  auto server = open_ok();
+  auto command = open_ok(50);
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(command, nullptr);
+  int opened = 0;
+  ASSERT_TRUE(server->batch_writes([&] { ++opened; }));
+  EXPECT_TRUE(server->find_user(alice().aor).status().is_not_found());  // a read opens nothing
+  EXPECT_FALSE(server->batch_open());
+  EXPECT_EQ(opened, 0);
+  ASSERT_TRUE(server->add_user(alice()).ok());
+  ASSERT_TRUE(server->put_binding(alice_binding()).ok());
+  EXPECT_TRUE(server->batch_open());
+  EXPECT_EQ(opened, 1);  // once per batch
+  // The batch reads its own writes; nobody else sees them, or may write, before the commit.
+  EXPECT_EQ(*server->find_user(alice().aor), alice());
+  EXPECT_THAT(*command->load_bindings(), IsEmpty());
+  EXPECT_THAT(command->remove_binding(alice_binding().aor, alice_binding().contact).message(), HasSubstr("locked"));
+  ASSERT_TRUE(server->commit_batch().ok());
+  EXPECT_FALSE(server->batch_open());
+  EXPECT_THAT(*command->load_bindings(), ElementsAre(alice_binding()));
+  EXPECT_EQ(*command->find_user(alice().aor), alice());
+  EXPECT_TRUE(server->commit_batch().ok());  // nothing open: nothing to do
+  ASSERT_TRUE(server->remove_binding(alice_binding().aor, alice_binding().contact).ok());
+  EXPECT_EQ(opened, 2);  // the next write opens the next batch
+}
+
+TEST_F(SqliteStoreTest, AStepThatFailsInsideABatchUndoesItselfOnly) {
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->put_publication(bob_publication("e1", 1)).ok());
+  {
+    RawDb raw(file());
+    ASSERT_EQ(raw.exec("CREATE TRIGGER refuse BEFORE INSERT ON publications "
+                       "WHEN new.etag = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END"),
+              SQLITE_OK);
+  }
+  ASSERT_TRUE(store->batch_writes([] {}));
+  ASSERT_TRUE(store->put_binding(alice_binding()).ok());
+  // put_publication's remove + insert runs as a savepoint inside the batch.
+  EXPECT_THAT(store->put_publication(bob_publication("poison", 1), "e1").message(), HasSubstr("refused"));
+  ASSERT_TRUE(store->put_publication(bob_publication("e2", 2), "e1").ok());
+  ASSERT_TRUE(store->commit_batch().ok());
+  auto other = open_ok();
+  ASSERT_NE(other, nullptr);
+  EXPECT_THAT(*other->load_publications(), ElementsAre(bob_publication("e2", 2)));
+  EXPECT_THAT(*other->load_bindings(), ElementsAre(alice_binding()));
+}
+
+TEST_F(SqliteStoreTest, AnOpenBatchIsCommittedWhenTheStoreCloses) {
+  {
+    auto store = open_ok();
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->batch_writes([] {}));
+    ASSERT_TRUE(store->put_binding(alice_binding()).ok());
+  }
+  auto reopened = open_ok();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_THAT(*reopened->load_bindings(), ElementsAre(alice_binding()));
+}
+
+TEST_F(SqliteStoreTest, CommittedBatchSurvivesKill9) {
+  pid_t child = ::fork();
+  ASSERT_NE(child, -1);
+  if (child == 0) {
+    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(dir_.path());
+    if (!opened.ok() || !(*opened)->batch_writes([] {}) || !(*opened)->add_user(alice()).ok() ||
+        !(*opened)->put_binding(alice_binding()).ok() || !(*opened)->commit_batch().ok()) {
+      ::_exit(1);
+    }
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(2);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->find_user(alice().aor), alice());
+  EXPECT_THAT(*store->load_bindings(), ElementsAre(alice_binding()));
+}
+
 TEST_F(SqliteStoreTest, RouteSetIsStoredOneUriPerLine) {
   auto store = open_ok();
   ASSERT_NE(store, nullptr);
