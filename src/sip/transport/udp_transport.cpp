@@ -36,6 +36,13 @@ error_code UdpTransport::open(const udp::endpoint& local) {
   if (!ec) socket_.bind(local, ec);
   if (!ec) local_ = socket_.local_endpoint(ec);
   if (!ec) socket_.non_blocking(true, ec);  // send() and drain() try the socket directly
+  if (!ec) {
+    // Room for bursts: the default (about 200 KiB) overflows in a few milliseconds of load and
+    // every lost request costs its sender a retransmission interval. The kernel caps the
+    // request at net.core.rmem_max; a refusal is not an error.
+    error_code ignored;
+    socket_.set_option(asio::socket_base::receive_buffer_size(kReceiveBuffer), ignored);
+  }
   if (ec) {
     error_code ignored;
     socket_.close(ignored);

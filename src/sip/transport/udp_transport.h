@@ -25,6 +25,8 @@ class UdpTransport : public std::enable_shared_from_this<UdpTransport> {
   static constexpr std::size_t kMaxDatagram = 65535;
   // Datagrams handled per wake-up of the reactor at most.
   static constexpr std::size_t kReceiveBatch = 32;
+  // SO_RCVBUF asked for (bytes).
+  static constexpr int kReceiveBuffer = 8 << 20;
 
   static std::shared_ptr<UdpTransport> create(boost::asio::io_context& io, TransportUser& user);
 
