@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -183,6 +184,33 @@ class SqliteStoreTest : public ::testing::Test {
   }
   std::filesystem::path file() const { return dir_.path() / SqliteStore::kFileName; }
 
+  // Opens a store in a child process, runs `writes` there and kills the child with SIGKILL
+  // (as kill -9 would) once they returned true; a child whose writes failed exits instead,
+  // which fails the test.
+  void write_then_kill9(const std::function<bool(SqliteStore&)>& writes) {
+    pid_t child = ::fork();
+    ASSERT_NE(child, -1);
+    if (child == 0) {
+      // No gtest assertions here: report failure by exiting instead of being killed.
+      Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(dir_.path());
+      if (!opened.ok() || !writes(**opened)) ::_exit(1);
+      ::kill(::getpid(), SIGKILL);
+      ::_exit(2);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  }
+
+  // Installs a trigger that makes any insert of the publication with etag "poison" fail
+  // with "refused".
+  void refuse_poison_publication() {
+    RawDb raw(file());
+    ASSERT_EQ(raw.exec("CREATE TRIGGER refuse BEFORE INSERT ON publications "
+                       "WHEN new.etag = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END"),
+              SQLITE_OK);
+  }
+
   testing::TempDir dir_;
 };
 
@@ -207,21 +235,10 @@ TEST_F(SqliteStoreTest, DataSurvivesClosingAndReopening) {
 }
 
 TEST_F(SqliteStoreTest, AcknowledgedWritesSurviveKill9) {
-  pid_t child = ::fork();
-  ASSERT_NE(child, -1);
-  if (child == 0) {
-    // No gtest assertions here: report failure by exiting instead of being killed.
-    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(dir_.path());
-    if (!opened.ok() || !(*opened)->add_user(alice()).ok() ||
-        !(*opened)->put_binding(alice_binding()).ok()) {
-      ::_exit(1);
-    }
-    ::kill(::getpid(), SIGKILL);
-    ::_exit(2);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  write_then_kill9([](SqliteStore& store) {
+    return store.add_user(alice()).ok() && store.put_binding(alice_binding()).ok();
+  });
+  if (HasFatalFailure()) return;
   auto store = open_ok();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(*store->find_user(alice().aor), alice());
@@ -322,18 +339,8 @@ TEST_F(SqliteStoreTest, MessagesSurviveClosingAndReopening) {
 }
 
 TEST_F(SqliteStoreTest, AcknowledgedMessageSurvivesKill9) {
-  pid_t child = ::fork();
-  ASSERT_NE(child, -1);
-  if (child == 0) {
-    // No gtest assertions here: report failure by exiting instead of being killed.
-    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(dir_.path());
-    if (!opened.ok() || !(*opened)->store_message(message_to_bob("kept")).ok()) ::_exit(1);
-    ::kill(::getpid(), SIGKILL);
-    ::_exit(2);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  write_then_kill9([](SqliteStore& store) { return store.store_message(message_to_bob("kept")).ok(); });
+  if (HasFatalFailure()) return;
   auto store = open_ok();
   ASSERT_NE(store, nullptr);
   Result<std::vector<StoredMessage>> pending = store->pending_messages("sip:bob@example.com");
@@ -577,12 +584,7 @@ TEST_F(SqliteStoreTest, AStepThatFailsInsideABatchUndoesItselfOnly) {
   auto store = open_ok();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->put_publication(bob_publication("e1", 1)).ok());
-  {
-    RawDb raw(file());
-    ASSERT_EQ(raw.exec("CREATE TRIGGER refuse BEFORE INSERT ON publications "
-                       "WHEN new.etag = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END"),
-              SQLITE_OK);
-  }
+  refuse_poison_publication();
   ASSERT_TRUE(store->batch_writes([] {}));
   ASSERT_TRUE(store->put_binding(alice_binding()).ok());
   // put_publication's remove + insert runs as a savepoint inside the batch.
@@ -608,20 +610,11 @@ TEST_F(SqliteStoreTest, AnOpenBatchIsCommittedWhenTheStoreCloses) {
 }
 
 TEST_F(SqliteStoreTest, CommittedBatchSurvivesKill9) {
-  pid_t child = ::fork();
-  ASSERT_NE(child, -1);
-  if (child == 0) {
-    Result<std::unique_ptr<SqliteStore>> opened = SqliteStore::open(dir_.path());
-    if (!opened.ok() || !(*opened)->batch_writes([] {}) || !(*opened)->add_user(alice()).ok() ||
-        !(*opened)->put_binding(alice_binding()).ok() || !(*opened)->commit_batch().ok()) {
-      ::_exit(1);
-    }
-    ::kill(::getpid(), SIGKILL);
-    ::_exit(2);
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+  write_then_kill9([](SqliteStore& store) {
+    return store.batch_writes([] {}) && store.add_user(alice()).ok() && store.put_binding(alice_binding()).ok() &&
+           store.commit_batch().ok();
+  });
+  if (HasFatalFailure()) return;
   auto store = open_ok();
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(*store->find_user(alice().aor), alice());
@@ -641,13 +634,8 @@ TEST_F(SqliteStoreTest, FailedPutLeavesThePublicationItWouldReplace) {
   auto store = open_ok();
   ASSERT_NE(store, nullptr);
   ASSERT_TRUE(store->put_publication(bob_publication("e1", 1)).ok());
-  {
-    // Make the insert of one etag fail after the removal of the replaced one has run.
-    RawDb raw(file());
-    ASSERT_EQ(raw.exec("CREATE TRIGGER refuse BEFORE INSERT ON publications "
-                       "WHEN new.etag = 'poison' BEGIN SELECT RAISE(ABORT, 'refused'); END"),
-              SQLITE_OK);
-  }
+  // Make the insert of one etag fail after the removal of the replaced one has run.
+  refuse_poison_publication();
   // The schema changed under the cached statements: SQLite re-prepares them.
   Status failed = store->put_publication(bob_publication("poison", 1), "e1");
   EXPECT_EQ(failed.code(), StatusCode::kIoError);
