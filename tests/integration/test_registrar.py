@@ -292,6 +292,41 @@ class Restart(unittest.TestCase):
         finally:
             self.assertEqual(again.stop(), 0)
 
+    def test_kill_9_after_a_burst_keeps_every_acknowledged_binding(self):
+        # The writes of a burst share one transaction (group commit); a 200 may leave only once
+        # it is committed. 40 REGISTERs sent back to back, every 200 received, then kill -9.
+        server = Server(config='auth = "off"\n' + CONFIG)
+        herald_user(server.data_dir, "add", "alice@example.com", "--password", "secret")
+        ua = Registration(server, "alice")
+        burst = 40
+        for i in range(burst):
+            ua.cseq += 1
+            ua.client.send("\r\n".join([
+                "REGISTER sip:example.com SIP/2.0",
+                f"Via: SIP/2.0/UDP 127.0.0.1:{ua.client.port};branch=z9hG4bK-burst-{i};rport",
+                "Max-Forwards: 70",
+                f"From: <sip:alice@example.com>;tag=b{i}",
+                "To: <sip:alice@example.com>",
+                f"Call-ID: burst-{i}-{os.getpid()}",
+                "CSeq: 1 REGISTER",
+                f"Contact: <sip:alice@127.0.0.1:{7400 + i}>",
+                "Expires: 3600",
+                "Content-Length: 0", "", ""]))
+        answered = 0
+        while answered < burst:
+            r = ua.client.recv()
+            self.assertIsNotNone(r, f"only {answered} of {burst} answers")
+            self.assertEqual(status_of(r)[0], 200, r)
+            answered += 1
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait()
+        server.log.close()
+        again = Server(config='auth = "off"\n' + CONFIG, data_dir=server.data_dir, port=server.port)
+        try:
+            self.assertIn(f"{burst} binding(s) restored", again.log_text())
+        finally:
+            self.assertEqual(again.stop(), 0)
+
 
 class Peers(unittest.TestCase):
     """SIPp 3.6 and sipsak answer only the first challenge and know only MD5."""
