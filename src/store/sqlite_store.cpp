@@ -238,8 +238,8 @@ SqliteStore::~SqliteStore() {
   static_cast<void>(commit_batch());
 }
 
-bool SqliteStore::batch_writes(std::function<void()> opened) {
-  batch_opened_ = std::move(opened);
+bool SqliteStore::batch_writes(const std::function<void()>& opened) {
+  batch_opened_ = opened;
   return true;
 }
 

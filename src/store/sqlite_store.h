@@ -76,7 +76,7 @@ class SqliteStore final : public Store {
   // operator's sqlite3 shell): one primary-key read.
   Result<std::int64_t> presence_rules_generation() const override;
 
-  bool batch_writes(std::function<void()> opened) override;
+  bool batch_writes(const std::function<void()>& opened) override;
   Status commit_batch() override;
   bool batch_open() const override { return batch_open_; }
 

@@ -253,7 +253,7 @@ class Store : public UserStore,
   // due have run). Until then the caller sends nothing that depends on them, so one disk write
   // serves many requests and nothing is acknowledged before it is durable. Reads see the
   // batch's own writes. Returns false (and never calls `opened`) if the backend does not batch.
-  virtual bool batch_writes(std::function<void()> opened) {
+  virtual bool batch_writes(const std::function<void()>& opened) {
     static_cast<void>(opened);
     return false;
   }
