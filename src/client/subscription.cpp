@@ -40,7 +40,9 @@ void Subscription::start(Completion done) { subscribe(false, std::move(done)); }
 
 sip::Message Subscription::subscribe_request() {
   sip::Message request = ua_.new_request("SUBSCRIBE", leg_);
-  request.append(sip::HeaderId::kContact, "<" + ua_.contact_uri() + ">");
+  std::string contact = "<";
+  contact.append(ua_.contact_uri()).push_back('>');
+  request.append(sip::HeaderId::kContact, contact);
   request.append(sip::HeaderId::kEvent, event_);
   for (const std::string& type : accept_) request.append(sip::HeaderId::kAccept, type);
   request.append(sip::HeaderId::kExpires, std::to_string(expires_));
