@@ -10,6 +10,7 @@ Writes a Markdown report and a gnuplot PNG chart under bench/results/.
     bench/compare.py [--scenarios options,register,register-auth,message,subscribe,publish,fanout]
                      [--seconds 10] [--quick] [--max-rate 64000] [--start-rate 1000]
                      [--watchers 1000] [--publishes 20] [--fanout-rounds 2] [--no-ceiling] [--fresh]
+                     [--max-p99 500] [--memory-count 100000]
                      [--out bench/results] [--keep]
 
 Scenarios (bench/sipp): options (OPTIONS to the server), register (REGISTER, auth off),
@@ -18,7 +19,9 @@ a SIPp UAC relayed to a second SIPp instance registered as the recipient, auth o
 subscribe (SUBSCRIBE, 200, NOTIFY answered, un-SUBSCRIBE, 200, final NOTIFY answered),
 publish (PUBLISH with PIDF, refresh, removal), fanout (--watchers SIPp watchers subscribed
 to one presentity, then --publishes PUBLISHes sent back to back, every NOTIFY answered:
-watchers x PUBLISHes per second until every watcher has the last state, and the NOTIFYs sent).
+watchers x PUBLISHes per second until every watcher has the last state, and the NOTIFYs sent),
+memory (bytes per binding and per subscription: --memory-count REGISTERs, then as many held
+SUBSCRIBEs, each into a fresh server over one TCP connection, memory before and after).
 
 Herald runs build/release's binary (`workers = 1`, its maximum for now), Kamailio
 bench/kamailio/kamailio.cfg (children = tcp_children = 2, the cores); see
@@ -96,6 +99,18 @@ def status_kib(pid, field):
         return 0
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def pss_kib(pid):
     try:
         with open(f"/proc/{pid}/smaps_rollup") as f:
@@ -126,6 +141,13 @@ class Server:
 
     def hwm_kib(self):
         return sum(status_kib(p, "VmHWM") for p in group_pids(self.proc.pid))
+
+    def pss_now_kib(self):
+        return sum(pss_kib(p) for p in group_pids(self.proc.pid))
+
+    def cpu_seconds(self):
+        """User + system CPU time so far of the server's processes (all of Kamailio's)."""
+        return sum(cpu_seconds(p) for p in group_pids(self.proc.pid))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -282,7 +304,7 @@ class Search:
 
     def __init__(self, name, start, max_rate, max_steps):
         self.name, self.rate, self.max_rate, self.steps_left = name, start, max_rate, max_steps
-        self.good, self.bad, self.best = 0, None, None  # best: (rate, p50, p99, ok, failed)
+        self.good, self.bad, self.best = 0, None, None  # best: (rate, p50, p99, ok, failed, CPU µs/call)
         self.done = False
 
     def record(self, rate, sustained, result):
@@ -348,16 +370,26 @@ def step_search(label, sides, scenario, extra, args, work):
                 continue
             rate = s.rate
             calls = rate * args.seconds
-            ok, failed, elapsed, times = sipp_run(scenario, by_name[name].port(), rate, calls, work, extra)
+            port = by_name[name].port()
+            server = by_name[name].running[1]
+            cpu_before = server.cpu_seconds()
+            ok, failed, elapsed, times = sipp_run(scenario, port, rate, calls, work, extra)
+            cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / ok if ok else None
             by_name[name].step_done()
             total = ok + failed
-            sustained = (total > 0 and ok >= calls * 0.999 and failed / max(total, 1) < 0.001
-                         and elapsed <= args.seconds * 1.15 + 2)
             p50, p99 = percentile(times, 50), percentile(times, 99)
+            sustained = (total > 0 and ok >= calls * 0.999 and failed / max(total, 1) < 0.001
+                         and elapsed <= args.seconds * 1.15 + 2
+                         and (args.max_p99 <= 0 or (p99 is not None and p99 <= args.max_p99)))
             log(f"  {label} {name:9} {rate:>6}/s: {ok} ok, {failed} failed, {elapsed:.1f} s, "
-                f"p50 {fmt_ms(p50)} p99 {fmt_ms(p99)}{'' if sustained else '  (not sustained)'}")
-            s.record(rate, sustained, (p50, p99, ok, failed))
+                f"p50 {fmt_ms(p50)} p99 {fmt_ms(p99)}, CPU {fmt_us(cpu_us)}/call"
+                f"{'' if sustained else '  (not sustained)'}")
+            s.record(rate, sustained, (p50, p99, ok, failed, cpu_us))
     return {name: s.best for name, s in searches.items()}
+
+
+def fmt_us(v):
+    return "-" if v is None else f"{v:.0f} µs"
 
 
 def fmt_ms(v):
@@ -451,6 +483,7 @@ def fanout_once(server, args, work, watchers, publishes):
         agent = UA(argparse.Namespace(host="127.0.0.1", port=server.tcp_port), "p", DOMAIN, transport="tcp")
         times = []
         etag = None
+        cpu_before = server.cpu_seconds()
         start = time.time()
         try:
             for i in range(publishes):
@@ -472,6 +505,7 @@ def fanout_once(server, args, work, watchers, publishes):
             agent.close()
         out, _ = proc.communicate(timeout=300)
         elapsed = time.time() - start
+        cpu = server.cpu_seconds() - cpu_before
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -485,7 +519,7 @@ def fanout_once(server, args, work, watchers, publishes):
     told = int(ok.group(1)) if ok else 0
     failed = int(bad.group(1)) if bad else watchers
     # the subscription's first NOTIFY came before the series
-    return (max(notifies - watchers, 0), told, failed, elapsed, times)
+    return (max(notifies - watchers, 0), told, failed, elapsed, times, cpu)
 
 
 def run_fanout(args, env):
@@ -500,18 +534,19 @@ def run_fanout(args, env):
             server = (Herald(args.herald, env["herald_template"], work, False) if side == "Herald"
                       else Kamailio(env["kam_db"], work, False))
             try:
-                notifies, told, failed, elapsed, times = fanout_once(server, args, work, args.watchers,
-                                                                     args.publishes)
+                notifies, told, failed, elapsed, times, cpu = fanout_once(server, args, work, args.watchers,
+                                                                          args.publishes)
             finally:
                 m = server.stop()
                 mem[side] = (max(mem[side][0], m[0]), max(mem[side][1], m[1]))
             rate = int(args.watchers * args.publishes / elapsed) if elapsed else 0
             log(f"  fanout {side:9} round {rnd + 1}: {notifies} NOTIFYs answered after the first PUBLISH, {told} "
                 f"watchers told the final state, {failed} failed, in {elapsed:.2f} s: {rate} updates/s, "
-                f"{int(notifies / elapsed) if elapsed else 0} NOTIFY/s; PUBLISH "
+                f"{int(notifies / elapsed) if elapsed else 0} NOTIFY/s, CPU {cpu:.2f} s; PUBLISH "
                 f"p50 {fmt_ms(percentile(times, 50))} p99 {fmt_ms(percentile(times, 99))}")
             if failed == 0 and told == args.watchers and (side not in best or rate > best[side][0][0]):
-                best[side] = ((rate, percentile(times, 50), percentile(times, 99), told, failed),
+                cpu_us = cpu * 1e6 / (args.watchers * args.publishes)
+                best[side] = ((rate, percentile(times, 50), percentile(times, 99), told, failed, cpu_us),
                               (notifies, told, failed, elapsed))
     for side in ("Herald", "Kamailio"):
         result[side.lower()] = best[side][0] if side in best else None
@@ -519,6 +554,53 @@ def run_fanout(args, env):
         result[side.lower() + "_mem"] = mem[side]
     result["ceiling"] = None
     return result
+
+
+MEMORY_KINDS = (
+    # (what, UAC scenario, SIPp arguments): each call leaves one binding / one subscription behind
+    ("binding", "register_uac.xml", ("-inf", "users.csv")),
+    ("subscription", "subscribe_hold_uac.xml",
+     ("-s", "p", "-set", "domain", DOMAIN, "-set", "watcher", "w", "-set", "expires", "3600")),
+)
+
+
+def memory_once(server, scenario, extra, count, work):
+    """`count` calls of `scenario` into a fresh `server` over one TCP connection (transactions
+    end with their final response there, so what remains is what the calls left behind);
+    returns (calls done, KiB before, KiB after): the sum of the server's processes' PSS, so
+    Kamailio's shared memory counts once and only where it was touched."""
+    time.sleep(1.0)
+    before = server.pss_now_kib()
+    ok, failed, _, _ = sipp_run(scenario, server.tcp_port, 5000, count, work, extra + ("-t", "t1"))
+    time.sleep(6.0)  # Kamailio keeps a completed transaction 5 s (tm wt_timer), even over TCP
+    after = server.pss_now_kib()
+    if failed:
+        log(f"    {failed} calls failed")
+    return ok, before, after
+
+
+def run_memory(args, env):
+    """Bytes per binding and per subscription at --memory-count of each, Herald and Kamailio
+    (fresh servers, interleaved)."""
+    work = env["work"]
+    n = args.memory_count
+    log(f"memory: {n} bindings, {n} subscriptions:")
+    rows = []
+    for what, scenario, extra in MEMORY_KINDS:
+        row = {"what": what, "count": n}
+        for side in ("Herald", "Kamailio"):
+            server = (Herald(args.herald, env["herald_template"], work, False) if side == "Herald"
+                      else Kamailio(env["kam_db"], work, False))
+            try:
+                ok, before, after = memory_once(server, scenario, extra, n, work)
+            finally:
+                server.stop()
+            per = (after - before) * 1024 / ok if ok else None
+            row[side.lower()] = (ok, before, after, per)
+            log(f"  {what:12} {side:9}: {ok} done, {before} KiB -> {after} KiB, "
+                f"{per:.0f} bytes per {what}" if per is not None else f"  {what} {side}: no call done")
+        rows.append(row)
+    return {"title": f"memory at {n}", "kind": "memory", "rows": rows}
 
 
 # -- report -------------------------------------------------------------------------------
@@ -558,6 +640,8 @@ def write_report(results, args, mach, started):
     base = os.path.join(args.out, f"{stamp}-compare{suffix}")
     rows = []
     for key, r in results.items():
+        if r.get("kind") == "memory":
+            continue
         h, k, c = r.get("herald"), r.get("kamailio"), r.get("ceiling")
         unit = "updates/s" if key == "fanout" else "calls/s"
         def rate(x):
@@ -565,7 +649,11 @@ def write_report(results, args, mach, started):
         ratio = f"{h[0] / k[0]:.2f}" if h and k and k[0] else "-"
         ceil = rate(c) if c else (r.get("ceiling_note") or "not found")
         hc = f"{h[0] / c[0]:.2f}" if h and c and c[0] else "-"
+        hcpu = h[5] if h and len(h) > 5 else None
+        kcpu = k[5] if k and len(k) > 5 else None
+        per_core = f"{kcpu / hcpu:.2f}" if hcpu and kcpu else "-"
         rows.append(f"| {r['title']} ({unit}) | {rate(h)} | {rate(k)} | {ratio} | "
+                    f"{fmt_us(hcpu)} | {fmt_us(kcpu)} | {per_core} | "
                     f"{fmt_ms(h[1]) if h else '-'} / {fmt_ms(h[2]) if h else '-'} | "
                     f"{fmt_ms(k[1]) if k else '-'} / {fmt_ms(k[2]) if k else '-'} | "
                     f"{mib(r['herald_mem'][0])} | {mib(r['kamailio_mem'][0])} ({mib(r['kamailio_mem'][1])}) | "
@@ -574,7 +662,8 @@ def write_report(results, args, mach, started):
              "",
              f"`bench/compare.py {' '.join(sys.argv[1:])}` ({'quick: ' if args.quick else ''}{args.seconds} s per step, "
              f"at most {args.max_steps} steps per side, start {args.start_rate}/s, doubling then bisecting; "
-             "sustained = every call done within the step (+15 %), fewer than 0.1 % failed; "
+             "sustained = every call done within the step (+15 %), fewer than 0.1 % failed"
+             + (f", p99 at most {args.max_p99:g} ms; " if args.max_p99 > 0 else "; ")
              + ("every server started anew for every step (--fresh))." if args.fresh else
                 "each server started once per scenario and kept across its steps)."),
              "",
@@ -584,14 +673,18 @@ def write_report(results, args, mach, started):
              f"| Kamailio | {mach['kamailio']} (children = tcp_children = 2, -m {KAM_SHM_MB} -M {KAM_PKG_MB}) |",
              f"| SIPp | {mach['sipp']} |",
              "",
-             "| scenario | Herald rate | Kamailio rate | ratio H/K | Herald p50 / p99 | Kamailio p50 / p99 | "
+             "| scenario | Herald rate | Kamailio rate | ratio H/K | Herald CPU per call | Kamailio CPU per call | "
+             "per core K/H | Herald p50 / p99 | Kamailio p50 / p99 | "
              "Herald peak RSS | Kamailio peak PSS (sum of VmHWM) | SIPp ceiling | Herald / ceiling |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
              *rows,
              "",
              "- Rates: the highest offered rate sustained (calls/s; a call is the scenario's whole exchange). "
              "p50 / p99: the call's response time at that rate, from its first request sent to its last "
              "message received (SIPp response-time counter, `-trace_rtt`).",
+             "- CPU per call: the server's user + system CPU time during the sustained step (all of Kamailio's "
+             "processes), divided by the calls done; per core K/H is Kamailio's CPU per call over Herald's, "
+             "i.e. how many more calls Herald serves per core-second at that load.",
              "- Memory: Herald's VmHWM (one process); Kamailio's peak of the summed proportional set size "
              "of all its processes (sampled each second; shared memory counted once) and, in brackets, the "
              "sum of each process's VmHWM (shared pages counted in every process). Peaks over the whole "
@@ -611,6 +704,25 @@ def write_report(results, args, mach, started):
              "- Herald runs one event loop (its `workers` maximum for now); Kamailio two worker processes "
              "per transport (the cores). SIPp shares the same two cores.",
              ""]
+    if "memory" in results:
+        lines += ["| memory | Herald bytes each | Kamailio bytes each | Kamailio / Herald | Herald KiB before -> after | "
+                  "Kamailio KiB before -> after |", "| --- | --- | --- | --- | --- | --- |"]
+        for row in results["memory"]["rows"]:
+            h, k = row.get("herald"), row.get("kamailio")
+            def per(x):
+                return f"{x[3]:.0f}" if x and x[3] is not None else "-"
+            ratio = f"{k[3] / h[3]:.2f}" if h and k and h[3] and k[3] is not None else "-"
+            lines.append(f"| {row['count']} {row['what']}s ({h[0] if h else 0} / {k[0] if k else 0} done) | "
+                         f"{per(h)} | {per(k)} | {ratio} | {h[1] if h else '-'} -> {h[2] if h else '-'} | "
+                         f"{k[1] if k else '-'} -> {k[2] if k else '-'} |")
+        lines += ["",
+                  "- Memory per binding / subscription: the growth of the summed PSS of the server's processes "
+                  "(Herald: one; Kamailio: all, its shared memory counted once and only where touched) over "
+                  "the calls, each server fresh, over one TCP connection so that no transaction outlives "
+                  "its final response; divided by the calls done. Bindings: each REGISTER adds a contact for "
+                  "one of 1,000 users; subscriptions: each SUBSCRIBE from w to p is kept (Expires 3600) after "
+                  "its first NOTIFY was answered. Herald's figure includes SQLite's page cache.",
+                  ""]
     if "fanout" in results:
         r = results["fanout"]
         for side in ("herald", "kamailio"):
@@ -620,11 +732,12 @@ def write_report(results, args, mach, started):
                              f"({int(d[0] / d[3]) if d[3] else 0} NOTIFY/s), {d[1]} watchers told the final state, "
                              f"{d[2]} failed, {d[3]:.2f} s from the first PUBLISH to the last watcher told.")
         lines.append("")
-    lines.append(f"Chart: `{os.path.basename(base)}.png`.")
+    if any(r.get("kind") != "memory" for r in results.values()):
+        lines.append(f"Chart: `{os.path.basename(base)}.png`.")
     with open(base + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     chart(results, base, args)
-    log(f"\nwrote {base}.md and {base}.png")
+    log(f"\nwrote {base}.md" + (f" and {base}.png" if os.path.exists(base + ".png") else ""))
     return base
 
 
@@ -635,10 +748,16 @@ def chart(results, base, args):
     fan = base + ".fanout.dat"
     with open(rates, "w") as f, open(fan, "w") as g:
         for key, r in results.items():
+            if r.get("kind") == "memory":
+                continue
             vals = [r.get(s)[0] if r.get(s) else 0 for s in ("herald", "kamailio", "ceiling")]
             (g if key == "fanout" else f).write(f"\"{key}\" {vals[0]} {vals[1]} {vals[2]}\n")
-    has_rates = any(k != "fanout" for k in results)
+    has_rates = any(k not in ("fanout", "memory") for k in results)
     has_fan = "fanout" in results
+    if not has_rates and not has_fan:  # memory alone: a table, no chart
+        os.remove(rates)
+        os.remove(fan)
+        return
     common = """set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -694,7 +813,7 @@ def main():
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--herald", default=os.path.join(ROOT, "build", "release", "src", "app", "herald"))
-    ap.add_argument("--scenarios", default="options,register,register-auth,message,subscribe,publish,fanout")
+    ap.add_argument("--scenarios", default="options,register,register-auth,message,subscribe,publish,fanout,memory")
     ap.add_argument("--seconds", type=int, default=None, help="length of each rate step (default 10; --quick 3)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 3 s steps, at most 4 steps per side, "
                     "start 500/s, 200 watchers x 5 PUBLISHes, one fan-out round")
@@ -708,6 +827,11 @@ def main():
     ap.add_argument("--no-ceiling", action="store_true", help="skip the SIPp ceiling runs")
     ap.add_argument("--fresh", action="store_true", help="start every server anew for every rate step (no step "
                     "inherits an earlier step's state; memory is then the peak of single steps)")
+    ap.add_argument("--max-p99", type=float, default=500.0,
+                    help="a step is sustained only with p99 at most this many ms (default 500: SIPp's first "
+                    "retransmission, T1); 0 turns the rule off")
+    ap.add_argument("--memory-count", type=int, default=None,
+                    help="bindings and subscriptions for the memory scenario (default 100000; --quick 10000)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = ap.parse_args()
@@ -718,6 +842,7 @@ def main():
     args.watchers = args.watchers or (200 if q else 1000)
     args.publishes = args.publishes or (5 if q else 20)
     args.fanout_rounds = args.fanout_rounds or (1 if q else 2)
+    args.memory_count = args.memory_count or (10000 if q else 100000)
     ARGS = args
     for tool in ("sipp", "kamailio", "gnuplot"):
         if not shutil.which(tool):
@@ -732,6 +857,8 @@ def main():
         for key in args.scenarios.split(","):
             if key == "fanout":
                 results[key] = run_fanout(args, env)
+            elif key == "memory":
+                results[key] = run_memory(args, env)
             elif key in SCENARIOS:
                 results[key] = run_rate_scenario(key, args, env)
             else:
