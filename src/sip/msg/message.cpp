@@ -5,9 +5,24 @@
 
 namespace herald::sip {
 
+namespace {
+// The first block of a message's edits holds a typical response's added headers; a later
+// block is twice the one before (up to 16 KiB), or as large as the text that needs it.
+constexpr std::size_t kFirstBlock = 512;
+constexpr std::size_t kLargestBlock = std::size_t{16} * 1024;
+}  // namespace
+
 std::string_view Message::keep(std::string_view text) {
-  owned_.push_back(std::make_shared<const std::string>(text));
-  return *owned_.back();
+  if (text.empty()) return {};  // an empty value needs no storage
+  if (owned_.empty() || owned_.back()->capacity - owned_.back()->used < text.size()) {
+    const std::size_t grown = owned_.empty() ? kFirstBlock : std::min(owned_.back()->capacity * 2, kLargestBlock);
+    owned_.push_back(std::make_shared<TextBlock>(std::max(grown, text.size())));
+  }
+  TextBlock& block = *owned_.back();
+  char* at = block.data.get() + block.used;
+  std::copy(text.begin(), text.end(), at);
+  block.used += text.size();
+  return {at, text.size()};
 }
 
 Message Message::request(std::string_view method, std::string_view request_uri) {

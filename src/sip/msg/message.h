@@ -27,12 +27,14 @@ struct HeaderField {
 // get<hdr::X>(), which never throws: it says absent, malformed (why) or gives the value.
 //
 // Storage: the received bytes are held once, shared and immutable; header fields and typed
-// values are string_views into them. Text added by edits is held alongside, also shared.
+// values are string_views into them. Text added by edits is held alongside in a few shared
+// blocks (one allocation serves many edits).
 // Copying a Message is therefore cheap (no text is copied) and copies never invalidate
 // each other's views. A view obtained from a Message stays valid while any copy of that
 // Message lives; an edit of a header invalidates only views of that header line.
 //
-// Thread safety: none; a Message belongs to the shard that handles it.
+// Thread safety: none; a Message and its copies belong to the shard that handles them (copies
+// share the blocks their edits append to, so two copies are never edited on two threads).
 class Message {
  public:
   Message() = default;
@@ -163,11 +165,22 @@ class Message {
   friend Message make_response(const Message& request, int status_code, std::string_view reason,
                                std::string_view to_tag);
 
+  // Text added by edits, in blocks that only ever grow at their end: a block never moves or
+  // overwrites what it holds, so it can be shared by copies of a message (and by a response
+  // and its request) and each may append to it; every view into it stays valid.
+  struct TextBlock {
+    explicit TextBlock(std::size_t capacity_in)
+        : data(std::make_unique<char[]>(capacity_in)), capacity(capacity_in) {}
+    std::unique_ptr<char[]> data;
+    std::size_t used = 0;
+    std::size_t capacity;
+  };
+
   // Copies `text` into storage shared by this message and its copies; returns a view of it.
   std::string_view keep(std::string_view text);
 
-  std::shared_ptr<const std::string> buffer_;                // the bytes as received
-  std::vector<std::shared_ptr<const std::string>> owned_;    // text added by edits
+  std::shared_ptr<const std::string> buffer_;       // the bytes as received
+  std::vector<std::shared_ptr<TextBlock>> owned_;   // text added by edits; the last one is filled
   std::vector<HeaderField> headers_;
 
   std::string_view method_name_;

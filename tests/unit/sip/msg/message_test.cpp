@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "sip/msg/validate.h"
 
@@ -170,6 +172,54 @@ TEST(Message, CopiesShareTextSafely) {
   EXPECT_EQ(copy.find("X-Added")->value, "value");
 }
 
+
+// Edits go into shared blocks that only grow at their end: a response and its request, and
+// two copies edited in turn, append to the same block, and every view stays what it was,
+// across block boundaries and for a value larger than any block.
+TEST(Message, EditsOfSharedCopiesKeepEveryView) {
+  const Message request = parse(kRegister);
+  Message a = make_response(request, 200, "OK", "a6c85cf");
+  Message b = a;
+  std::vector<std::string> in_a;
+  std::vector<std::string> in_b;
+  for (int i = 0; i < 300; ++i) {
+    in_a.push_back("<sip:a" + std::to_string(i) + "@192.0.2.10:5060>;expires=" + std::string(i % 37, '7'));
+    in_b.push_back("<sip:b" + std::to_string(i) + "@192.0.2.20:5060>");
+    a.append(HeaderId::kContact, in_a.back());
+    b.append(HeaderId::kContact, in_b.back());
+  }
+  const std::string large(40000, 'x');
+  a.set_body("text/plain", large);
+  a.append("X-After-Large", "small again");
+
+  std::vector<std::string_view> seen_a;
+  for (const HeaderField& f : a.headers()) {
+    if (f.id == HeaderId::kContact) seen_a.push_back(f.value);
+  }
+  std::vector<std::string_view> seen_b;
+  for (const HeaderField& f : b.headers()) {
+    if (f.id == HeaderId::kContact) seen_b.push_back(f.value);
+  }
+  ASSERT_EQ(seen_a.size(), in_a.size());
+  ASSERT_EQ(seen_b.size(), in_b.size());
+  for (std::size_t i = 0; i < in_a.size(); ++i) {
+    EXPECT_EQ(seen_a[i], in_a[i]);
+    EXPECT_EQ(seen_b[i], in_b[i]);
+  }
+  EXPECT_EQ(a.body(), large);
+  EXPECT_EQ(a.find("X-After-Large")->value, "small again");
+  EXPECT_EQ(a.find(HeaderId::kTo)->value, "Alice <sip:alice@example.com>;tag=a6c85cf");
+  EXPECT_EQ(b.find(HeaderId::kTo)->value, "Alice <sip:alice@example.com>;tag=a6c85cf");
+  EXPECT_EQ(request.find(HeaderId::kTo)->value, "Alice <sip:alice@example.com>");
+  // What the wire carries is what was appended.
+  Message again = parse(serialize(a));
+  EXPECT_EQ(again.count(HeaderId::kContact), in_a.size());
+  EXPECT_EQ(again.body(), large);
+  // An empty edit is an empty value, not a missing one.
+  b.append("X-Empty", "");
+  ASSERT_NE(b.find("X-Empty"), nullptr);
+  EXPECT_TRUE(b.find("X-Empty")->value.empty());
+}
 TEST(Message, BuildsRequests) {
   Message m = Message::request("OPTIONS", "sip:bob@example.com");
   m.append(HeaderId::kVia, "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKx");
