@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <ctime>
 
 namespace herald::services::registrar {
@@ -24,6 +25,14 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = sip::grammar::to_lower(c);
   return out;
+}
+
+// Appends the decimal digits of n (the registrar's hot path writes one per Contact).
+void append_number(std::string& out, std::int64_t n) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+  static_cast<void>(ec);  // 24 digits hold every int64
+  out.append(digits, end);
 }
 
 std::string source_text(const sip::transport::Source& s) {
@@ -78,10 +87,18 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
   std::string value;
   location_.for_each(aor, [&](const store::Binding& b) {
     value.clear();
-    fmt::format_to(std::back_inserter(value), "<{}>;expires={}", b.contact,
-                   std::max<std::int64_t>(b.expires_at - now, 0));
-    if (b.q >= 0) fmt::format_to(std::back_inserter(value), ";q={}.{:03}", b.q / 1000, b.q % 1000);
-    if (!b.instance.empty()) fmt::format_to(std::back_inserter(value), ";+sip.instance=\"{}\"", b.instance);
+    value.append("<").append(b.contact).append(">;expires=");
+    append_number(value, std::max<std::int64_t>(b.expires_at - now, 0));
+    if (b.q >= 0) {  // thousandths: "0.5" is written "0.500"
+      value.append(";q=");
+      append_number(value, b.q / 1000);
+      value.push_back('.');
+      const int frac = b.q % 1000;
+      value.push_back(static_cast<char>('0' + frac / 100));
+      value.push_back(static_cast<char>('0' + frac / 10 % 10));
+      value.push_back(static_cast<char>('0' + frac % 10));
+    }
+    if (!b.instance.empty()) value.append(";+sip.instance=\"").append(b.instance).append("\"");
     r.append(HeaderId::kContact, value);
   });
   if (with_path) {

@@ -221,6 +221,23 @@ TEST_F(RegistrarTest, QValuesOrderTheBindings) {
   EXPECT_EQ(bindings[2].contact, "sip:a@low");
 }
 
+// §10.3 step 8: each binding in the 200 as "<uri>;expires=N", with q in three decimals
+// and the instance quoted as registered.
+TEST_F(RegistrarTest, The200WritesExpiresQAndInstanceOfEachBinding) {
+  Message r = send(reg("Contact: <sip:a@one>;q=1\r\nContact: <sip:a@two>;q=0.05;expires=600\r\n"
+                       "Contact: <sip:a@three>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\"\r\n",
+                       "Expires: 1800\r\n"));
+  ASSERT_EQ(r.status_code(), 200);
+  std::set<std::string_view> lines;
+  for (const sip::HeaderField& f : r.headers()) {
+    if (f.id == HeaderId::kContact) lines.insert(f.value);
+  }
+  EXPECT_EQ(lines, (std::set<std::string_view>{
+                       "<sip:a@one>;expires=1800;q=1.000",
+                       "<sip:a@two>;expires=600;q=0.050",
+                       "<sip:a@three>;expires=1800;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\""}));
+}
+
 TEST_F(RegistrarTest, PathIsStoredAndReturnedWhenSupported) {
   Message r = send(reg("Contact: <sip:a@h>\r\n", "Path: <sip:edge.example.net;lr>\r\nSupported: path\r\n"));
   EXPECT_EQ(r.find(HeaderId::kPath)->value, "<sip:edge.example.net;lr>");
