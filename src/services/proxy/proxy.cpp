@@ -406,7 +406,9 @@ void Proxy::start_branch(Transaction& txn, const Target& target) {
     if (!route->uri.has_param("lr")) {
       std::string next(route->uri.text);
       out.pop_first_value(HeaderId::kRoute);
-      out.append(HeaderId::kRoute, "<" + std::string(out.request_uri_text()) + ">");
+      std::string old_target = "<";
+      old_target.append(out.request_uri_text()).push_back('>');
+      out.append(HeaderId::kRoute, old_target);
       out.set_request_uri(next);
     }
     resolution = sip::transport::resolve(route->uri, hosts_);
