@@ -6,9 +6,11 @@
 namespace herald::sip {
 
 namespace {
-// The first block of a message's edits holds a typical response's added headers; a later
-// block is twice the one before (up to 16 KiB), or as large as the text that needs it.
-constexpr std::size_t kFirstBlock = 512;
+// The first block of a message's edits holds a few small ones (a stamped Via, a To tag: what
+// a relayed request or a plain response adds); a later block is twice the one before (up to
+// 16 KiB), or as large as the text that needs it. A 512-byte first block cost a MESSAGE relay
+// 5 % more memory and CPU than the one string per edit it replaced; 128 bytes cost nothing.
+constexpr std::size_t kFirstBlock = 128;
 constexpr std::size_t kLargestBlock = std::size_t{16} * 1024;
 }  // namespace
 
