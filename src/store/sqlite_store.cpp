@@ -240,6 +240,15 @@ SqliteStore::~SqliteStore() {
 
 bool SqliteStore::batch_writes(const std::function<void()>& opened) {
   batch_opened_ = opened;
+  if (!checkpointer_) {
+    // The caller is an event loop: checkpoints move off its thread. If that cannot be set
+    // up, the automatic checkpoints stay (slower answers now and then, nothing lost).
+    auto checkpointer = std::make_unique<sqlite::WalCheckpointer>();
+    if (checkpointer->start(file_, std::chrono::milliseconds(500)).ok() &&
+        sqlite::exec(db_.get(), file_, "PRAGMA wal_autocheckpoint = 0").ok()) {
+      checkpointer_ = std::move(checkpointer);
+    }
+  }
   return true;
 }
 

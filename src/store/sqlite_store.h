@@ -6,6 +6,7 @@
 
 #include "store/sqlite_handle.h"
 #include "store/store.h"
+#include "store/wal_checkpointer.h"
 
 namespace herald::store {
 
@@ -17,7 +18,9 @@ namespace herald::store {
 // last transactions before the next checkpoint. Each write is one implicit transaction and
 // costs tens of microseconds, with no fsync on the write path. With batch_writes(), the
 // first write takes the write lock (BEGIN IMMEDIATE) and the batch is one transaction,
-// committed by commit_batch() (or when the object is destroyed).
+// committed by commit_batch() (or when the object is destroyed). A batching store is a
+// server's: its WAL checkpoints (and their fsyncs) then run on a thread of their own every
+// 500 ms (sqlite::WalCheckpointer) instead of inside a commit on the caller's thread.
 //
 // Sharing: several SqliteStore objects, in this process or others (the server and the
 // `herald user` command), may open the same directory; each sees the others' committed
@@ -95,6 +98,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<Statements> statements_;
   std::function<void()> batch_opened_;  // set by batch_writes()
   bool batch_open_ = false;
+  std::unique_ptr<sqlite::WalCheckpointer> checkpointer_;  // started by batch_writes()
 };
 
 }  // namespace herald::store

@@ -9,11 +9,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "store/ha1.h"
@@ -610,6 +613,31 @@ TEST_F(SqliteStoreTest, AnOpenBatchIsCommittedWhenTheStoreCloses) {
   auto reopened = open_ok();
   ASSERT_NE(reopened, nullptr);
   EXPECT_THAT(*reopened->load_bindings(), ElementsAre(alice_binding()));
+}
+
+// A batching store's commits never checkpoint: the WAL grows until the store's own thread
+// copies it into the database file (every 500 ms), which then grows with the new pages.
+TEST_F(SqliteStoreTest, ABatchingStoreCheckpointsOnAThreadOfItsOwn) {
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->batch_writes([] {}));
+  const auto size_before = std::filesystem::file_size(file());
+  for (int i = 0; i < 400; ++i) {
+    Binding b = alice_binding();
+    b.contact = "sip:alice-" + std::to_string(i) + "@192.0.2.4:5060";
+    ASSERT_TRUE(store->put_binding(b).ok());
+    if (i % 50 == 49) {
+      ASSERT_TRUE(store->commit_batch().ok());
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::filesystem::file_size(file()) <= size_before && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GT(std::filesystem::file_size(file()), size_before);
+  auto other = open_ok();
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->load_bindings()->size(), 400u);
 }
 
 TEST_F(SqliteStoreTest, CommittedBatchSurvivesKill9) {

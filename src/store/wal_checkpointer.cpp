@@ -1,0 +1,56 @@
+#include "store/wal_checkpointer.h"
+
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+
+namespace herald::store::sqlite {
+
+WalCheckpointer::~WalCheckpointer() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+Status WalCheckpointer::start(const std::string& file, std::chrono::milliseconds interval) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) return error_status(db.get(), rc, file, "open for checkpoints");
+  // Its own automatic checkpoints off too: it checkpoints on its schedule only.
+  if (Status s = exec(db.get(), file, "PRAGMA wal_autocheckpoint = 0"); !s.ok()) return s;
+  // A checkpoint on a connection that has not read the database yet does nothing: it does
+  // not know the file is in WAL mode until its first read.
+  if (Status s = exec(db.get(), file, "SELECT count(*) FROM sqlite_schema"); !s.ok()) return s;
+  file_ = file;
+  db_ = std::move(db);
+  thread_ = std::thread([this, interval] { run(interval); });
+  return {};
+}
+
+std::uint64_t WalCheckpointer::completed() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return completed_;
+}
+
+void WalCheckpointer::run(std::chrono::milliseconds interval) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
+    lock.unlock();
+    int wal_frames = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                             &wal_frames, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("store: checkpoint of {} failed: {}", file_, sqlite3_errmsg(db_.get()));
+    }
+    lock.lock();
+    if (rc == SQLITE_OK) ++completed_;
+  }
+}
+
+}  // namespace herald::store::sqlite

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "store/sqlite_handle.h"
+#include "store/status.h"
+
+namespace herald::store::sqlite {
+
+// Checkpoints an SQLite database in WAL mode from a thread and a connection of its own, so
+// that the writer's thread (a shard's event loop) never waits for the checkpoint's fsyncs:
+// with synchronous=NORMAL a commit does not sync, but the automatic checkpoint that a commit
+// runs every 1,000 WAL pages syncs the WAL and the database, which held the loop 10-20 ms
+// each time. The writer turns its automatic checkpoints off (PRAGMA wal_autocheckpoint = 0)
+// and starts one of these.
+//
+// Every `interval` it runs a PASSIVE checkpoint: it copies what it can without waiting for
+// readers or writers, who go on meanwhile; a writer that finds the WAL fully copied starts
+// it again from the beginning, so the file stays small.
+//
+// Threading: start() and the destructor on the owner's thread; the work on the thread it
+// starts. Errors of a checkpoint are logged and the next one is tried at the next interval.
+class WalCheckpointer {
+ public:
+  WalCheckpointer() = default;
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+  // Stops the thread (a checkpoint under way finishes first) and closes its connection.
+  ~WalCheckpointer();
+
+  // Opens `file` (which must exist, in WAL mode) and starts the thread. An error when the
+  // file cannot be opened; nothing is started then.
+  Status start(const std::string& file, std::chrono::milliseconds interval);
+
+  // How many checkpoints have completed (for tests).
+  std::uint64_t completed() const;
+
+ private:
+  void run(std::chrono::milliseconds interval);
+
+  std::string file_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;          // guarded by mutex_
+  std::uint64_t completed_ = 0;    // guarded by mutex_
+  DbHandle db_;  // its own connection, used only by thread_ once started
+};
+
+}  // namespace herald::store::sqlite
