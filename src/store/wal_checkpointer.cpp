@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
-
 namespace herald::store::sqlite {
 
 WalCheckpointer::~WalCheckpointer() {
@@ -32,11 +31,6 @@ Status WalCheckpointer::start(const std::string& file, std::chrono::milliseconds
   return {};
 }
 
-std::uint64_t WalCheckpointer::completed() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return completed_;
-}
-
 void WalCheckpointer::run(std::chrono::milliseconds interval) {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
@@ -49,7 +43,6 @@ void WalCheckpointer::run(std::chrono::milliseconds interval) {
       spdlog::warn("store: checkpoint of {} failed: {}", file_, sqlite3_errmsg(db_.get()));
     }
     lock.lock();
-    if (rc == SQLITE_OK) ++completed_;
   }
 }
 

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -33,12 +32,9 @@ class WalCheckpointer {
   // Stops the thread (a checkpoint under way finishes first) and closes its connection.
   ~WalCheckpointer();
 
-  // Opens `file` (which must exist, in WAL mode) and starts the thread. An error when the
-  // file cannot be opened; nothing is started then.
+  // Opens `file` (which must exist, in WAL mode) and starts the thread. An error naming the
+  // file when it cannot be opened or read; nothing is started then. Called at most once.
   Status start(const std::string& file, std::chrono::milliseconds interval);
-
-  // How many checkpoints have completed (for tests).
-  std::uint64_t completed() const;
 
  private:
   void run(std::chrono::milliseconds interval);
@@ -47,8 +43,7 @@ class WalCheckpointer {
   std::thread thread_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;          // guarded by mutex_
-  std::uint64_t completed_ = 0;    // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
   DbHandle db_;  // its own connection, used only by thread_ once started
 };
 

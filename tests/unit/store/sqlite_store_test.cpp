@@ -640,6 +640,17 @@ TEST_F(SqliteStoreTest, ABatchingStoreCheckpointsOnAThreadOfItsOwn) {
   EXPECT_EQ(other->load_bindings()->size(), 400u);
 }
 
+// A checkpointer needs an existing database: a missing file is an error that names it,
+// and nothing is started (its destructor has no thread to stop).
+TEST_F(SqliteStoreTest, ACheckpointerOfAMissingDatabaseSaysSo) {
+  sqlite::WalCheckpointer checkpointer;
+  const std::string missing = (dir_.path() / "absent" / "herald.db").string();
+  Status s = checkpointer.start(missing, std::chrono::milliseconds(10));
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(s.message(), HasSubstr(missing));
+  EXPECT_FALSE(std::filesystem::exists(missing));
+}
+
 TEST_F(SqliteStoreTest, CommittedBatchSurvivesKill9) {
   write_then_kill9([](SqliteStore& store) {
     return store.batch_writes([] {}) && store.add_user(alice()).ok() && store.put_binding(alice_binding()).ok() &&
