@@ -1,28 +1,6 @@
 #include "sip/msg/grammar.h"
 
-#include <array>
-
 namespace herald::sip::grammar {
-namespace {
-
-constexpr std::array<bool, 256> make_class(std::string_view extra, bool alnum) {
-  std::array<bool, 256> table{};
-  for (int c = 0; c < 256; ++c) {
-    table[static_cast<std::size_t>(c)] = alnum && is_alnum(static_cast<char>(c));
-  }
-  for (char c : extra) table[static_cast<unsigned char>(c)] = true;
-  return table;
-}
-
-constexpr auto kTokenChars = make_class("-.!%*_+`'~", true);
-constexpr auto kWordChars = make_class("-.!%*_+`'~()<>:\\\"/[]?{}", true);
-constexpr auto kUnreserved = make_class("-_.!~*'()", true);
-
-}  // namespace
-
-bool is_token_char(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
-bool is_word_char(char c) { return kWordChars[static_cast<unsigned char>(c)]; }
-bool is_unreserved(char c) { return kUnreserved[static_cast<unsigned char>(c)]; }
 
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
@@ -38,33 +16,6 @@ bool is_word(std::string_view s) {
     if (!is_word_char(c)) return false;
   }
   return true;
-}
-
-namespace {
-bool is_trim_char(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-}  // namespace
-
-std::string_view trim_left(std::string_view s) {
-  std::size_t b = 0;
-  while (b < s.size() && is_trim_char(s[b])) ++b;
-  return s.substr(b);
-}
-
-std::string_view trim(std::string_view s) {
-  s = trim_left(s);
-  std::size_t e = s.size();
-  while (e > 0 && is_trim_char(s[e - 1])) --e;
-  return s.substr(0, e);
-}
-
-void skip_ws(std::string_view& s) { s = trim_left(s); }
-
-std::string_view take_token(std::string_view& s) {
-  std::size_t n = 0;
-  while (n < s.size() && is_token_char(s[n])) ++n;
-  std::string_view token = s.substr(0, n);
-  s.remove_prefix(n);
-  return token;
 }
 
 std::optional<std::string_view> take_quoted(std::string_view& s) {

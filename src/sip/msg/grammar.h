@@ -3,6 +3,7 @@
 // Character classes and small scanners for the RFC 3261 §25 grammar. Pure functions over
 // string_views; nothing here allocates. Used by the URI, header and message parsers.
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -17,12 +18,25 @@ inline constexpr bool is_hex(char c) {
 }
 inline constexpr bool is_wsp(char c) { return c == ' ' || c == '\t'; }
 
+namespace detail {
+constexpr std::array<bool, 256> make_class(std::string_view extra) {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[static_cast<std::size_t>(c)] = is_alnum(static_cast<char>(c));
+  for (char c : extra) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}
+inline constexpr auto kTokenChars = make_class("-.!%*_+`'~");
+inline constexpr auto kWordChars = make_class("-.!%*_+`'~()<>:\\\"/[]?{}");
+inline constexpr auto kUnreserved = make_class("-_.!~*'()");
+}  // namespace detail
+
+// The classes below are table lookups, inline: every parser scans with them.
 // token: 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
-bool is_token_char(char c);
+inline constexpr bool is_token_char(char c) { return detail::kTokenChars[static_cast<unsigned char>(c)]; }
 // word: token chars plus "(" ")" "<" ">" ":" "\" DQUOTE "/" "[" "]" "?" "{" "}" (Call-ID)
-bool is_word_char(char c);
+inline constexpr bool is_word_char(char c) { return detail::kWordChars[static_cast<unsigned char>(c)]; }
 // unreserved: alphanum / mark ("-" "_" "." "!" "~" "*" "'" "(" ")")
-bool is_unreserved(char c);
+inline constexpr bool is_unreserved(char c) { return detail::kUnreserved[static_cast<unsigned char>(c)]; }
 
 bool is_token(std::string_view s);
 bool is_word(std::string_view s);
@@ -38,14 +52,30 @@ inline constexpr bool iequals(std::string_view a, std::string_view b) {
 }
 
 // Removes leading and trailing SP / HTAB (and CR / LF, which only remain after unfolding).
-std::string_view trim(std::string_view s);
-std::string_view trim_left(std::string_view s);
+inline constexpr bool is_trim_char(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+inline constexpr std::string_view trim_left(std::string_view s) {
+  std::size_t b = 0;
+  while (b < s.size() && is_trim_char(s[b])) ++b;
+  return s.substr(b);
+}
+inline constexpr std::string_view trim(std::string_view s) {
+  s = trim_left(s);
+  std::size_t e = s.size();
+  while (e > 0 && is_trim_char(s[e - 1])) --e;
+  return s.substr(0, e);
+}
 
 // Skips linear white space at the front of `s` (SP, HTAB; folding was removed by the parser).
-void skip_ws(std::string_view& s);
+inline constexpr void skip_ws(std::string_view& s) { s = trim_left(s); }
 
 // Takes a token from the front of `s`; empty when `s` does not start with a token char.
-std::string_view take_token(std::string_view& s);
+inline constexpr std::string_view take_token(std::string_view& s) {
+  std::size_t n = 0;
+  while (n < s.size() && is_token_char(s[n])) ++n;
+  std::string_view token = s.substr(0, n);
+  s.remove_prefix(n);
+  return token;
+}
 
 // Takes a quoted-string (with its quotes) from the front of `s`, honouring quoted-pairs.
 // Returns nullopt when `s` does not start with DQUOTE or the quote is unterminated.

@@ -97,14 +97,27 @@ Parsed<ViaValue> parse_via(std::string_view s) {
     s.remove_prefix(n);
   }
   v.params = ParamList(s, ParamSyntax::kHeader);
-  if (!v.params.valid()) return Parsed<ViaValue>::error("bad Via parameter");
-  if (auto r = v.received(); r && !valid_ip_literal(*r)) {
-    return Parsed<ViaValue>::error("bad Via received");
+  // One pass checks the grammar and the first received, rport and branch (the ones the
+  // accessors return): a Via is parsed several times on the way through a proxy.
+  bool received = false;
+  bool rport = false;
+  bool branch = false;
+  const char* error = nullptr;
+  if (!v.params.valid([&](const Param& p) {
+        if (!received && grammar::iequals(p.name, "received")) {
+          received = true;
+          if (!valid_ip_literal(p.value)) error = "bad Via received";
+        } else if (!rport && grammar::iequals(p.name, "rport")) {
+          rport = true;
+          if (!p.value.empty() && !grammar::parse_uint(p.value, 65535)) error = "bad Via rport";
+        } else if (!branch && grammar::iequals(p.name, "branch")) {
+          branch = true;
+          if (p.value.empty()) error = "empty Via branch";
+        }
+        return error == nullptr;
+      })) {
+    return Parsed<ViaValue>::error(error != nullptr ? error : "bad Via parameter");
   }
-  if (auto r = v.rport(); r && !r->empty() && !grammar::parse_uint(*r, 65535)) {
-    return Parsed<ViaValue>::error("bad Via rport");
-  }
-  if (auto b = v.branch(); b && b->empty()) return Parsed<ViaValue>::error("empty Via branch");
   return v;
 }
 

@@ -84,15 +84,7 @@ ParamList::Step ParamList::next(std::string_view& rest, Param& out) const {
 }
 
 bool ParamList::valid() const {
-  std::string_view rest = raw_;
-  Param p;
-  while (true) {
-    switch (next(rest, p)) {
-      case Step::kParam: break;
-      case Step::kEnd: return true;
-      case Step::kBad: return false;
-    }
-  }
+  return valid([](const Param&) { return true; });
 }
 
 std::optional<std::string_view> ParamList::find(std::string_view name) const {

@@ -29,6 +29,22 @@ class ParamList {
   // Checks every parameter against the grammar; returns false on the first bad one
   // (empty name, "name=" with no value, a bad character, an unterminated quote).
   bool valid() const;
+  // The same check, calling f(const Param&) for each good parameter on the way; false as
+  // soon as f returns false (the caller knows why) or a parameter is bad.
+  template <class F>
+  bool valid(F&& f) const {
+    std::string_view rest = raw_;
+    Param p;
+    while (true) {
+      switch (next(rest, p)) {
+        case Step::kParam:
+          if (!f(p)) return false;
+          break;
+        case Step::kEnd: return true;
+        case Step::kBad: return false;
+      }
+    }
+  }
 
   // The first parameter called `name` (case-insensitive). nullopt when absent; an empty
   // view when present without a value (e.g. ";lr", ";rport").

@@ -29,6 +29,21 @@ TEST(Via, Rejections) {
   EXPECT_TRUE(parse_via("SIP/2.0/UDP host:0").malformed());
 }
 
+// The parameters' grammar, received, rport and branch are checked in one pass; each bad one
+// names itself. The first of a repeated parameter is the one the accessors return and check.
+TEST(Via, ParameterRejectionsSayWhich) {
+  EXPECT_EQ(parse_via("SIP/2.0/UDP host;received=example.com").why(), "bad Via received");
+  EXPECT_EQ(parse_via("SIP/2.0/UDP host;received").why(), "bad Via received");
+  EXPECT_EQ(parse_via("SIP/2.0/UDP host;rport=99999").why(), "bad Via rport");
+  EXPECT_EQ(parse_via("SIP/2.0/UDP host;rport=x1").why(), "bad Via rport");
+  EXPECT_EQ(parse_via("SIP/2.0/UDP host;branch").why(), "empty Via branch");
+  EXPECT_EQ(parse_via("SIP/2.0/UDP host;branch=z9hG4bK1;=x").why(), "bad Via parameter");
+  auto twice = parse_via("SIP/2.0/UDP host;RPORT;rport=x;Branch=z9hG4bK2;branch");
+  ASSERT_TRUE(twice.ok()) << twice.why();
+  EXPECT_EQ(twice->rport(), "");
+  EXPECT_EQ(twice->branch(), "z9hG4bK2");
+}
+
 TEST(NameAddr, Forms) {
   auto a = parse_name_addr(R"("Alice \"A\"" <sip:alice@example.com;transport=tcp>;tag=abc)");
   ASSERT_TRUE(a.ok()) << a.why();
