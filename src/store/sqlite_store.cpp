@@ -241,11 +241,13 @@ SqliteStore::~SqliteStore() {
 bool SqliteStore::batch_writes(const std::function<void()>& opened) {
   batch_opened_ = opened;
   if (!checkpointer_) {
-    // The caller is an event loop: checkpoints move off its thread. If that cannot be set
-    // up, the automatic checkpoints stay (slower answers now and then, nothing lost).
+    // The caller is an event loop: checkpoints move off its thread, but for the rare one at
+    // the WAL's limit. If that cannot be set up, the automatic checkpoints every 1,000 pages
+    // stay (slower answers now and then, nothing lost).
     auto checkpointer = std::make_unique<sqlite::WalCheckpointer>();
+    const std::string limit = "PRAGMA wal_autocheckpoint = " + std::to_string(wal_limit_pages_);
     if (checkpointer->start(file_, std::chrono::milliseconds(500)).ok() &&
-        sqlite::exec(db_.get(), file_, "PRAGMA wal_autocheckpoint = 0").ok()) {
+        sqlite::exec(db_.get(), file_, limit.c_str()).ok()) {
       checkpointer_ = std::move(checkpointer);
     }
   }

@@ -33,7 +33,9 @@ Status WalCheckpointer::start(const std::string& file, std::chrono::milliseconds
 
 void WalCheckpointer::run(std::chrono::milliseconds interval) {
   std::unique_lock<std::mutex> lock(mutex_);
-  while (!wake_.wait_for(lock, interval, [this] { return stopping_; })) {
+  std::chrono::milliseconds wait = interval;
+  int last_frames = 0;
+  while (!wake_.wait_for(lock, wait, [this] { return stopping_; })) {
     lock.unlock();
     int wal_frames = 0;
     int copied = 0;
@@ -42,6 +44,9 @@ void WalCheckpointer::run(std::chrono::milliseconds interval) {
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
       spdlog::warn("store: checkpoint of {} failed: {}", file_, sqlite3_errmsg(db_.get()));
     }
+    // Frames added since the last run: the writer is busy, so come back sooner.
+    wait = wal_frames != last_frames ? interval / 10 : interval;
+    last_frames = wal_frames;
     lock.lock();
   }
 }

@@ -640,6 +640,31 @@ TEST_F(SqliteStoreTest, ABatchingStoreCheckpointsOnAThreadOfItsOwn) {
   EXPECT_EQ(other->load_bindings()->size(), 400u);
 }
 
+// Writes that never pause leave the checkpointer no moment at which the whole WAL is
+// copied, so the WAL would grow without end: at the limit, the store's own commit copies
+// the rest and the next write starts the WAL again. 1,000 commits of a new binding each
+// write well over 1,000 pages; with a limit of 64 the file stays near 64 pages.
+TEST_F(SqliteStoreTest, UnpausedWritesKeepTheWalNearItsLimit) {
+  auto store = open_ok();
+  ASSERT_NE(store, nullptr);
+  store->set_wal_limit_pages(64);
+  ASSERT_TRUE(store->batch_writes([] {}));
+  for (int i = 0; i < 1000; ++i) {
+    Binding b = alice_binding();
+    b.aor = "sip:user" + std::to_string(i % 200) + "@example.com";
+    b.contact = "sip:contact-" + std::to_string(i) + "@192.0.2.4:5060";
+    ASSERT_TRUE(store->put_binding(b).ok());
+    ASSERT_TRUE(store->commit_batch().ok());
+  }
+  const std::filesystem::path wal = file().string() + "-wal";
+  ASSERT_TRUE(std::filesystem::exists(wal));
+  constexpr std::uintmax_t kFrame = 4096 + 24;
+  EXPECT_LE(std::filesystem::file_size(wal), 2 * 64 * kFrame + 32);
+  auto other = open_ok();
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->load_bindings()->size(), 1000u);
+}
+
 // A checkpointer needs an existing database: a missing file is an error that names it,
 // and nothing is started (its destructor has no thread to stop).
 TEST_F(SqliteStoreTest, ACheckpointerOfAMissingDatabaseSaysSo) {
