@@ -41,6 +41,8 @@ struct SqliteStore::Statements {
   StatementHandle remove_presence_rule;
   StatementHandle load_presence_rules;
   StatementHandle presence_rules_generation;
+  StatementHandle begin_batch;   // a batch's transaction, prepared once: a server opens
+  StatementHandle commit_batch;  // and commits one per loop turn
 
   Status prepare_all(sqlite3* db, std::string_view file) {
     const std::pair<StatementHandle*, const char*> all[] = {
@@ -50,6 +52,8 @@ struct SqliteStore::Statements {
         {&update_user, "UPDATE users SET realm = ?2, ha1_md5 = ?3, ha1_sha256 = ?4 WHERE aor = ?1"},
         {&remove_user, "DELETE FROM users WHERE aor = ?1"},
         {&find_user, "SELECT aor, realm, ha1_md5, ha1_sha256 FROM users WHERE aor = ?1"},
+        {&begin_batch, "BEGIN IMMEDIATE"},
+        {&commit_batch, "COMMIT"},
         {&list_users, "SELECT aor, realm, ha1_md5, ha1_sha256 FROM users ORDER BY aor"},
         {&put_binding,
          "INSERT INTO bindings (aor, contact, call_id, cseq, expires_at, q, path, instance, "
@@ -256,7 +260,7 @@ bool SqliteStore::batch_writes(const std::function<void()>& opened) {
 
 Status SqliteStore::before_write() {
   if (!batch_opened_ || batch_open_) return {};
-  if (Status s = sqlite::exec(db_.get(), file_, "BEGIN IMMEDIATE"); !s.ok()) return s;
+  if (Status s = StatementUse(statements_->begin_batch.get(), file_).run().status(); !s.ok()) return s;
   batch_open_ = true;
   batch_opened_();
   return {};
@@ -265,7 +269,7 @@ Status SqliteStore::before_write() {
 Status SqliteStore::commit_batch() {
   if (!batch_open_) return {};
   batch_open_ = false;
-  Status status = sqlite::exec(db_.get(), file_, "COMMIT");
+  Status status = StatementUse(statements_->commit_batch.get(), file_).run().status();
   if (!status.ok()) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
   return status;
 }
