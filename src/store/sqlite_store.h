@@ -82,7 +82,8 @@ class SqliteStore final : public Store {
   Result<std::int64_t> presence_rules_generation() const override;
 
   // The WAL size, in pages, at which a batching store's own commit checkpoints (see
-  // above): 32,768 pages of 4 KiB, 128 MiB. Takes effect at batch_writes().
+  // above): 32,768 pages of 4 KiB, 128 MiB. Takes effect at batch_writes(). 0 or less
+  // means never, and the WAL may then grow without end under unpaused writes.
   static constexpr int kWalLimitPages = 32768;
   void set_wal_limit_pages(int pages) { wal_limit_pages_ = pages; }
 

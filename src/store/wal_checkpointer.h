@@ -45,7 +45,7 @@ class WalCheckpointer {
 
   std::string file_;
   std::thread thread_;
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mutex_
   DbHandle db_;  // its own connection, used only by thread_ once started

@@ -615,8 +615,8 @@ TEST_F(SqliteStoreTest, AnOpenBatchIsCommittedWhenTheStoreCloses) {
   EXPECT_THAT(*reopened->load_bindings(), ElementsAre(alice_binding()));
 }
 
-// A batching store's commits never checkpoint: the WAL grows until the store's own thread
-// copies it into the database file (every 500 ms), which then grows with the new pages.
+// Below its WAL limit, a batching store's commits do not checkpoint: the WAL grows until the
+// store's own thread copies it into the database file, which then grows with the new pages.
 TEST_F(SqliteStoreTest, ABatchingStoreCheckpointsOnAThreadOfItsOwn) {
   auto store = open_ok();
   ASSERT_NE(store, nullptr);
