@@ -13,6 +13,7 @@ import time
 import unittest
 
 from harness import HERALD, SOURCE_DIR, Server, UdpClient, header, status_of
+from ua import split_values
 
 CONFIG = """domains = ["example.com", "127.0.0.1"]
 [registrar]
@@ -96,10 +97,12 @@ class Registration:
 
 
 def contacts(response):
+    """The bindings a 200 lists, whether one Contact header each or one comma-separated list."""
     out = {}
-    for value in headers(response, "Contact"):
-        m = re.match(r"<([^>]*)>.*expires=(\d+)", value)
-        out[m.group(1)] = int(m.group(2))
+    for line in headers(response, "Contact"):
+        for value in split_values(line):
+            m = re.match(r"<([^>]*)>.*expires=(\d+)", value)
+            out[m.group(1)] = int(m.group(2))
     return out
 
 

@@ -83,10 +83,13 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
   r.remove(HeaderId::kContentLength);
   std::int64_t now = location_.now();
   std::vector<std::string> path;
-  // Every current binding, in no particular order (§10.3 step 8).
+  // Every current binding, in no particular order (§10.3 step 8), as one Contact header
+  // (§7.3.1: a comma-separated list is the same as one header per value). An AOR with many
+  // devices is answered with one copy of the list, not a header and a copy per binding.
   std::string value;
+  value.reserve(location_.count(aor) * 64);
   location_.for_each(aor, [&](const store::Binding& b) {
-    value.clear();
+    if (!value.empty()) value.append(", ");
     value.append("<").append(b.contact).append(">;expires=");
     append_number(value, std::max<std::int64_t>(b.expires_at - now, 0));
     if (b.q >= 0) {  // thousandths: "0.5" is written "0.500"
@@ -99,8 +102,8 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
       value.push_back(static_cast<char>('0' + frac % 10));
     }
     if (!b.instance.empty()) value.append(";+sip.instance=\"").append(b.instance).append("\"");
-    r.append(HeaderId::kContact, value);
   });
+  if (!value.empty()) r.append(HeaderId::kContact, value);
   if (with_path) {
     request.for_each<sip::hdr::Path>([&](const sip::NameAddr& p) {
       path.emplace_back(fmt::format("<{}>", p.uri.text));
