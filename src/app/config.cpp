@@ -117,7 +117,7 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
     return std::nullopt;
   }
   Config c;
-  static const std::set<std::string, std::less<>> kTopKeys = {"listen", "data_dir", "log_level", "workers",
+  static const std::set<std::string, std::less<>> kTopKeys = {"listen", "data_dir", "log_level", "workers", "store_thread",
                                                               "domains", "server_header", "limits", "timers",
                                                               "auth", "auth_algorithms", "registrar", "proxy",
                                                               "im", "presence"};
@@ -194,6 +194,7 @@ std::optional<Config> load_config(const std::filesystem::path& file, std::string
   }
   // Registrations live on one shard until requests are routed to the shard owning their AOR.
   if (!integer(table, "workers", "workers", 1, 1, c.workers)) return std::nullopt;
+  if (!boolean(table, "store_thread", "store_thread", c.store_thread)) return std::nullopt;
   if (const toml::node* node = table.get("domains")) {
     const toml::array* array = node->as_array();
     if (array == nullptr) return fail(*node, "domains", "an array of domain names");

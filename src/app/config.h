@@ -18,6 +18,7 @@ struct Config {
   std::filesystem::path data_dir = "var";
   std::string log_level = "info";
   std::uint32_t workers = 1;  // shards, one event loop each
+  bool store_thread = true;   // the store's writes on a thread of their own (sqlite)
   std::vector<std::string> domains;  // default: the first listen address
   bool domains_derived = false;      // domains was not configured: it follows `listen`
   std::string server_header = "Herald/0.1.0";

@@ -72,6 +72,7 @@ int serve(const ServeOptions& options) {
   for (std::uint32_t i = 0; i < config.workers; ++i) {
     herald::store::StoreConfig store_config;
     store_config.data_dir = config.data_dir;
+    store_config.writer_thread = config.store_thread;
     auto store = herald::store::open_store(store_config);
     if (!store.ok()) {
       spdlog::critical("cannot open the store in {}: {}", config.data_dir.string(), store.status().message());

@@ -148,7 +148,8 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
 }
 
 Shard::~Shard() {
-  commit();
+  if (auto s = store_->wait_durable(); !s.ok()) spdlog::error("store: a batch of writes was lost: {}", s.message());
+  release(store_->batches_durable());
   transport_.close();
 }
 
@@ -156,23 +157,41 @@ boost::system::error_code Shard::start() {
   boost::system::error_code ec = transport_.start();
   if (ec) return ec;
   listening_ = transport_.transports().listening();
+  // Group commit: the writes made while the handlers already due run share one transaction,
+  // committed right after them; what is sent meanwhile waits for it (see hold()). Set before
+  // the services start, so that what they send at start (a restored subscription's final
+  // NOTIFY) waits for what they wrote.
+  store_->batch_writes([this] { boost::asio::post(io_, [this] { commit(); }); });
+  // A write-behind store says when its writer thread has made a batch durable.
+  store_->on_durable([this] { boost::asio::post(io_, [this] { release(store_->batches_durable()); }); });
   messages_.start();
   presence_.start();
   notifier_.start();
-  // Group commit: the writes made while the handlers already due run share one transaction,
-  // committed right after them; what is sent meanwhile waits for it (see hold()).
-  store_->batch_writes([this] { boost::asio::post(io_, [this] { commit(); }); });
   return ec;
 }
 
 void Shard::commit() {
   if (auto s = store_->commit_batch(); !s.ok()) spdlog::error("store: a batch of writes was lost: {}", s.message());
-  std::vector<std::function<void()>> held;
-  held.swap(held_);
-  for (auto& send : held) send();
+  release(store_->batches_durable());
 }
 
+bool Shard::must_hold() const {
+  // Also behind what is held already: sends leave in the order they were made (a stored
+  // MESSAGE is delivered after the 200 to the REGISTER that brought its recipient back).
+  return store_->batch_open() || !held_.empty();
+}
 
+void Shard::hold(std::function<void()> send) { held_.push_back({store_->batches_begun(), std::move(send)}); }
+
+void Shard::release(std::uint64_t durable) {
+  // Held in order of their batches; a send may hold another (it runs after the loop).
+  std::size_t n = 0;
+  while (n < held_.size() && held_[n].batch <= durable) ++n;
+  if (n == 0) return;
+  std::vector<Held> ready(std::make_move_iterator(held_.begin()), std::make_move_iterator(held_.begin() + n));
+  held_.erase(held_.begin(), held_.begin() + n);
+  for (Held& h : ready) h.send();
+}
 
 void Shard::run() {
   auto guard = boost::asio::make_work_guard(io_);
@@ -191,8 +210,8 @@ void Shard::on_response(const sip::Message& response, const sip::transport::Sour
 
 void Shard::send_response(const sip::Message& response, const sip::transport::Source& request_source,
                           sip::txn::SendDone done) {
-  if (store_->batch_open()) {
-    held_.push_back([this, response, request_source, done = std::move(done)]() mutable {
+  if (must_hold()) {
+    hold([this, response, request_source, done = std::move(done)]() mutable {
       transport_.send_response(response, request_source, std::move(done));
     });
     return;
@@ -202,8 +221,8 @@ void Shard::send_response(const sip::Message& response, const sip::transport::So
 
 void Shard::send_request(const sip::Message& request, const sip::transport::Destination& to,
                          sip::txn::SendDone done) {
-  if (store_->batch_open()) {
-    held_.push_back([this, request, to, done = std::move(done)]() mutable {
+  if (must_hold()) {
+    hold([this, request, to, done = std::move(done)]() mutable {
       transport_.send_request(request, to, std::move(done));
     });
     return;

@@ -57,8 +57,15 @@ class Shard final : private sip::transport::MessageHandler,
   sip::transport::MessageTransport& transport() { return transport_; }
 
  private:
-  // Commits the store's open batch of writes, then sends what waited for it.
+  // Commits the store's open batch of writes (a write-behind store: hands it over), then
+  // sends what waited for the batches already durable.
   void commit();
+  // Whether a send now must wait: for a write it may depend on, or behind one that does.
+  bool must_hold() const;
+  // Keeps `send` until the batch the store has open (or in flight) is durable.
+  void hold(std::function<void()> send);
+  // Sends what was held for batches up to `durable`, in the order it was held.
+  void release(std::uint64_t durable);
 
   void on_request(const sip::Message& request, const sip::transport::Source& source) override;
   void on_response(const sip::Message& response, const sip::transport::Source& source) override;
@@ -90,7 +97,11 @@ class Shard final : private sip::transport::MessageHandler,
   services::im::MessageService messages_;
   services::events::Notifier notifier_;
   services::presence::PresenceAgent presence_;
-  std::vector<std::function<void()>> held_;             // sends waiting for commit()
+  struct Held {
+    std::uint64_t batch;  // the store's batch it waits for
+    std::function<void()> send;
+  };
+  std::vector<Held> held_;                              // sends waiting for their batch
   std::string first_domain_;                            // Via host when listening on 0.0.0.0
   std::vector<sip::transport::ListenPoint> listening_;  // with the ports actually bound
 };

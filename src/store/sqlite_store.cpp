@@ -1,5 +1,6 @@
 #include "store/sqlite_store.h"
 
+#include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
 #include <system_error>
@@ -43,6 +44,7 @@ struct SqliteStore::Statements {
   StatementHandle presence_rules_generation;
   StatementHandle begin_batch;   // a batch's transaction, prepared once: a server opens
   StatementHandle commit_batch;  // and commits one per loop turn
+  StatementHandle begin_snapshot;  // a read snapshot's transaction, as a batch's
 
   Status prepare_all(sqlite3* db, std::string_view file) {
     const std::pair<StatementHandle*, const char*> all[] = {
@@ -54,6 +56,7 @@ struct SqliteStore::Statements {
         {&find_user, "SELECT aor, realm, ha1_md5, ha1_sha256 FROM users WHERE aor = ?1"},
         {&begin_batch, "BEGIN IMMEDIATE"},
         {&commit_batch, "COMMIT"},
+        {&begin_snapshot, "BEGIN"},
         {&list_users, "SELECT aor, realm, ha1_md5, ha1_sha256 FROM users ORDER BY aor"},
         {&put_binding,
          "INSERT INTO bindings (aor, contact, call_id, cseq, expires_at, q, path, instance, "
@@ -240,6 +243,7 @@ SqliteStore::~SqliteStore() {
   // The owner commits (and reports errors) before; this only keeps an open batch from being
   // rolled back when the connection closes.
   static_cast<void>(commit_batch());
+  end_snapshot();
 }
 
 bool SqliteStore::batch_writes(const std::function<void()>& opened) {
@@ -262,6 +266,7 @@ Status SqliteStore::before_write() {
   if (!batch_opened_ || batch_open_) return {};
   if (Status s = StatementUse(statements_->begin_batch.get(), file_).run().status(); !s.ok()) return s;
   batch_open_ = true;
+  ++batches_;
   batch_opened_();
   return {};
 }
@@ -343,7 +348,27 @@ Status SqliteStore::remove_user(std::string_view aor) {
   return Status{};
 }
 
+bool SqliteStore::snapshot_reads(const std::function<void()>& opened) {
+  snapshot_opened_ = opened;
+  return true;
+}
+
+void SqliteStore::end_snapshot() {
+  if (!snapshot_open_) return;
+  snapshot_open_ = false;
+  // A read transaction's COMMIT only lets its locks go; it cannot fail for want of space.
+  if (Status s = StatementUse(statements_->commit_batch.get(), file_).run().status(); !s.ok()) {
+    spdlog::warn("store: ending a read snapshot: {}", s.message());
+  }
+}
+
 Result<User> SqliteStore::find_user(std::string_view aor) const {
+  if (snapshot_opened_ && !snapshot_open_ && !batch_open_) {
+    if (StatementUse(statements_->begin_snapshot.get(), file_).run().ok()) {
+      snapshot_open_ = true;
+      snapshot_opened_();
+    }
+  }
   StatementUse use(statements_->find_user.get(), file_);
   use.bind(1, aor);
   Result<bool> row = use.step();

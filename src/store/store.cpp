@@ -3,6 +3,7 @@
 #include "store/ha1.h"
 #include "store/memory_store.h"
 #include "store/sqlite_store.h"
+#include "store/write_behind_store.h"
 
 namespace herald::store {
 
@@ -69,7 +70,11 @@ Result<std::unique_ptr<Store>> open_store(const StoreConfig& config) {
     Result<std::unique_ptr<SqliteStore>> sqlite =
         SqliteStore::open(config.data_dir, config.busy_timeout_ms);
     if (!sqlite.ok()) return sqlite.status();
-    return std::unique_ptr<Store>(std::move(sqlite).value());
+    if (!config.writer_thread) return std::unique_ptr<Store>(std::move(sqlite).value());
+    Result<std::unique_ptr<SqliteStore>> reader = SqliteStore::open(config.data_dir, config.busy_timeout_ms);
+    if (!reader.ok()) return reader.status();
+    return std::unique_ptr<Store>(
+        std::make_unique<WriteBehindStore>(std::move(sqlite).value(), std::move(reader).value()));
   }
   return Status::error(StatusCode::kUnsupported,
                        "unknown store backend '" + config.backend + "' (known: sqlite, memory)");

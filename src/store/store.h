@@ -260,14 +260,38 @@ class Store : public UserStore,
   // Makes the open batch durable; nothing to do without one. An error means the batch's
   // writes were rolled back (the memory state above them stays as it is).
   virtual Status commit_batch() { return {}; }
-  // True while writes wait for commit_batch().
+  // True while writes wait for commit_batch() (a write-behind backend: or for its writer).
   virtual bool batch_open() const { return false; }
+  // For holding sends by batch: the number of batches opened so far (the open one included),
+  // and how many of them are durable. A send made while batch_open() waits for the batch
+  // batches_begun() names, until batches_durable() reaches it. A backend that commits in
+  // commit_batch() has both equal once it returns.
+  virtual std::uint64_t batches_begun() const { return 0; }
+  virtual std::uint64_t batches_durable() const { return 0; }
+  // A write-behind backend calls `notify`, on a thread of its own, each time
+  // batches_durable() moves; others never call it (commit_batch() is the moment).
+  virtual void on_durable(std::function<void()> notify) { static_cast<void>(notify); }
+  // Returns once every write made so far is durable (commit_batch() included).
+  virtual Status wait_durable() { return commit_batch(); }
+
+  // ---- read snapshots (optional): after snapshot_reads(opened), find_user() calls share one
+  // read transaction until end_snapshot(); the first calls opened(), and the caller ends the
+  // snapshot soon after (a shard: with its batch, once the handlers already due have run), so
+  // that what another process committed meanwhile is seen by the next one. Returns false
+  // (and never calls `opened`) if the backend has nothing to share.
+  virtual bool snapshot_reads(const std::function<void()>& opened) {
+    static_cast<void>(opened);
+    return false;
+  }
+  virtual void end_snapshot() {}
 };
 
 struct StoreConfig {
   std::string backend = "sqlite";      // "sqlite" or "memory"
   std::filesystem::path data_dir;      // sqlite: holds herald.db; created if missing
   int busy_timeout_ms = 5000;          // sqlite: how long to wait for another writer's lock
+  bool writer_thread = false;          // sqlite: writes behind a queue, on a thread of their own
+                                       // (WriteBehindStore; a server's, with batch_writes())
 };
 
 // Opens (creating and migrating if needed) the store config names. Errors: kUnsupported for

@@ -1,5 +1,6 @@
 #include "store/wal_checkpointer.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
@@ -32,6 +33,7 @@ Status WalCheckpointer::start(const std::string& file, std::chrono::milliseconds
 }
 
 void WalCheckpointer::run(std::chrono::milliseconds interval) {
+  pthread_setname_np(pthread_self(), "herald-wal");  // seen in top -H, perf, /proc
   std::unique_lock<std::mutex> lock(mutex_);
   std::chrono::milliseconds wait = interval;
   int last_frames = 0;

@@ -272,8 +272,11 @@ class ProxyAuthentication(unittest.TestCase):
 
 
 class Restart(unittest.TestCase):
+    # Writes on the store's own thread (the default); RestartWritesOnTheLoop: on the loop's.
+    top = ""
+
     def test_kill_9_keeps_acknowledged_bindings(self):
-        server = Server(config=CONFIG)
+        server = Server(config=self.top + CONFIG)
         herald_user(server.data_dir, "add", "alice@example.com", "--password", "secret")
         ua = Registration(server, "alice")
         r = ua.register_with_auth("<sip:alice@127.0.0.1:7300>", 3600)
@@ -282,7 +285,7 @@ class Restart(unittest.TestCase):
         server.proc.wait()
         server.log.close()
         data_dir, port = server.data_dir, server.port
-        again = Server(config=CONFIG, data_dir=data_dir, port=port)
+        again = Server(config=self.top + CONFIG, data_dir=data_dir, port=port)
         try:
             self.assertIn("1 binding(s) restored", again.log_text())
             ua2 = Registration(again, "alice")
@@ -298,7 +301,7 @@ class Restart(unittest.TestCase):
     def test_kill_9_after_a_burst_keeps_every_acknowledged_binding(self):
         # The writes of a burst share one transaction (group commit); a 200 may leave only once
         # it is committed. 40 REGISTERs sent back to back, every 200 received, then kill -9.
-        server = Server(config='auth = "off"\n' + CONFIG)
+        server = Server(config=self.top + 'auth = "off"\n' + CONFIG)
         herald_user(server.data_dir, "add", "alice@example.com", "--password", "secret")
         ua = Registration(server, "alice")
         burst = 40
@@ -324,11 +327,15 @@ class Restart(unittest.TestCase):
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait()
         server.log.close()
-        again = Server(config='auth = "off"\n' + CONFIG, data_dir=server.data_dir, port=server.port)
+        again = Server(config=self.top + 'auth = "off"\n' + CONFIG, data_dir=server.data_dir, port=server.port)
         try:
             self.assertIn(f"{burst} binding(s) restored", again.log_text())
         finally:
             self.assertEqual(again.stop(), 0)
+
+
+class RestartWritesOnTheLoop(Restart):
+    top = "store_thread = false\n"
 
 
 class Peers(unittest.TestCase):

@@ -61,6 +61,7 @@ TEST_F(ConfigFile, ShippedExampleLoadsWithTheDefaults) {
   Config d = default_config();
   EXPECT_EQ(c->listen.size(), d.listen.size());
   EXPECT_EQ(c->workers, d.workers);
+  EXPECT_EQ(c->store_thread, d.store_thread);
   EXPECT_EQ(c->t1, d.t1);
   EXPECT_EQ(c->tcp_idle_timeout, d.tcp_idle_timeout);
   EXPECT_EQ(c->max_message_bytes, d.max_message_bytes);
@@ -71,6 +72,7 @@ TEST_F(ConfigFile, ReadsEveryOption) {
 data_dir = "/tmp/x"
 log_level = "debug"
 workers = 1
+store_thread = false
 auth = "off"
 auth_algorithms = ["MD5"]
 domains = ["example.com", "example.org"]
@@ -105,6 +107,7 @@ t4 = 1000
   EXPECT_EQ(c->data_dir, "/tmp/x");
   EXPECT_EQ(c->log_level, "debug");
   EXPECT_EQ(c->workers, 1u);
+  EXPECT_FALSE(c->store_thread);
   EXPECT_EQ(c->auth, "off");
   EXPECT_EQ(c->auth_algorithms, std::vector<std::string>{"MD5"});
   EXPECT_EQ(c->domains.size(), 2u);

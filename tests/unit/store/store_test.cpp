@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -90,11 +91,25 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     StoreConfig config;
-    config.backend = GetParam();
+    config.backend = queued() ? "sqlite" : GetParam();
+    config.writer_thread = queued();
     config.data_dir = dir_.path();
     Result<std::unique_ptr<Store>> opened = open_store(config);
     ASSERT_TRUE(opened.ok()) << opened.status().message();
     store_ = std::move(opened).value();
+    // As a shard uses it: writes queue for the writer thread (reads wait for them).
+    if (queued()) store_->batch_writes([] {});
+  }
+
+  // The write-behind store (SQLite on a writer thread) answers a queued write before the
+  // database has seen it: removing what is not there is ok, not kNotFound, there.
+  bool queued() const { return GetParam() == "sqlite-thread"; }
+  void expect_absent(const Status& status) const {
+    if (queued()) {
+      EXPECT_TRUE(status.ok()) << status.message();
+    } else {
+      EXPECT_TRUE(status.is_not_found()) << status.message();
+    }
   }
 
   std::vector<Binding> bindings() {
@@ -267,8 +282,8 @@ TEST_P(StoreTest, RemoveBindingRemovesOnlyThatContact) {
   ASSERT_TRUE(store_->put_binding(a2).ok());
   EXPECT_TRUE(store_->remove_binding(a1.aor, a1.contact).ok());
   EXPECT_THAT(bindings(), ElementsAre(a2));
-  EXPECT_TRUE(store_->remove_binding(a1.aor, a1.contact).is_not_found());
-  EXPECT_TRUE(store_->remove_binding("sip:bob@example.com", a2.contact).is_not_found());
+  expect_absent(store_->remove_binding(a1.aor, a1.contact));
+  expect_absent(store_->remove_binding("sip:bob@example.com", a2.contact));
 }
 
 TEST_P(StoreTest, RemoveBindingsRemovesEveryContactOfTheAorOnly) {
@@ -410,8 +425,8 @@ TEST_P(StoreTest, RemoveMessageRemovesOnlyThatOneAndRemovingAgainIsNotFound) {
   StoredMessage carol = store_message(message("sip:carol@example.com", "three"));
   EXPECT_TRUE(store_->remove_message(first.id).ok());
   EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(second));
-  EXPECT_TRUE(store_->remove_message(first.id).is_not_found());
-  EXPECT_TRUE(store_->remove_message(carol.id + 1000).is_not_found());
+  expect_absent(store_->remove_message(first.id));
+  expect_absent(store_->remove_message(carol.id + 1000));
   EXPECT_TRUE(store_->remove_message(carol.id).ok());
   EXPECT_THAT(recipients(), ElementsAre("sip:bob@example.com"));  // carol has none left
   EXPECT_EQ(*store_->count_messages("sip:carol@example.com"), 0u);
@@ -425,9 +440,9 @@ TEST_P(StoreTest, SetMessageAttemptsChangesOnlyThatMessage) {
   EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(first, second));
   ASSERT_TRUE(store_->set_message_attempts(second.id, 3).ok());  // unchanged is still found
   EXPECT_THAT(pending("sip:bob@example.com"), ElementsAre(first, second));
-  EXPECT_TRUE(store_->set_message_attempts(second.id + 1000, 1).is_not_found());
+  expect_absent(store_->set_message_attempts(second.id + 1000, 1));
   ASSERT_TRUE(store_->remove_message(first.id).ok());
-  EXPECT_TRUE(store_->set_message_attempts(first.id, 1).is_not_found());
+  expect_absent(store_->set_message_attempts(first.id, 1));
 }
 
 TEST_P(StoreTest, RemoveExpiredMessagesRemovesThoseExpiringAtOrBeforeNow) {
@@ -518,7 +533,7 @@ TEST_P(StoreTest, PutPublicationRemovesTheOneItReplacesOnly) {
   refreshed.expires_at = 5000;
   ASSERT_TRUE(store_->put_publication(refreshed, "e1").ok());
   EXPECT_THAT(publications(), ElementsAre(refreshed, other));  // sequence 1 stays first
-  EXPECT_TRUE(store_->remove_publication("e1").is_not_found());
+  expect_absent(store_->remove_publication("e1"));
 }
 
 TEST_P(StoreTest, ReplacesThatIsTheSameEtagOrAbsentOnlyPuts) {
@@ -549,9 +564,11 @@ TEST_P(StoreTest, RemovePublicationRemovesOnlyThatEtag) {
   EXPECT_TRUE(store_->remove_publication("e1").ok());
   EXPECT_THAT(publications(), ElementsAre(b));
   Status again = store_->remove_publication("e1");
-  EXPECT_TRUE(again.is_not_found());
-  EXPECT_THAT(again.message(), ::testing::HasSubstr("e1"));
-  EXPECT_TRUE(store_->remove_publication("").is_not_found());
+  expect_absent(again);
+  if (!queued()) {
+    EXPECT_THAT(again.message(), ::testing::HasSubstr("e1"));
+  }
+  expect_absent(store_->remove_publication(""));
 }
 
 TEST_P(StoreTest, RemoveExpiredPublicationsRemovesThoseExpiringAtOrBeforeNow) {
@@ -630,8 +647,8 @@ TEST_P(StoreTest, RemoveSubscriptionRemovesOnlyThatKey) {
   for (const SubscriptionRecord& r : {a, b}) ASSERT_TRUE(store_->put_subscription(r).ok());
   EXPECT_TRUE(store_->remove_subscription("a").ok());
   EXPECT_THAT(subscriptions(), ElementsAre(b));
-  EXPECT_TRUE(store_->remove_subscription("a").is_not_found());
-  EXPECT_TRUE(store_->remove_subscription("nonexistent").is_not_found());
+  expect_absent(store_->remove_subscription("a"));
+  expect_absent(store_->remove_subscription("nonexistent"));
 }
 
 TEST_P(StoreTest, InvalidSubscriptionsAreRefused) {
@@ -755,8 +772,12 @@ TEST(OpenStoreTest, UnknownBackendIsRefusedByName) {
   EXPECT_NE(opened.status().message().find("cassandra"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "memory"),
-                         [](const auto& param_info) { return param_info.param; });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "memory", "sqlite-thread"),
+                         [](const auto& param_info) {
+                           std::string name = param_info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');  // gtest names: [A-Za-z0-9_]
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace herald::store
