@@ -190,8 +190,10 @@ class Herald(Server):
         config = os.path.join(self.data_dir, "herald.toml")
         with open(config, "w") as f:
             f.write(f'domains = ["{DOMAIN}"]\nauth = "{"required" if auth else "off"}"\n'
-                    'auth_algorithms = ["MD5", "SHA-256"]\nworkers = 1\n'
-                    "[registrar]\nmax_expires = 3600\n"
+                    'auth_algorithms = ["MD5", "SHA-256"]\nworkers = 1\n')
+            if ARGS is not None:  # top-level options come before the first table
+                f.write("".join(f"{line}\n" for line in ARGS.herald_top_config))
+            f.write("[registrar]\nmax_expires = 3600\n"
                     "[presence]\nsubscribe_max_expires = 3600\npublish_max_expires = 3600\n")
         self.log = open(os.path.join(self.data_dir, "herald.log"), "w")
         self.proc = subprocess.Popen([binary, "serve", "--config", config, "--data-dir", self.data_dir,
@@ -813,6 +815,9 @@ def main():
     global ARGS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--herald", default=os.path.join(ROOT, "build", "release", "src", "app", "herald"))
+    ap.add_argument("--herald-option", dest="herald_top_config", action="append", default=[],
+                    metavar="KEY=VALUE", help="a top-level option of Herald's config file, e.g. "
+                    "'store_thread = false' (repeatable)")
     ap.add_argument("--scenarios", default="options,register,register-auth,message,subscribe,publish,fanout,memory")
     ap.add_argument("--seconds", type=int, default=None, help="length of each rate step (default 10; --quick 3)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 3 s steps, at most 4 steps per side, "
