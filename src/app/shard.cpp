@@ -17,12 +17,17 @@ sip::transport::TransportsConfig transports_config(const Config& config) {
   return t;
 }
 
+// Buckets reserved in the tables that grow with the load (transactions, bindings), so that
+// they do not rehash all at once while the loop waits: 1 MiB a table, up to 524,288 entries.
+constexpr std::size_t kPresizedBuckets = std::size_t{1} << 17;
+
 sip::txn::TransactionLayerConfig layer_config(const Config& config, std::uint32_t index) {
   sip::txn::TransactionLayerConfig c;
   c.timers.t1 = config.t1;
   c.timers.t2 = config.t2;
   c.timers.t4 = config.t4;
   c.shard = index;
+  c.presized_buckets = kPresizedBuckets;
   return c;
 }
 
@@ -144,6 +149,7 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
   core_.serve_proxy(proxy_);
   core_.serve_events(notifier_, presence_);
   proxy_.set_hooks(&messages_);
+  location_.presize(kPresizedBuckets);
   location_.load();
 }
 

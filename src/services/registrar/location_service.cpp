@@ -17,6 +17,13 @@ LocationService::~LocationService() {
   }
 }
 
+void LocationService::presize(std::size_t buckets) {
+  aors_.max_load_factor(4.0F);
+  aors_.rehash(buckets);
+  by_contact_.max_load_factor(4.0F);
+  by_contact_.rehash(buckets);
+}
+
 std::size_t LocationService::load() {
   if (store_ == nullptr) return 0;
   auto all = store_->load_bindings();

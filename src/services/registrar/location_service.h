@@ -34,6 +34,9 @@ class LocationService {
   // Reads every stored binding (after a restart): live ones are kept with their remaining
   // lifetime, expired ones removed from the store. Returns how many were kept.
   std::size_t load();
+  // Reserves `buckets` in the tables that grow with the bindings, at 4 bindings a bucket, so
+  // that they do not rehash all at once (holding the loop) below 4 x buckets bindings.
+  void presize(std::size_t buckets);
 
   // The live bindings of `aor`, ordered by q (highest first), then most recently updated.
   // Empty when there are none.

@@ -44,7 +44,18 @@ TransactionLayer::TransactionLayer(TimerService& timers, MessageSender& sender,
       user_(user),
       config_(config),
       random_(std::random_device{}()),
-      alive_(std::make_shared<TransactionLayer*>(this)) {}
+      alive_(std::make_shared<TransactionLayer*>(this)) {
+  if (config_.presized_buckets > 0) {
+    auto presize = [&](auto& table) {
+      table.max_load_factor(4.0F);
+      table.rehash(config_.presized_buckets);
+    };
+    presize(servers_);
+    presize(server_index_);
+    presize(clients_);
+    presize(client_index_);
+  }
+}
 
 TransactionLayer::~TransactionLayer() {
   for (auto& [id, txn] : servers_) cancel_all(txn->timers);

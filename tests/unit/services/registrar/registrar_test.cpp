@@ -98,6 +98,22 @@ TEST_F(RegistrarTest, AddsBindingsAndListsThemWithRemainingExpiry) {
   EXPECT_EQ(store_.load_bindings().value().size(), 2u);
 }
 
+TEST_F(RegistrarTest, PresizedTablesFindEveryBindingAlsoPastTheirBuckets) {
+  location_.presize(4);  // a server reserves 131,072 buckets; 4 here, so that 300 bindings grow past them
+  for (int i = 0; i < 300; ++i) {
+    Message r = send(reg("Contact: <sip:alice@192.0.2.1:" + std::to_string(6000 + i) + ">\r\n", "",
+                         "presized-" + std::to_string(i)));
+    ASSERT_EQ(r.status_code(), 200);
+  }
+  EXPECT_EQ(location_.count("sip:alice@example.com"), 300u);
+  for (int i = 0; i < 300; i += 37) {
+    const std::string text = "sip:alice@192.0.2.1:" + std::to_string(6000 + i);  // the URI's views point here
+    auto uri = sip::parse_uri(text);
+    ASSERT_TRUE(uri.ok());
+    EXPECT_NE(location_.find_by_contact(uri.value()), nullptr) << i;
+  }
+}
+
 TEST_F(RegistrarTest, DefaultExpiryAndClampToMaximum) {
   EXPECT_EQ(contacts_of(send(reg("Contact: <sip:a@h1>\r\n")))["sip:a@h1"], 3600u);
   EXPECT_EQ(contacts_of(send(reg("Contact: <sip:a@h2>;expires=99999\r\n", "", "c2")))["sip:a@h2"], 7200u);

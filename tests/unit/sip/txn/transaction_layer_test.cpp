@@ -223,6 +223,26 @@ TEST_F(TransactionLayerTest, NonInviteRetransmissionsAbsorbedThenAnsweredThenNew
   EXPECT_NE(tu_.requests[1].id, id);
 }
 
+TEST_F(TransactionLayerTest, PresizedTablesMatchEveryTransactionAlsoPastTheirBuckets) {
+  // A server's layer reserves its buckets up front (4 transactions a bucket); 16 buckets
+  // here, so that 500 transactions also take it through growth.
+  TransactionLayerConfig config{TimerValues{}, 3};
+  config.presized_buckets = 16;
+  TransactionLayer layer{service_, sender_, tu_, config};
+  constexpr int kCount = 500;
+  std::vector<Message> requests;
+  for (int i = 0; i < kCount; ++i) requests.push_back(request("OPTIONS", "z9hG4bK-presized-" + std::to_string(i)));
+  for (const Message& r : requests) layer.receive(r, udp_source());
+  ASSERT_EQ(tu_.requests.size(), static_cast<std::size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_TRUE(layer.respond(tu_.requests[i].id, make_response(requests[i], 200, "", "t1")));
+  }
+  EXPECT_EQ(layer.server_transactions(), static_cast<std::size_t>(kCount));
+  for (const Message& r : requests) layer.receive(r, udp_source());  // every one a retransmission
+  EXPECT_EQ(tu_.requests.size(), static_cast<std::size_t>(kCount));
+  EXPECT_EQ(sender_.sent.size(), static_cast<std::size_t>(2 * kCount));
+}
+
 TEST_F(TransactionLayerTest, NonInviteOverTcpEndsAtOnceAfterFinal) {
   const Message options = request("OPTIONS");
   layer_.receive(options, tcp_source());
