@@ -40,7 +40,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -121,23 +120,17 @@ def pss_kib(pid):
 
 
 class Server:
-    """A server started in a process group of its own; memory sampled every second: the sum
-    over its processes of the proportional set size (shared memory counted once), and at the
-    end the sum of each process's VmHWM (shared pages counted in every process touching them)."""
+    """A server started in a process group of its own; its memory read when it stops: the sum
+    over its processes of the proportional set size (shared memory counted once) and of each
+    process's VmHWM (shared pages counted in every process touching them). The PSS is not
+    sampled while SIPp runs: reading smaps_rollup walks every page table under the process's
+    memory-map lock, and each sample held Herald's loop 11 ms (its heap grows under load,
+    which needs that lock; Kamailio's shared memory is mapped once at start)."""
     name = "?"
 
     def __init__(self):
         self.proc = None
         self.peak_pss = 0
-        self._stop = threading.Event()
-        self._sampler = None
-
-    def _start_sampler(self):
-        def run():
-            while not self._stop.wait(1.0):
-                self.peak_pss = max(self.peak_pss, sum(pss_kib(p) for p in group_pids(self.proc.pid)))
-        self._sampler = threading.Thread(target=run, daemon=True)
-        self._sampler.start()
 
     def hwm_kib(self):
         return sum(status_kib(p, "VmHWM") for p in group_pids(self.proc.pid))
@@ -158,7 +151,6 @@ class Server:
             return (0, 0)
         self.peak_pss = max(self.peak_pss, sum(pss_kib(p) for p in group_pids(self.proc.pid)))
         hwm = self.hwm_kib()
-        self._stop.set()
         try:
             os.killpg(self.proc.pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -203,7 +195,6 @@ class Herald(Server):
         time.sleep(0.7)
         if not self.alive():
             sys.exit(f"herald did not start: see {self.log.name}")
-        self._start_sampler()
 
 
 class Kamailio(Server):
@@ -226,7 +217,6 @@ class Kamailio(Server):
         time.sleep(1.5)
         if not self.alive():
             sys.exit(f"kamailio did not start: see {self.log.name}")
-        self._start_sampler()
 
 
 class SippUas(Server):
@@ -243,7 +233,6 @@ class SippUas(Server):
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work,
                                      start_new_session=True)
         time.sleep(0.4)
-        self._start_sampler()
 
 
 # -- SIPp runs ----------------------------------------------------------------------------
@@ -687,10 +676,10 @@ def write_report(results, args, mach, started):
              "- CPU per call: the server's user + system CPU time during the sustained step (all of Kamailio's "
              "processes), divided by the calls done; per core K/H is Kamailio's CPU per call over Herald's, "
              "i.e. how many more calls Herald serves per core-second at that load.",
-             "- Memory: Herald's VmHWM (one process); Kamailio's peak of the summed proportional set size "
-             "of all its processes (sampled each second; shared memory counted once) and, in brackets, the "
-             "sum of each process's VmHWM (shared pages counted in every process). Peaks over the whole "
-             "scenario (all its steps).",
+             "- Memory: Herald's VmHWM (one process); Kamailio's summed proportional set size of all its "
+             "processes at the end of each step (shared memory counted once; not sampled during the step, "
+             "which stalls the measured process) and, in brackets, the sum of each process's VmHWM (shared "
+             "pages counted in every process). Peaks over the whole scenario (all its steps).",
              "- SIPp ceiling: the same UAC against a SIPp UAS that answers without work "
              "(`bench/sipp/ceiling_*_uas.xml`; SIPp's built-in `-sn uas` serves only INVITE calls). "
              "Where Herald / ceiling nears 1, SIPp is the limit, not the server.",
