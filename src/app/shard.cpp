@@ -244,7 +244,7 @@ std::string Shard::sent_by(sip::transport::Protocol protocol) const {
   for (const sip::transport::ListenPoint& p : listening_) {
     if (p.protocol != protocol) continue;
     std::string host = p.address.is_unspecified() ? first_domain_ : p.address.to_string();
-    if (p.address.is_v6() && !p.address.is_unspecified()) host = "[" + host + "]";
+    if (p.address.is_v6() && !p.address.is_unspecified()) host.insert(0, 1, '[').push_back(']');
     return host + ":" + std::to_string(p.port);
   }
   return {};

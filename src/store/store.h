@@ -270,7 +270,7 @@ class Store : public UserStore,
   virtual std::uint64_t batches_durable() const { return 0; }
   // A write-behind backend calls `notify`, on a thread of its own, each time
   // batches_durable() moves; others never call it (commit_batch() is the moment).
-  virtual void on_durable(std::function<void()> notify) { static_cast<void>(notify); }
+  virtual void on_durable(const std::function<void()>& notify) { static_cast<void>(notify); }
   // Returns once every write made so far is durable (commit_batch() included).
   virtual Status wait_durable() { return commit_batch(); }
 

@@ -42,9 +42,9 @@ bool WriteBehindStore::batch_writes(const std::function<void()>& opened) {
   return true;
 }
 
-void WriteBehindStore::on_durable(std::function<void()> notify) {
+void WriteBehindStore::on_durable(const std::function<void()>& notify) {
   std::lock_guard lock(mutex_);
-  notify_ = std::move(notify);
+  notify_ = notify;
 }
 
 bool WriteBehindStore::batch_open() const { return !open_.empty() || batches_durable() != begun_; }

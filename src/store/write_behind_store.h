@@ -83,7 +83,7 @@ class WriteBehindStore final : public Store {
   bool batch_open() const override;
   std::uint64_t batches_begun() const override { return begun_; }
   std::uint64_t batches_durable() const override { return durable_.load(std::memory_order_acquire); }
-  void on_durable(std::function<void()> notify) override;
+  void on_durable(const std::function<void()>& notify) override;
   Status wait_durable() override;
 
  private:
