@@ -194,8 +194,13 @@ void Shard::release(std::uint64_t durable) {
   std::size_t n = 0;
   while (n < held_.size() && held_[n].batch <= durable) ++n;
   if (n == 0) return;
-  std::vector<Held> ready(std::make_move_iterator(held_.begin()), std::make_move_iterator(held_.begin() + n));
-  held_.erase(held_.begin(), held_.begin() + n);
+  std::vector<Held> ready;
+  if (n == held_.size()) {
+    ready.swap(held_);  // the common case: everything was waiting for this batch
+  } else {
+    ready.assign(std::make_move_iterator(held_.begin()), std::make_move_iterator(held_.begin() + n));
+    held_.erase(held_.begin(), held_.begin() + n);
+  }
   for (Held& h : ready) h.send();
 }
 

@@ -106,7 +106,8 @@ void WriteBehindStore::run() {
     }
     for (Job& job : jobs) {
       for (Op& op : job.ops) {
-        if (Status s = op(*writer_); !s.ok() && !s.is_not_found()) spdlog::error("store: {}", s.message());
+        if (Status s = op(*writer_); !s.ok() && !s.is_not_found())
+          spdlog::error("store: {}", s.message());
       }
     }
     if (Status s = writer_->commit_batch(); !s.ok()) {
@@ -142,7 +143,9 @@ Status WriteBehindStore::remove_user(std::string_view aor) {
   return status;
 }
 
-Result<User> WriteBehindStore::find_user(std::string_view aor) const { return reader_->find_user(aor); }
+Result<User> WriteBehindStore::find_user(std::string_view aor) const {
+  return reader_->find_user(aor);
+}
 
 Result<std::vector<User>> WriteBehindStore::list_users() const { return reader_->list_users(); }
 
@@ -154,7 +157,9 @@ Status WriteBehindStore::put_binding(const Binding& binding) {
 }
 
 Status WriteBehindStore::remove_binding(std::string_view aor, std::string_view contact) {
-  return write([aor = std::string(aor), contact = std::string(contact)](Store& s) { return s.remove_binding(aor, contact); });
+  return write([aor = std::string(aor), contact = std::string(contact)](Store& s) {
+    return s.remove_binding(aor, contact);
+  });
 }
 
 Result<std::size_t> WriteBehindStore::remove_bindings(std::string_view aor) {
@@ -175,7 +180,8 @@ Result<std::int64_t> WriteBehindStore::store_message(const StoredMessage& messag
   return call([&](Store& s) { return s.store_message(message); });
 }
 
-Result<std::vector<StoredMessage>> WriteBehindStore::pending_messages(std::string_view recipient) const {
+Result<std::vector<StoredMessage>> WriteBehindStore::pending_messages(
+    std::string_view recipient) const {
   return call([&](Store& s) { return s.pending_messages(recipient); });
 }
 
@@ -201,9 +207,12 @@ Result<std::size_t> WriteBehindStore::remove_expired_messages(std::int64_t now) 
 
 // ---- publications and subscriptions
 
-Status WriteBehindStore::put_publication(const Publication& publication, std::string_view replaces) {
+Status WriteBehindStore::put_publication(const Publication& publication,
+                                         std::string_view replaces) {
   if (Status valid = validate_publication(publication); !valid.ok()) return valid;
-  return write([publication, replaces = std::string(replaces)](Store& s) { return s.put_publication(publication, replaces); });
+  return write([publication, replaces = std::string(replaces)](Store& s) {
+    return s.put_publication(publication, replaces);
+  });
 }
 
 Status WriteBehindStore::remove_publication(std::string_view etag) {
@@ -238,7 +247,8 @@ Status WriteBehindStore::set_presence_rule(const PresenceRule& rule) {
   return call([&](Store& s) { return s.set_presence_rule(rule); });
 }
 
-Status WriteBehindStore::remove_presence_rule(std::string_view presentity, std::string_view watcher) {
+Status WriteBehindStore::remove_presence_rule(std::string_view presentity,
+                                              std::string_view watcher) {
   return call([&](Store& s) { return s.remove_presence_rule(presentity, watcher); });
 }
 

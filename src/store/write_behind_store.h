@@ -82,7 +82,9 @@ class WriteBehindStore final : public Store {
   Status commit_batch() override;
   bool batch_open() const override;
   std::uint64_t batches_begun() const override { return begun_; }
-  std::uint64_t batches_durable() const override { return durable_.load(std::memory_order_acquire); }
+  std::uint64_t batches_durable() const override {
+    return durable_.load(std::memory_order_acquire);
+  }
   void on_durable(const std::function<void()>& notify) override;
   Status wait_durable() override;
 
@@ -108,7 +110,7 @@ class WriteBehindStore final : public Store {
   std::unique_ptr<Store> writer_;  // used by thread_ only
   std::unique_ptr<Store> reader_;  // used by the caller only
   std::function<void()> opened_;
-  std::function<void()> notify_;   // guarded by mutex_; called on thread_
+  std::function<void()> notify_;  // guarded by mutex_; called on thread_
   // The caller's side: the batch being filled. Mutable so that a const read can hand it over.
   mutable std::vector<Op> open_;
   mutable std::uint64_t begun_ = 0;  // batches opened so far; the open one is number begun_

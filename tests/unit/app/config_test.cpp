@@ -139,6 +139,8 @@ TEST_F(ConfigFile, ErrorsNameFileLineAndOption) {
   EXPECT_EQ(error_, path_ + ":2: unknown option 'wrokers'");
   EXPECT_FALSE(load("\n\nworkers = 0\n"));
   EXPECT_EQ(error_, path_ + ":3: option 'workers' must be an integer from 1 to 1");
+  EXPECT_FALSE(load("store_thread = \"yes\"\n"));
+  EXPECT_EQ(error_, path_ + ":1: option 'store_thread' must be true or false");
   EXPECT_FALSE(load("auth = \"maybe\"\n"));
   EXPECT_NE(error_.find("option 'auth' must be"), std::string::npos);
   EXPECT_FALSE(load("auth_algorithms = [\"MD5\", \"MD5\"]\n"));

@@ -52,7 +52,8 @@ class WriteBehindStoreTest : public ::testing::Test {
     ASSERT_TRUE(writer.ok()) << writer.status().message();
     auto reader = SqliteStore::open(dir_.path());
     ASSERT_TRUE(reader.ok()) << reader.status().message();
-    store_ = std::make_unique<WriteBehindStore>(std::move(writer).value(), std::move(reader).value());
+    store_ =
+        std::make_unique<WriteBehindStore>(std::move(writer).value(), std::move(reader).value());
     store_->batch_writes([this] { ++opened_; });
     store_->on_durable([this] {
       std::lock_guard lock(mutex_);
@@ -94,7 +95,8 @@ TEST_F(WriteBehindStoreTest, AWriteOpensOneBatchThatStaysOpenUntilTheWriterHasCo
   EXPECT_EQ(on_disk(dir_.path()).size(), 2u);
   std::lock_guard lock(mutex_);
   EXPECT_GE(notified_, 1);
-  for (std::thread::id id : notified_on_) EXPECT_NE(id, std::this_thread::get_id());  // the writer's thread
+  for (std::thread::id id : notified_on_)
+    EXPECT_NE(id, std::this_thread::get_id());  // the writer's thread
 }
 
 TEST_F(WriteBehindStoreTest, EachCommittedBatchGetsTheNextNumber) {
@@ -116,7 +118,8 @@ TEST_F(WriteBehindStoreTest, AnInvalidWriteIsRefusedAtOnceAndOpensNoBatch) {
   EXPECT_FALSE(store_->batch_open());
 }
 
-TEST(WriteBehindStoreUnbatched, BeforeBatchWritesAWriteIsDurableOnReturnAndAnswersWhatTheDatabaseSaid) {
+TEST(WriteBehindStoreUnbatched,
+     BeforeBatchWritesAWriteIsDurableOnReturnAndAnswersWhatTheDatabaseSaid) {
   testing::TempDir dir;
   auto writer = SqliteStore::open(dir.path());
   auto reader = SqliteStore::open(dir.path());
@@ -159,7 +162,7 @@ TEST_F(WriteBehindStoreTest, UserLookupsShareASnapshotThatEndsWithTheBatch) {
   auto other = SqliteStore::open(dir_.path());  // `herald user add` in another process
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(store_->find_user("sip:bob@example.com").status().is_not_found());
-  EXPECT_EQ(opened_, 1);  // the snapshot asks for the end of the turn, as a batch does
+  EXPECT_EQ(opened_, 1);               // the snapshot asks for the end of the turn, as a batch does
   EXPECT_FALSE(store_->batch_open());  // but holds no send
   ASSERT_TRUE(other.value()->add_user(*make_user("sip:bob@example.com", "example.com", "pw")).ok());
   EXPECT_TRUE(store_->find_user("sip:bob@example.com").status().is_not_found());  // same snapshot
