@@ -1,7 +1,8 @@
 #include "sip/txn/transaction_layer.h"
 
+#include <algorithm>
 #include <atomic>
-#include <cstdio>
+#include <charconv>
 #include <utility>
 
 #include "sip/msg/ack.h"
@@ -103,6 +104,10 @@ bool TransactionLayer::respond(ServerTransactionId id, const Message& response) 
   return true;
 }
 
+void TransactionLayer::send_stateless(const Message& response, const transport::Source& request_source) {
+  sender_.send_response(response, request_source, {});
+}
+
 ClientTransactionId TransactionLayer::send_request(const Message& request,
                                                    const transport::Destination& to,
                                                    ClientCallbacks callbacks) {
@@ -138,12 +143,15 @@ const Message* TransactionLayer::request_of(ServerTransactionId id) const {
 }
 
 std::string TransactionLayer::new_branch() {
-  char random_hex[17];
-  std::snprintf(random_hex, sizeof random_hex, "%016llx",
-                static_cast<unsigned long long>(random_()));
-  std::string branch(kBranchPrefix);
-  branch.append(std::to_string(config_.shard)).append("-").append(random_hex);
-  return branch;
+  // Every NOTIFY and proxied request takes one: digits by hand, not through printf.
+  static constexpr char kHex[] = "0123456789abcdef";
+  char text[kBranchPrefix.size() + 10 + 1 + 16];
+  char* out = std::copy(kBranchPrefix.begin(), kBranchPrefix.end(), text);
+  out = std::to_chars(out, out + 10, config_.shard).ptr;
+  *out++ = '-';
+  std::uint64_t bits = random_();
+  for (int i = 15; i >= 0; --i, bits >>= 4) out[i] = kHex[bits & 0xF];
+  return std::string(text, out + 16);
 }
 
 std::optional<std::uint32_t> TransactionLayer::shard_of_branch(std::string_view branch) {
@@ -196,6 +204,7 @@ void TransactionLayer::receive_request(const Message& request, const transport::
     execute(*txn, std::visit([](auto& m) { return m.on_request(); }, txn->machine));
     return;
   }
+  if (user_.on_stateless_request(request, source)) return;
   start_server(request, source, std::move(*key));
 }
 

@@ -56,6 +56,16 @@ class TransactionUser {
   // transaction too). The TU answers later with TransactionLayer::respond(id, ...).
   virtual void on_request(ServerTransactionId id, const Message& request,
                           const transport::Source& source) = 0;
+  // A request (not ACK) that matched no server transaction, before one is made for it. A TU
+  // that answers it without a transaction (RFC 3261 §8.2.7: a stateless UAS) does so within
+  // this call, through TransactionLayer::send_stateless(), and returns true; it must then
+  // answer a retransmission as it answered the original. False (the default): a server
+  // transaction is created and on_request follows.
+  virtual bool on_stateless_request(const Message& request, const transport::Source& source) {
+    static_cast<void>(request);
+    static_cast<void>(source);
+    return false;
+  }
   // An ACK that matched no server transaction in Completed/Confirmed: an ACK for a 2xx (end
   // to end), or one passed up by the RFC 6026 Accepted state.
   virtual void on_ack(const Message& ack, const transport::Source& source) {
@@ -125,6 +135,9 @@ class TransactionLayer {
   // transaction is gone or `response` is not a response with a status 100-699. A response
   // the machine does not accept (e.g. one after a final) is dropped.
   bool respond(ServerTransactionId id, const Message& response);
+  // A response sent without a transaction (from TransactionUser::on_stateless_request), to
+  // where RFC 3261 §18.2.2 says for a request from `request_source`; nothing is kept.
+  void send_stateless(const Message& response, const transport::Source& request_source);
 
   // Starts a client transaction for `request`, whose top Via must already carry a branch
   // (see new_branch()). Returns 0 (and starts nothing) for an ACK (sent without a

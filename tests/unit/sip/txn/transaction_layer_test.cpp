@@ -153,12 +153,17 @@ class FakeTu : public TransactionUser {
     strays.push_back(response);
   }
   void on_server_transaction_failed(ServerTransactionId id) override { failed.push_back(id); }
+  bool on_stateless_request(const Message& request, const transport::Source& source) override {
+    return stateless_hook && stateless_hook(request, source);
+  }
 
   std::vector<ReceivedRequest> requests;
   std::vector<Message> acks;
   std::vector<Message> strays;
   std::vector<ServerTransactionId> failed;
   std::function<void(ServerTransactionId, const Message&)> on_request_hook;
+  // Answers a request without a transaction when it returns true.
+  std::function<bool(const Message&, const transport::Source&)> stateless_hook;
 };
 
 class TransactionLayerTest : public ::testing::Test {
@@ -221,6 +226,32 @@ TEST_F(TransactionLayerTest, NonInviteRetransmissionsAbsorbedThenAnsweredThenNew
   layer_.receive(options, udp_source());  // now a new transaction
   ASSERT_EQ(tu_.requests.size(), 2u);
   EXPECT_NE(tu_.requests[1].id, id);
+}
+
+TEST_F(TransactionLayerTest, StatelessAnswersKeepNothingAndEveryCopyReachesTheTu) {
+  // RFC 3261 §8.2.7: a TU that answers without a transaction sees each retransmission as a
+  // new request (and must answer it as it did the original); OPTIONS here stays stateful.
+  int stateless = 0;
+  tu_.stateless_hook = [&](const Message& req, const transport::Source& source) {
+    if (req.method() != Method::kRegister) return false;
+    ++stateless;
+    layer_.send_stateless(make_response(req, 200, "", "t1"), source);
+    return true;
+  };
+  const Message reg = request("REGISTER");
+  layer_.receive(reg, udp_source());
+  layer_.receive(reg, udp_source());  // a retransmission: answered again by the TU
+  EXPECT_EQ(stateless, 2);
+  EXPECT_TRUE(tu_.requests.empty());
+  EXPECT_EQ(layer_.server_transactions(), 0u);
+  EXPECT_TRUE(service_.empty());  // no timer either
+  ASSERT_EQ(sender_.sent.size(), 2u);
+  EXPECT_EQ(sender_.sent[1].message.status_code(), 200);
+  EXPECT_EQ(sender_.last_source.remote_port, 5060);
+
+  layer_.receive(request("OPTIONS"), udp_source());  // the hook said no: a transaction
+  EXPECT_EQ(tu_.requests.size(), 1u);
+  EXPECT_EQ(layer_.server_transactions(), 1u);
 }
 
 TEST_F(TransactionLayerTest, PresizedTablesMatchEveryTransactionAlsoPastTheirBuckets) {
@@ -621,8 +652,9 @@ TEST_F(TransactionLayerTest, NewBranchesCarryCookieAndShardAndAreDistinct) {
   for (int i = 0; i < 1000; ++i) {
     std::string branch = layer_.new_branch();
     EXPECT_EQ(branch.substr(0, 7), "z9hG4bK");
-    EXPECT_GE(branch.size(), 7u + 16u);
-    for (char c : branch) EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-');
+    ASSERT_EQ(branch.size(), std::string_view("z9hG4bK-3-").size() + 16u);  // the cookie, shard 3, 64 bits in hex
+    EXPECT_EQ(branch.substr(0, 10), "z9hG4bK-3-");
+    for (char c : branch.substr(10)) EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << branch;
     EXPECT_EQ(TransactionLayer::shard_of_branch(branch), 3u);
     branches.insert(branch);
   }
