@@ -17,8 +17,9 @@ sip::transport::TransportsConfig transports_config(const Config& config) {
   return t;
 }
 
-// Buckets reserved in the tables that grow with the load (transactions, bindings), so that
-// they do not rehash all at once while the loop waits: 1 MiB a table, up to 524,288 entries.
+// Buckets reserved in the tables that grow with the load (transactions, bindings,
+// subscriptions), so that they do not rehash all at once while the loop waits: 1 MiB a
+// table, up to 524,288 entries.
 constexpr std::size_t kPresizedBuckets = std::size_t{1} << 17;
 
 sip::txn::TransactionLayerConfig layer_config(const Config& config, std::uint32_t index) {
@@ -38,6 +39,8 @@ services::registrar::RegistrarConfig registrar_config(const Config& config) {
   r.max_expires = config.max_expires;
   r.unknown_user_status = config.unknown_user_status;
   r.domains = config.domains;
+  // 64 x T1 (Timer J), in whole seconds, rounded up.
+  r.retransmission_window = (64 * config.t1.count() + 999) / 1000;
   return r;
 }
 
@@ -150,6 +153,7 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
   core_.serve_events(notifier_, presence_);
   proxy_.set_hooks(&messages_);
   location_.presize(kPresizedBuckets);
+  notifier_.presize(kPresizedBuckets);
   location_.load();
 }
 

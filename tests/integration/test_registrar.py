@@ -71,7 +71,13 @@ class Registration:
         if extra:
             lines.append(extra)
         lines.append("Content-Length: 0")
-        self.client.send("\r\n".join(lines) + "\r\n\r\n")
+        self.last = "\r\n".join(lines) + "\r\n\r\n"
+        self.client.send(self.last)
+        return self.client.recv()
+
+    def retransmit(self):
+        """The last REGISTER again, byte for byte (a UAC's retransmission, Timer E)."""
+        self.client.send(self.last)
         return self.client.recv()
 
     def credentials(self, challenge_value, algorithm="SHA-256", password=None, username=None):
@@ -167,6 +173,23 @@ class Registrar(unittest.TestCase):
                 self.assertEqual(status_of(r)[0], 200)
                 self.assertNotIn(contact.strip("<>"), contacts(r))
 
+    def test_retransmissions_get_the_answer_of_the_original(self):
+        ua = Registration(self.server, "bob")
+        contact = "<sip:bob@127.0.0.1:6100>"
+        first = ua.register(contact, 600)
+        # Without credentials: answered without a transaction, each copy with a fresh challenge.
+        again = ua.retransmit()
+        self.assertEqual((status_of(first)[0], status_of(again)[0]), (401, 401))
+        self.assertNotEqual(headers(first, "WWW-Authenticate"), headers(again, "WWW-Authenticate"))
+        wanted = [v for v in headers(again, "WWW-Authenticate") if "algorithm=SHA-256" in v][0]
+        ok = ua.register(contact, 600, auth=ua.credentials(wanted))
+        # With credentials: its transaction sends the same 200 again (the nonce count is not
+        # judged twice).
+        copy = ua.retransmit()
+        self.assertEqual((status_of(ok)[0], status_of(copy)[0]), (200, 200), copy)
+        self.assertEqual(copy, ok)
+        ua.register_with_auth(contact, 0)
+
     def test_wrong_password_and_unknown_user_look_the_same(self):
         wrong = Registration(self.server, "alice", password="nope").register_with_auth("<sip:a@127.0.0.1:7000>")
         unknown = Registration(self.server, "mallory", password="nope").register_with_auth("<sip:m@127.0.0.1:7000>")
@@ -202,6 +225,42 @@ class Registrar(unittest.TestCase):
         time.sleep(3.2)
         r = ua.register_with_auth(None)
         self.assertNotIn("sip:alice@127.0.0.1:7200", contacts(r))
+
+
+class StatelessRegister(unittest.TestCase):
+    """auth = "off": REGISTER over UDP is answered without a transaction (RFC 3261 §8.2.7),
+    and a retransmission gets the answer of the original, not a 500 for its CSeq."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server(config='auth = "off"\n' + CONFIG)
+        r = herald_user(cls.server.data_dir, "add", "alice@example.com", "--password", "secret")
+        assert r.returncode == 0, r.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.server.stop() == 0, cls.server.log_text()[-3000:]
+
+    def test_a_retransmission_is_answered_as_the_original(self):
+        ua = Registration(self.server, "alice")
+        first = ua.register("<sip:alice@127.0.0.1:6200>", 600)
+        self.assertEqual(status_of(first), (200, "OK"), first)
+        for _ in range(3):  # Timer E's copies
+            copy = ua.retransmit()
+            self.assertEqual(status_of(copy), (200, "OK"), copy)
+            self.assertEqual(set(contacts(copy)), {"sip:alice@127.0.0.1:6200"})
+        # Another REGISTER with the Call-ID and CSeq of the first (another branch) is no copy.
+        text = ua.last.replace(f"branch=z9hG4bK-{ua.call_id}-1", f"branch=z9hG4bK-{ua.call_id}-other")
+        text = text.replace("Expires: 600", "Expires: 0")
+        ua.client.send(text)
+        r = ua.client.recv()
+        self.assertEqual(status_of(r), (500, "Out of order REGISTER"), r)
+        self.assertTrue(headers(r, "Retry-After"))
+        # The binding is as the first REGISTER left it; the next CSeq removes it.
+        r = ua.register("<sip:alice@127.0.0.1:6200>", 0)
+        self.assertEqual(status_of(r), (200, "OK"), r)
+        self.assertEqual(contacts(r), {})
+        self.assertEqual(status_of(ua.retransmit()), (200, "OK"))
 
 
 class ProxyAuthentication(unittest.TestCase):

@@ -56,7 +56,23 @@ void ServerCore::send(sip::txn::ServerTransactionId id, const Message& request, 
   } else {
     spdlog::debug("call-id={} {} {} -> {}", call_id_of(request), request.method_name(), request.request_uri_text(), code);
   }
+  if (id == 0) {
+    if (stateless_source_ != nullptr) layer_->send_stateless(response, *stateless_source_);
+    return;
+  }
   layer_->respond(id, response);
+}
+
+bool ServerCore::on_stateless_request(const Message& request, const sip::transport::Source& source) {
+  if (request.method() != Method::kRegister || registrar_ == nullptr) return false;
+  if (source.protocol != sip::transport::Protocol::kUdp) return false;  // reliable: nothing is kept anyway
+  if (authenticator_ != nullptr && request.find(HeaderId::kAuthorization) != nullptr) return false;
+  // Every answer to a REGISTER is made within this call (the registrar and the
+  // authenticator answer at once).
+  stateless_source_ = &source;
+  on_request(0, request, source);
+  stateless_source_ = nullptr;
+  return true;
 }
 
 void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& request,
@@ -215,7 +231,9 @@ void ServerCore::handle_register(sip::txn::ServerTransactionId id, const Message
     }
     identity = "sip:" + verdict.username + "@" + verdict.realm;
   }
-  send(id, request, registrar_->handle(request, source, identity));
+  send(id, request,
+       registrar_->handle(request, source, identity,
+                          id == 0 ? registrar::Delivery::kStateless : registrar::Delivery::kTransaction));
 }
 
 bool ServerCore::for_notifier(const Message& subscribe) const {

@@ -62,12 +62,19 @@ class ServerCore final : public sip::txn::TransactionUser {
 
   void on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
                   const sip::transport::Source& source) override;
+  // REGISTER over UDP without credentials is answered without a transaction (RFC 3261
+  // §8.2.7): a completed transaction would keep the request and its answer, which lists
+  // every binding, for Timer J's 32 s (gigabytes at tens of thousands of REGISTERs a
+  // second). The registrar answers a retransmission as it answered the original; the 401
+  // to a REGISTER without credentials is a fresh challenge each time. A REGISTER with
+  // credentials keeps its transaction: its nonce count may be used once only.
+  bool on_stateless_request(const sip::Message& request, const sip::transport::Source& source) override;
   void on_ack(const sip::Message& ack, const sip::transport::Source& source) override;
   void on_stray_response(const sip::Message& response, const sip::transport::Source& source) override;
 
   // The one way Herald answers a request itself: code/reason, a To tag (`to_tag`, or a fresh
   // one when empty and code > 100), Server, and the headers in `extra`, through the
-  // request's server transaction.
+  // request's server transaction (id 0: without one, from on_stateless_request).
   void respond(sip::txn::ServerTransactionId id, const sip::Message& request, int code,
                std::string_view reason, const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {},
                std::string_view to_tag = {});
@@ -99,6 +106,9 @@ class ServerCore final : public sip::txn::TransactionUser {
   presence::PresenceAgent* presence_ = nullptr;
   std::mt19937_64 random_;
   CoreCounters counters_;
+  // The source of the request being answered without a transaction (id 0), during
+  // on_stateless_request only.
+  const sip::transport::Source* stateless_source_ = nullptr;
 };
 
 }  // namespace herald::services

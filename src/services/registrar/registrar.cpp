@@ -7,6 +7,8 @@
 #include <charconv>
 #include <ctime>
 
+#include "sip/txn/transaction_key.h"
+
 namespace herald::services::registrar {
 namespace {
 
@@ -116,8 +118,22 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
   return r;
 }
 
+void Registrar::forget_expired(std::int64_t now) {
+  while (!remembered_order_.empty() &&
+         (remembered_order_.front().until <= now || remembered_order_.size() > config_.max_remembered)) {
+    remembered_.erase(remembered_order_.front().key);
+    remembered_order_.pop_front();
+  }
+}
+
+void Registrar::remember(std::string key, std::int64_t now) {
+  if (!remembered_.insert(key).second) return;
+  remembered_order_.push_back({now + config_.retransmission_window, std::move(key)});
+  forget_expired(now);
+}
+
 Message Registrar::handle(const Message& request, const sip::transport::Source& source,
-                          const std::optional<std::string>& identity) {
+                          const std::optional<std::string>& identity, Delivery delivery) {
   // §10.3 step 1: the Request-URI names a domain this registrar serves.
   const sip::Uri& ruri = request.request_uri().value();
   if (!serves_domain(ruri.host)) return reply(request, 403, "Domain not served here");
@@ -167,6 +183,21 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
     return !with_path;
   });
 
+  // A copy of a stateless REGISTER accepted moments ago: answered as it was (§8.2.7).
+  std::optional<std::string> txn_key;
+  if (delivery == Delivery::kStateless) {
+    forget_expired(location_.now());
+    txn_key = sip::txn::server_key(request);
+    if (txn_key && remembered_.count(*txn_key) != 0) {
+      spdlog::debug("call-id={} {} REGISTER retransmitted: answered with the bindings as they are", call_id, aor);
+      return bindings_reply(request, aor, with_path);
+    }
+  }
+  auto accepted = [&] {
+    if (txn_key) remember(std::move(*txn_key), location_.now());
+    return bindings_reply(request, aor, with_path);
+  };
+
   if (star) {
     // "*" only alone and with Expires: 0 (§10.3 step 6).
     if (!changes.empty() || !request_expires || *request_expires != 0) {
@@ -178,7 +209,7 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
     if (older) return out_of_order(request);
     if (auto s = location_.remove_all(aor); !s.ok()) spdlog::error("store: {}", s.message());
     spdlog::info("call-id={} {} unregistered all contacts", call_id, aor);
-    return bindings_reply(request, aor, with_path);
+    return accepted();
   }
   if (too_brief) {
     Message r = reply(request, 423, "Interval Too Brief");
@@ -223,7 +254,7 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
     if (auto s = location_.put(std::move(b)); !s.ok()) spdlog::error("store: {}", s.message());
   }
   spdlog::info("call-id={} {} registered {} contact(s)", call_id, aor, changes.size());
-  return bindings_reply(request, aor, with_path);
+  return accepted();
 }
 
 }  // namespace herald::services::registrar

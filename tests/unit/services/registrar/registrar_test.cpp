@@ -199,6 +199,69 @@ TEST_F(RegistrarTest, OutOfOrderRegisterIs500WithRetryAfterAndChangesNothing) {
   EXPECT_EQ(location_.binding_count(), 0u);
 }
 
+Message stateless(Registrar& registrar, const Message& request, const sip::transport::Source& source) {
+  return registrar.handle(request, source, std::nullopt, Delivery::kStateless);
+}
+
+TEST_F(RegistrarTest, StatelessRetransmissionIsAnsweredAsTheOriginalAndChangesNothing) {
+  // RFC 3261 §8.2.7: without a transaction the copy reaches the registrar; judged again its
+  // CSeq would not be higher than the binding's (500). It gets the 200 again, and nothing
+  // changes.
+  const Message original = reg("Contact: <sip:a@h>;expires=600\r\n", "", "c1", 5);
+  EXPECT_EQ(stateless(registrar_, original, source_).status_code(), 200);
+  EXPECT_EQ(registrar_.remembered(), 1u);
+  advance(std::chrono::seconds(10));
+  Message again = stateless(registrar_, original, source_);
+  EXPECT_EQ(again.status_code(), 200);
+  EXPECT_EQ(contacts_of(again), (std::map<std::string, std::uint32_t>{{"sip:a@h", 590}}));  // as they are now
+  EXPECT_EQ(location_.binding_count(), 1u);
+  EXPECT_EQ(location_.lookup("sip:alice@example.com").front().expires_at, unix_now() + 590);  // not refreshed
+
+  // Another request with the same Call-ID and CSeq (another branch) is no copy: 500.
+  Message other = stateless(registrar_, reg("Contact: <sip:a@h>;expires=0\r\n", "", "c1", 5), source_);
+  EXPECT_EQ(other.status_code(), 500);
+  EXPECT_EQ(location_.binding_count(), 1u);
+
+  // Past the window (64 x T1, 32 s) the copy is judged again, as after Timer J.
+  advance(std::chrono::seconds(23));
+  EXPECT_EQ(stateless(registrar_, original, source_).status_code(), 500);
+  EXPECT_EQ(registrar_.remembered(), 0u);
+}
+
+TEST_F(RegistrarTest, StatelessCopiesOfRemovalsAndQueriesGetTheSameAnswer) {
+  send(reg("Contact: <sip:a@h1>\r\nContact: <sip:a@h2>\r\n", "", "c1", 1));
+  const Message star = reg("Contact: *\r\n", "Expires: 0\r\n", "c1", 2);
+  EXPECT_EQ(stateless(registrar_, star, source_).status_code(), 200);
+  Message again = stateless(registrar_, star, source_);
+  EXPECT_EQ(again.status_code(), 200);
+  EXPECT_TRUE(contacts_of(again).empty());
+  const Message query = reg("", "", "c2", 1);
+  EXPECT_EQ(stateless(registrar_, query, source_).status_code(), 200);
+  EXPECT_EQ(stateless(registrar_, query, source_).status_code(), 200);
+  EXPECT_EQ(location_.binding_count(), 0u);
+  // Refusals are not remembered: judged again, they are refused again.
+  const Message brief = reg("Contact: <sip:a@h>;expires=10\r\n", "", "c3", 1);
+  EXPECT_EQ(stateless(registrar_, brief, source_).status_code(), 423);
+  EXPECT_EQ(stateless(registrar_, brief, source_).status_code(), 423);
+  EXPECT_EQ(registrar_.remembered(), 2u);
+}
+
+TEST_F(RegistrarTest, StatefulDeliveryRemembersNothingAndStatelessMemoryIsBounded) {
+  const Message first = reg("Contact: <sip:a@h>\r\n", "", "c1", 1);
+  EXPECT_EQ(send(first).status_code(), 200);
+  EXPECT_EQ(registrar_.remembered(), 0u);  // its transaction absorbs the copies
+
+  RegistrarConfig c = config();
+  c.max_remembered = 2;
+  Registrar bounded(c, location_, [](std::string_view) { return true; });
+  std::vector<Message> requests;
+  for (int i = 0; i < 3; ++i) requests.push_back(reg("Contact: <sip:b@h>\r\n", "", "bounded", 10 + i));
+  for (const Message& r : requests) EXPECT_EQ(stateless(bounded, r, source_).status_code(), 200);
+  EXPECT_EQ(bounded.remembered(), 2u);
+  EXPECT_EQ(stateless(bounded, requests[0], source_).status_code(), 500);  // the oldest made room
+  EXPECT_EQ(stateless(bounded, requests[2], source_).status_code(), 200);
+}
+
 TEST_F(RegistrarTest, EqualUrisAreOneBinding) {
   send(reg("Contact: <sip:a@H;transport=UDP>\r\n", "", "c1", 1));
   send(reg("Contact: <sip:a@h;transport=udp>\r\n", "", "c1", 2));
