@@ -125,6 +125,13 @@ bool Notifier::has_dialog(const Message& subscribe) const {
 
 std::size_t Notifier::size() const { return by_key_.size(); }
 
+void Notifier::presize(std::size_t buckets) {
+  entries_.max_load_factor(4.0F);
+  entries_.rehash(buckets);
+  by_key_.max_load_factor(4.0F);
+  by_key_.rehash(buckets);
+}
+
 // ---- the index
 
 Notifier::Watchers* Notifier::watchers_of(std::string_view package, std::string_view resource) const {
@@ -503,9 +510,11 @@ bool Notifier::send_notify(Entry& e) {
   s.local_cseq = cseq;
   e.in_flight = true;
   e.dirty = false;
-  spdlog::debug("call-id={} NOTIFY {} CSeq {} to {}:{} ({})", s.call_id, s.package, cseq,
-                destination->address.to_string(), destination->port,
-                e.ended ? to_string(e.final_reason) : to_string(s.state));
+  if (spdlog::should_log(spdlog::level::debug)) {  // the address is formatted only when logged
+    spdlog::debug("call-id={} NOTIFY {} CSeq {} to {}:{} ({})", s.call_id, s.package, cseq,
+                  destination->address.to_string(), destination->port,
+                  e.ended ? to_string(e.final_reason) : to_string(s.state));
+  }
   ++counters_.notifies_sent;
   if (layer_.send_request(notify.value(), *destination, std::move(callbacks)) == 0) {
     --counters_.notifies_sent;

@@ -179,6 +179,9 @@ class Notifier {
   // packages not added are removed from the store. Each restored subscription is reported
   // to its package (on_change, not ended); no NOTIFY is sent for the live ones.
   void start();
+  // Reserves `buckets` in the subscription tables, at 4 subscriptions a bucket, so that they
+  // do not rehash all at once (holding the loop) below 4 x buckets subscriptions.
+  void presize(std::size_t buckets);
 
   // A SUBSCRIBE for a served package (initial, or in one of Herald's dialogs), or one with
   // no or an unknown Event that Herald must answer (489).

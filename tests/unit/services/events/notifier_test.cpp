@@ -322,6 +322,23 @@ TEST_F(NotifierTest, HasDialogMatchesCallIdTagsPackageAndId) {
   EXPECT_EQ(notifier_->package_of(parse_lf(text(in))), nullptr);
 }
 
+TEST_F(NotifierTest, PresizedTablesFindEverySubscriptionAlsoPastTheirBuckets) {
+  notifier_->presize(4);  // a server reserves 131,072 buckets; 4 here, so that 300 grow past them
+  std::vector<Subscribe> dialogs;
+  for (int i = 0; i < 300; ++i) {
+    Subscribe s;
+    s.call_id = "presized-" + std::to_string(i);
+    Message ok = subscribe(s);
+    ASSERT_EQ(ok.status_code(), 200) << i;
+    s.to_tag = to_tag_of(ok);
+    s.cseq = 2;
+    dialogs.push_back(s);
+  }
+  EXPECT_EQ(notifier_->size(), 300u);
+  EXPECT_EQ(notifier_->count("x-counter", "sip:bob@example.com"), 300u);
+  for (const Subscribe& s : dialogs) EXPECT_TRUE(notifier_->has_dialog(parse_lf(text(s)))) << s.call_id;
+}
+
 TEST_F(NotifierTest, TcpFlowIsUsedWhileItsConnectionIsOpen) {
   net_.open_connection = true;
   Message ok = subscribe(Subscribe{}, source("192.0.2.20", 5070, Protocol::kTcp));
