@@ -7,14 +7,17 @@ machine's load hits both; p50 / p99 of the call's response time at that rate, ea
 peak memory, and SIPp's own ceiling (the same UAC against a SIPp UAS that does no work).
 Writes a Markdown report and a gnuplot PNG chart under bench/results/.
 
-    bench/compare.py [--scenarios options,register,register-auth,message,subscribe,publish,fanout]
+    bench/compare.py [--scenarios options,register,register-refresh,register-auth,message,subscribe,
+                                  publish,fanout,memory]
                      [--seconds 10] [--quick] [--max-rate 64000] [--start-rate 1000]
                      [--watchers 1000] [--publishes 20] [--fanout-rounds 2] [--no-ceiling] [--fresh]
                      [--max-p99 500] [--memory-count 100000]
                      [--out bench/results] [--keep]
 
-Scenarios (bench/sipp): options (OPTIONS to the server), register (REGISTER, auth off),
-register-auth (REGISTER / 401 / REGISTER with MD5 credentials / 200), message (MESSAGE from
+Scenarios (bench/sipp): options (OPTIONS to the server), register (REGISTER, auth off: each
+call adds a contact for one of 1,000 users, so AORs gather 100 and more bindings and every 200
+lists them), register-refresh (REGISTER, auth off: each call refreshes the one binding of one
+of 1,000 users, as phones do), register-auth (REGISTER / 401 / REGISTER with MD5 credentials / 200), message (MESSAGE from
 a SIPp UAC relayed to a second SIPp instance registered as the recipient, auth off),
 subscribe (SUBSCRIBE, 200, NOTIFY answered, un-SUBSCRIBE, 200, final NOTIFY answered),
 publish (PUBLISH with PIDF, refresh, removal), fanout (--watchers SIPp watchers subscribed
@@ -400,6 +403,8 @@ SCENARIOS = {
     "options": ("OPTIONS", "options_uac.xml", False, (), "ceiling_options_uas.xml"),
     "register": ("REGISTER (auth off)", "register_uac.xml", False, ("-inf", "users.csv"),
                  "ceiling_register_uas.xml"),
+    "register-refresh": ("REGISTER refresh (auth off)", "register_refresh_uac.xml", False, ("-inf", "users.csv"),
+                         "ceiling_register_uas.xml"),
     "register-auth": ("REGISTER (digest, 401 + retry)", "register_auth_uac.xml", True,
                       ("-s", "u0", "-au", "u0", "-ap", "pw0", "-auth_uri", DOMAIN, "-set", "domain", DOMAIN),
                       "ceiling_register_auth_uas.xml"),
@@ -691,7 +696,10 @@ def write_report(results, args, mach, started):
              "below. p50 / p99 there are the PUBLISH response times. Best of the rounds per side.",
              "- REGISTER (auth off) uses register_uac.xml as bench/sipp_bench.py does: every call adds a new "
              "contact for one of 1,000 users, so bindings accumulate over the steps on both servers and each "
-             "200 lists all of the AOR's contacts; a later step meets more state than an earlier one.",
+             "200 lists all of the AOR's contacts; a later step meets more state than an earlier one. "
+             "REGISTER refresh (register_refresh_uac.xml) is a registrar's usual load instead: each call "
+             "refreshes the one binding of one of 1,000 users (a new Call-ID each time), so every 200 "
+             "lists one contact.",
              "- Herald runs one event loop (its `workers` maximum for now); Kamailio two worker processes "
              "per transport (the cores). SIPp shares the same two cores.",
              ""]
@@ -807,7 +815,7 @@ def main():
     ap.add_argument("--herald-option", dest="herald_top_config", action="append", default=[],
                     metavar="KEY=VALUE", help="a top-level option of Herald's config file, e.g. "
                     "'store_thread = false' (repeatable)")
-    ap.add_argument("--scenarios", default="options,register,register-auth,message,subscribe,publish,fanout,memory")
+    ap.add_argument("--scenarios", default="options,register,register-refresh,register-auth,message,subscribe,publish,fanout,memory")
     ap.add_argument("--seconds", type=int, default=None, help="length of each rate step (default 10; --quick 3)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 3 s steps, at most 4 steps per side, "
                     "start 500/s, 200 watchers x 5 PUBLISHes, one fan-out round")
