@@ -66,11 +66,16 @@ void ServerCore::send(sip::txn::ServerTransactionId id, const Message& request, 
 bool ServerCore::on_stateless_request(const Message& request, const sip::transport::Source& source) {
   if (request.method() != Method::kRegister || registrar_ == nullptr) return false;
   if (source.protocol != sip::transport::Protocol::kUdp) return false;  // reliable: nothing is kept anyway
-  if (authenticator_ != nullptr && request.find(HeaderId::kAuthorization) != nullptr) return false;
   // Every answer to a REGISTER is made within this call (the registrar and the
   // authenticator answer at once).
   stateless_source_ = &source;
-  on_request(0, request, source);
+  if (auto copy = registrar_->answer_copy(request)) {
+    // A copy of one the registrar accepted: answered before authentication, since the
+    // original used up its nonce count.
+    send(0, request, std::move(*copy));
+  } else {
+    on_request(0, request, source);
+  }
   stateless_source_ = nullptr;
   return true;
 }

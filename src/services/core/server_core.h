@@ -62,12 +62,13 @@ class ServerCore final : public sip::txn::TransactionUser {
 
   void on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
                   const sip::transport::Source& source) override;
-  // REGISTER over UDP without credentials is answered without a transaction (RFC 3261
-  // §8.2.7): a completed transaction would keep the request and its answer, which lists
-  // every binding, for Timer J's 32 s (gigabytes at tens of thousands of REGISTERs a
-  // second). The registrar answers a retransmission as it answered the original; the 401
-  // to a REGISTER without credentials is a fresh challenge each time. A REGISTER with
-  // credentials keeps its transaction: its nonce count may be used once only.
+  // REGISTER over UDP is answered without a transaction (RFC 3261 §8.2.7): a completed
+  // transaction would keep the request and its answer, which lists every binding, for
+  // Timer J's 32 s (gigabytes at tens of thousands of REGISTERs a second). The registrar
+  // answers a copy of a REGISTER it accepted as it answered the original, before the copy
+  // is authenticated (the original used up its nonce count); a copy of one that was
+  // refused is judged again (a 401 is a fresh challenge each time; one whose credentials
+  // were refused for another reason is challenged, its nonce count being spent).
   bool on_stateless_request(const sip::Message& request, const sip::transport::Source& source) override;
   void on_ack(const sip::Message& ack, const sip::transport::Source& source) override;
   void on_stray_response(const sip::Message& response, const sip::transport::Source& source) override;

@@ -37,6 +37,16 @@ void append_number(std::string& out, std::int64_t n) {
   out.append(digits, end);
 }
 
+// Whether the REGISTER says Supported: path (RFC 3327 §5.3: the 200 then echoes Path).
+bool supports_path(const Message& request) {
+  bool with_path = false;
+  request.for_each<sip::hdr::Supported>([&](std::string_view tag) {
+    with_path = with_path || sip::grammar::iequals(tag, "path");
+    return !with_path;
+  });
+  return with_path;
+}
+
 std::string source_text(const sip::transport::Source& s) {
   std::string address = s.remote_address.to_string();
   if (s.remote_address.is_v6()) address = "[" + address + "]";
@@ -57,7 +67,7 @@ std::string rfc1123_date(std::int64_t unix_seconds) {
 
 Registrar::Registrar(RegistrarConfig config, LocationService& location, UserExists user_exists)
     : config_(std::move(config)), location_(location), user_exists_(std::move(user_exists)),
-      random_(std::random_device{}()) {
+      random_(std::random_device{}()), tag_salt_(random_()) {
   for (std::string& d : config_.domains) d = lower(d);
 }
 
@@ -67,7 +77,10 @@ bool Registrar::serves_domain(std::string_view host) const {
 }
 
 Message Registrar::reply(const Message& request, int code, std::string_view reason) {
-  return sip::make_response(request, code, reason, fmt::format("{:016x}", random_()));
+  // §8.2.6.2: every response to a request carries the same To tag; answered without a
+  // transaction, a copy's tag is derived from what the copy shares with the original.
+  const std::uint64_t tag = stateless_key_ != nullptr ? std::hash<std::string>{}(*stateless_key_) ^ tag_salt_ : random_();
+  return sip::make_response(request, code, reason, fmt::format("{:016x}", tag));
 }
 
 Message Registrar::out_of_order(const Message& request) {
@@ -118,6 +131,35 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
   return r;
 }
 
+std::optional<std::string> Registrar::copy_key(const Message& request) {
+  // The transaction key (§17.2.3: branch, sent-by, method) and what names the registration
+  // (Call-ID, CSeq, To): a copy must match all of them, so that knowing a branch does not
+  // make another AOR's bindings readable.
+  auto key = sip::txn::server_key(request);
+  const sip::HeaderField* call_id = request.find(HeaderId::kCallId);
+  const sip::HeaderField* cseq = request.find(HeaderId::kCSeq);
+  const sip::HeaderField* to = request.find(HeaderId::kTo);
+  if (!key || call_id == nullptr || cseq == nullptr || to == nullptr) return std::nullopt;
+  for (std::string_view part : {call_id->value, cseq->value, to->value}) key->append(1, '\n').append(part);
+  return key;
+}
+
+std::optional<Message> Registrar::answer_copy(const Message& request) {
+  if (remembered_.empty()) return std::nullopt;
+  forget_expired(location_.now());
+  auto key = copy_key(request);
+  if (!key || remembered_.count(*key) == 0) return std::nullopt;
+  auto to = request.get<sip::hdr::To>();
+  if (!to.ok()) return std::nullopt;
+  std::string aor = sip::address_of_record(to->uri);
+  spdlog::debug("call-id={} {} REGISTER retransmitted: answered with the bindings as they are",
+                request.find(HeaderId::kCallId)->value, aor);
+  stateless_key_ = &*key;  // the original's To tag
+  Message response = bindings_reply(request, aor, supports_path(request));
+  stateless_key_ = nullptr;
+  return response;
+}
+
 void Registrar::forget_expired(std::int64_t now) {
   while (!remembered_order_.empty() &&
          (remembered_order_.front().until <= now || remembered_order_.size() > config_.max_remembered)) {
@@ -134,6 +176,18 @@ void Registrar::remember(std::string key, std::int64_t now) {
 
 Message Registrar::handle(const Message& request, const sip::transport::Source& source,
                           const std::optional<std::string>& identity, Delivery delivery) {
+  if (delivery == Delivery::kTransaction) return judge(request, source, identity, nullptr);
+  if (auto copy = answer_copy(request)) return std::move(*copy);
+  // The key under which it is remembered once accepted; it also makes its To tag.
+  std::optional<std::string> key = copy_key(request);
+  stateless_key_ = key ? &*key : nullptr;
+  Message response = judge(request, source, identity, stateless_key_);
+  stateless_key_ = nullptr;
+  return response;
+}
+
+Message Registrar::judge(const Message& request, const sip::transport::Source& source,
+                         const std::optional<std::string>& identity, const std::string* remember_as) {
   // §10.3 step 1: the Request-URI names a domain this registrar serves.
   const sip::Uri& ruri = request.request_uri().value();
   if (!serves_domain(ruri.host)) return reply(request, 403, "Domain not served here");
@@ -177,24 +231,9 @@ Message Registrar::handle(const Message& request, const sip::transport::Source& 
 
   auto call_id = std::string(request.get<sip::hdr::CallId>().value());
   std::uint32_t cseq = request.get<sip::hdr::CSeq>()->number;
-  bool with_path = false;
-  request.for_each<sip::hdr::Supported>([&](std::string_view tag) {
-    with_path = with_path || sip::grammar::iequals(tag, "path");
-    return !with_path;
-  });
-
-  // A copy of a stateless REGISTER accepted moments ago: answered as it was (§8.2.7).
-  std::optional<std::string> txn_key;
-  if (delivery == Delivery::kStateless) {
-    forget_expired(location_.now());
-    txn_key = sip::txn::server_key(request);
-    if (txn_key && remembered_.count(*txn_key) != 0) {
-      spdlog::debug("call-id={} {} REGISTER retransmitted: answered with the bindings as they are", call_id, aor);
-      return bindings_reply(request, aor, with_path);
-    }
-  }
+  const bool with_path = supports_path(request);
   auto accepted = [&] {
-    if (txn_key) remember(std::move(*txn_key), location_.now());
+    if (remember_as != nullptr) remember(*remember_as, location_.now());
     return bindings_reply(request, aor, with_path);
   };
 

@@ -40,9 +40,10 @@ enum class Delivery {
 // passes nullopt.
 //
 // A REGISTER delivered statelessly is answered as a stateful registrar would: the requests
-// it accepted are remembered (by their transaction key, §17.2.3) for the retransmission
-// window, and a retransmission of one is answered 200 with the bindings as they are now,
-// changing nothing, where judging it again would find its CSeq no longer higher (500).
+// it accepted are remembered (by their transaction key, §17.2.3, Call-ID, CSeq and To) for
+// the retransmission window, and a retransmission of one is answered 200 with the bindings
+// as they are now, changing nothing, where judging it again would find its CSeq no longer
+// higher (500).
 //
 // Threading: one instance per shard, on its thread.
 class Registrar {
@@ -53,6 +54,10 @@ class Registrar {
 
   sip::Message handle(const sip::Message& request, const sip::transport::Source& source,
                       const std::optional<std::string>& identity, Delivery delivery = Delivery::kTransaction);
+  // For a copy of a stateless REGISTER accepted within the window: its answer, 200 with the
+  // bindings as they are now (nothing changes); nullopt for any other request. A server
+  // asks before it authenticates the copy, whose nonce count the original used up.
+  std::optional<sip::Message> answer_copy(const sip::Message& request);
   // Stateless REGISTERs accepted within the retransmission window.
   std::size_t remembered() const { return remembered_.size(); }
 
@@ -60,9 +65,15 @@ class Registrar {
   const RegistrarConfig& config() const { return config_; }
 
  private:
+  // Judges a REGISTER (§10.3); `remember_as` (may be null): the key it is remembered by once
+  // accepted.
+  sip::Message judge(const sip::Message& request, const sip::transport::Source& source,
+                     const std::optional<std::string>& identity, const std::string* remember_as);
   sip::Message reply(const sip::Message& request, int code, std::string_view reason);
   sip::Message out_of_order(const sip::Message& request);
   sip::Message bindings_reply(const sip::Message& request, const std::string& aor, bool with_path);
+  // What a copy of `request` has in common with it: its transaction key, Call-ID, CSeq, To.
+  static std::optional<std::string> copy_key(const sip::Message& request);
   // Remembers an accepted stateless REGISTER (its key) until the window has passed.
   void remember(std::string key, std::int64_t now);
   void forget_expired(std::int64_t now);
@@ -71,6 +82,8 @@ class Registrar {
   LocationService& location_;
   UserExists user_exists_;
   std::mt19937_64 random_;
+  std::uint64_t tag_salt_;                        // keeps derived To tags unguessable
+  const std::string* stateless_key_ = nullptr;  // the copy key of the request being answered statelessly
   struct Remembered {
     std::int64_t until;  // unix seconds
     std::string key;

@@ -207,12 +207,26 @@ TEST_F(RegistrarTest, StatelessRetransmissionIsAnsweredAsTheOriginalAndChangesNo
   // RFC 3261 §8.2.7: without a transaction the copy reaches the registrar; judged again its
   // CSeq would not be higher than the binding's (500). It gets the 200 again, and nothing
   // changes.
+  const int branch = branch_;
   const Message original = reg("Contact: <sip:a@h>;expires=600\r\n", "", "c1", 5);
-  EXPECT_EQ(stateless(registrar_, original, source_).status_code(), 200);
+  EXPECT_FALSE(registrar_.answer_copy(original).has_value());  // nothing remembered yet
+  const Message first = stateless(registrar_, original, source_);
+  EXPECT_EQ(first.status_code(), 200);
   EXPECT_EQ(registrar_.remembered(), 1u);
   advance(std::chrono::seconds(10));
   Message again = stateless(registrar_, original, source_);
   EXPECT_EQ(again.status_code(), 200);
+  // §8.2.6.2: the same To tag as the original's answer (and it is no constant).
+  EXPECT_EQ(again.get<sip::hdr::To>()->tag(), first.get<sip::hdr::To>()->tag());
+  EXPECT_NE(stateless(registrar_, reg("", "", "c9", 1), source_).get<sip::hdr::To>()->tag(),
+            first.get<sip::hdr::To>()->tag());
+  ASSERT_TRUE(registrar_.answer_copy(original).has_value());
+  EXPECT_EQ(registrar_.answer_copy(original)->status_code(), 200);
+  // The same branch with another To is no copy: knowing a branch reads no other AOR.
+  branch_ = branch;
+  const Message other_aor = reg("Contact: <sip:a@h>;expires=600\r\n", "", "c1", 5, "sip:bob@example.com");
+  EXPECT_EQ(other_aor.get<sip::hdr::Via>()->branch(), original.get<sip::hdr::Via>()->branch());
+  EXPECT_FALSE(registrar_.answer_copy(other_aor).has_value());
   EXPECT_EQ(contacts_of(again), (std::map<std::string, std::uint32_t>{{"sip:a@h", 590}}));  // as they are now
   EXPECT_EQ(location_.binding_count(), 1u);
   EXPECT_EQ(location_.lookup("sip:alice@example.com").front().expires_at, unix_now() + 590);  // not refreshed
@@ -225,7 +239,7 @@ TEST_F(RegistrarTest, StatelessRetransmissionIsAnsweredAsTheOriginalAndChangesNo
   // Past the window (64 x T1, 32 s) the copy is judged again, as after Timer J.
   advance(std::chrono::seconds(23));
   EXPECT_EQ(stateless(registrar_, original, source_).status_code(), 500);
-  EXPECT_EQ(registrar_.remembered(), 0u);
+  EXPECT_EQ(registrar_.remembered(), 1u);  // only the query, accepted 10 s after it
 }
 
 TEST_F(RegistrarTest, StatelessCopiesOfRemovalsAndQueriesGetTheSameAnswer) {
