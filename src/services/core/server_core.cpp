@@ -66,10 +66,13 @@ void ServerCore::send(sip::txn::ServerTransactionId id, const Message& request, 
 bool ServerCore::on_stateless_request(const Message& request, const sip::transport::Source& source) {
   if (request.method() != Method::kRegister || registrar_ == nullptr) return false;
   if (source.protocol != sip::transport::Protocol::kUdp) return false;  // reliable: nothing is kept anyway
+  const std::optional<std::string> key = registrar::Registrar::copy_key(request);
+  if (!key) return false;
   // Every answer to a REGISTER is made within this call (the registrar and the
   // authenticator answer at once).
   stateless_source_ = &source;
-  if (auto copy = registrar_->answer_copy(request)) {
+  stateless_key_ = &*key;
+  if (auto copy = registrar_->answer_copy(request, *key)) {
     // A copy of one the registrar accepted: answered before authentication, since the
     // original used up its nonce count.
     send(0, request, std::move(*copy));
@@ -77,6 +80,7 @@ bool ServerCore::on_stateless_request(const Message& request, const sip::transpo
     on_request(0, request, source);
   }
   stateless_source_ = nullptr;
+  stateless_key_ = nullptr;
   return true;
 }
 
@@ -236,9 +240,7 @@ void ServerCore::handle_register(sip::txn::ServerTransactionId id, const Message
     }
     identity = "sip:" + verdict.username + "@" + verdict.realm;
   }
-  send(id, request,
-       registrar_->handle(request, source, identity,
-                          id == 0 ? registrar::Delivery::kStateless : registrar::Delivery::kTransaction));
+  send(id, request, registrar_->handle(request, source, identity, id == 0 ? stateless_key_ : nullptr));
 }
 
 bool ServerCore::for_notifier(const Message& subscribe) const {

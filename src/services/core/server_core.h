@@ -107,9 +107,10 @@ class ServerCore final : public sip::txn::TransactionUser {
   presence::PresenceAgent* presence_ = nullptr;
   std::mt19937_64 random_;
   CoreCounters counters_;
-  // The source of the request being answered without a transaction (id 0), during
-  // on_stateless_request only.
+  // The source and the registrar's copy key of the REGISTER being answered without a
+  // transaction (id 0), during on_stateless_request only.
   const sip::transport::Source* stateless_source_ = nullptr;
+  const std::string* stateless_key_ = nullptr;
 };
 
 }  // namespace herald::services

@@ -79,7 +79,8 @@ bool Registrar::serves_domain(std::string_view host) const {
 Message Registrar::reply(const Message& request, int code, std::string_view reason) {
   // §8.2.6.2: every response to a request carries the same To tag; answered without a
   // transaction, a copy's tag is derived from what the copy shares with the original.
-  const std::uint64_t tag = stateless_key_ != nullptr ? std::hash<std::string>{}(*stateless_key_) ^ tag_salt_ : random_();
+  const std::uint64_t tag =
+      stateless_key_ != nullptr ? std::hash<std::string>{}(*stateless_key_) ^ tag_salt_ : random_();
   return sip::make_response(request, code, reason, fmt::format("{:016x}", tag));
 }
 
@@ -132,9 +133,8 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
 }
 
 std::optional<std::string> Registrar::copy_key(const Message& request) {
-  // The transaction key (§17.2.3: branch, sent-by, method) and what names the registration
-  // (Call-ID, CSeq, To): a copy must match all of them, so that knowing a branch does not
-  // make another AOR's bindings readable.
+  // What names the registration is in it too, so that knowing a branch does not make
+  // another AOR's bindings readable.
   auto key = sip::txn::server_key(request);
   const sip::HeaderField* call_id = request.find(HeaderId::kCallId);
   const sip::HeaderField* cseq = request.find(HeaderId::kCSeq);
@@ -144,17 +144,16 @@ std::optional<std::string> Registrar::copy_key(const Message& request) {
   return key;
 }
 
-std::optional<Message> Registrar::answer_copy(const Message& request) {
+std::optional<Message> Registrar::answer_copy(const Message& request, const std::string& key) {
   if (remembered_.empty()) return std::nullopt;
   forget_expired(location_.now());
-  auto key = copy_key(request);
-  if (!key || remembered_.count(*key) == 0) return std::nullopt;
+  if (remembered_.count(key) == 0) return std::nullopt;
   auto to = request.get<sip::hdr::To>();
   if (!to.ok()) return std::nullopt;
   std::string aor = sip::address_of_record(to->uri);
   spdlog::debug("call-id={} {} REGISTER retransmitted: answered with the bindings as they are",
                 request.find(HeaderId::kCallId)->value, aor);
-  stateless_key_ = &*key;  // the original's To tag
+  stateless_key_ = &key;  // the original's To tag
   Message response = bindings_reply(request, aor, supports_path(request));
   stateless_key_ = nullptr;
   return response;
@@ -175,19 +174,15 @@ void Registrar::remember(std::string key, std::int64_t now) {
 }
 
 Message Registrar::handle(const Message& request, const sip::transport::Source& source,
-                          const std::optional<std::string>& identity, Delivery delivery) {
-  if (delivery == Delivery::kTransaction) return judge(request, source, identity, nullptr);
-  if (auto copy = answer_copy(request)) return std::move(*copy);
-  // The key under which it is remembered once accepted; it also makes its To tag.
-  std::optional<std::string> key = copy_key(request);
-  stateless_key_ = key ? &*key : nullptr;
-  Message response = judge(request, source, identity, stateless_key_);
+                          const std::optional<std::string>& identity, const std::string* stateless_key) {
+  stateless_key_ = stateless_key;
+  Message response = judge(request, source, identity);
   stateless_key_ = nullptr;
   return response;
 }
 
 Message Registrar::judge(const Message& request, const sip::transport::Source& source,
-                         const std::optional<std::string>& identity, const std::string* remember_as) {
+                         const std::optional<std::string>& identity) {
   // §10.3 step 1: the Request-URI names a domain this registrar serves.
   const sip::Uri& ruri = request.request_uri().value();
   if (!serves_domain(ruri.host)) return reply(request, 403, "Domain not served here");
@@ -233,7 +228,7 @@ Message Registrar::judge(const Message& request, const sip::transport::Source& s
   std::uint32_t cseq = request.get<sip::hdr::CSeq>()->number;
   const bool with_path = supports_path(request);
   auto accepted = [&] {
-    if (remember_as != nullptr) remember(*remember_as, location_.now());
+    if (stateless_key_ != nullptr) remember(*stateless_key_, location_.now());
     return bindings_reply(request, aor, with_path);
   };
 

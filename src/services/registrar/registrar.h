@@ -28,22 +28,16 @@ struct RegistrarConfig {
   std::size_t max_remembered = 1'000'000;
 };
 
-// How a REGISTER reaches the registrar.
-enum class Delivery {
-  kTransaction,  // in a server transaction, which absorbs its retransmissions
-  kStateless,    // answered without one (RFC 3261 §8.2.7): retransmissions reach the registrar
-};
-
 // RFC 3261 §10.3 (with RFC 3327 Path): processes one REGISTER and returns the response to
 // send. The caller has already authenticated the request when authentication is on, and
 // passes the identity it proved (the AOR of the credentials); without authentication it
 // passes nullopt.
 //
-// A REGISTER delivered statelessly is answered as a stateful registrar would: the requests
-// it accepted are remembered (by their transaction key, §17.2.3, Call-ID, CSeq and To) for
-// the retransmission window, and a retransmission of one is answered 200 with the bindings
-// as they are now, changing nothing, where judging it again would find its CSeq no longer
-// higher (500).
+// A REGISTER answered without a transaction (RFC 3261 §8.2.7) is answered as a stateful
+// registrar would answer it: the caller computes its copy_key(), asks answer_copy() first,
+// and passes the key to handle(). The requests accepted that way are remembered for the
+// retransmission window, and a copy of one is answered 200 with the bindings as they are
+// now, changing nothing, where judging it again would find its CSeq no longer higher (500).
 //
 // Threading: one instance per shard, on its thread.
 class Registrar {
@@ -52,12 +46,18 @@ class Registrar {
 
   Registrar(RegistrarConfig config, LocationService& location, UserExists user_exists);
 
+  // `stateless_key`: the request's copy_key() when it is answered without a transaction
+  // (remembered once accepted; it also derives the To tag), null in a transaction.
   sip::Message handle(const sip::Message& request, const sip::transport::Source& source,
-                      const std::optional<std::string>& identity, Delivery delivery = Delivery::kTransaction);
-  // For a copy of a stateless REGISTER accepted within the window: its answer, 200 with the
-  // bindings as they are now (nothing changes); nullopt for any other request. A server
-  // asks before it authenticates the copy, whose nonce count the original used up.
-  std::optional<sip::Message> answer_copy(const sip::Message& request);
+                      const std::optional<std::string>& identity, const std::string* stateless_key = nullptr);
+  // What a copy of `request` has in common with it: its transaction key (§17.2.3: branch,
+  // sent-by, method), Call-ID, CSeq and To. nullopt when it cannot be keyed.
+  static std::optional<std::string> copy_key(const sip::Message& request);
+  // For a copy (same copy_key()) of a stateless REGISTER accepted within the window: its
+  // answer, 200 with the bindings as they are now (nothing changes); nullopt for any other
+  // request. A server asks before it authenticates the copy, whose nonce count the original
+  // used up.
+  std::optional<sip::Message> answer_copy(const sip::Message& request, const std::string& key);
   // Stateless REGISTERs accepted within the retransmission window.
   std::size_t remembered() const { return remembered_.size(); }
 
@@ -65,15 +65,12 @@ class Registrar {
   const RegistrarConfig& config() const { return config_; }
 
  private:
-  // Judges a REGISTER (§10.3); `remember_as` (may be null): the key it is remembered by once
-  // accepted.
+  // Judges a REGISTER (§10.3); accepted while stateless_key_ is set, it is remembered by it.
   sip::Message judge(const sip::Message& request, const sip::transport::Source& source,
-                     const std::optional<std::string>& identity, const std::string* remember_as);
+                     const std::optional<std::string>& identity);
   sip::Message reply(const sip::Message& request, int code, std::string_view reason);
   sip::Message out_of_order(const sip::Message& request);
   sip::Message bindings_reply(const sip::Message& request, const std::string& aor, bool with_path);
-  // What a copy of `request` has in common with it: its transaction key, Call-ID, CSeq, To.
-  static std::optional<std::string> copy_key(const sip::Message& request);
   // Remembers an accepted stateless REGISTER (its key) until the window has passed.
   void remember(std::string key, std::int64_t now);
   void forget_expired(std::int64_t now);
@@ -82,7 +79,7 @@ class Registrar {
   LocationService& location_;
   UserExists user_exists_;
   std::mt19937_64 random_;
-  std::uint64_t tag_salt_;                        // keeps derived To tags unguessable
+  std::uint64_t tag_salt_;                      // keeps derived To tags unguessable
   const std::string* stateless_key_ = nullptr;  // the copy key of the request being answered statelessly
   struct Remembered {
     std::int64_t until;  // unix seconds
