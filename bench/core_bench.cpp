@@ -2,7 +2,7 @@
 // layer (a new server transaction from receipt to its final response; a retransmission
 // matched among many live transactions), the location service (a lookup, a contact match),
 // the registrar (a REGISTER refresh and its 200 listing every binding of the AOR) and the
-// NOTIFY a fan-out builds per watcher. items/s is operations per second on one core.
+// NOTIFY a fan-out builds per watcher, and the user lookup of every REGISTER (store or cache). items/s is operations per second on one core.
 //
 //   scripts/bench.sh                                   (Release build, 5 repetitions, medians)
 //   build/release/bench/core_bench --benchmark_filter=Registrar
@@ -10,7 +10,10 @@
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -22,6 +25,9 @@
 #include "sip/txn/clock.h"
 #include "sip/txn/timer_service.h"
 #include "sip/txn/transaction_layer.h"
+#include "store/ha1.h"
+#include "store/sqlite_store.h"
+#include "store/user_cache.h"
 
 namespace herald {
 namespace {
@@ -209,6 +215,52 @@ void BM_RegistrarRefresh(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes));
 }
 BENCHMARK(BM_RegistrarRefresh)->Arg(1)->Arg(10)->Arg(50);
+
+// ---- users
+
+// Whether the AOR of a REGISTER is a user, among 1,000 in SQLite, while another connection
+// commits a binding between lookups (as the store's writer thread does, which empties the
+// reader's page cache; the commit is not timed). range(0): 0 asks the store, 1 the cache in
+// front of it (UserCache, as the shard does).
+void BM_UserLookup(benchmark::State& state) {
+  const bool cached = state.range(0) != 0;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("herald-bench-users-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    auto reader = store::SqliteStore::open(dir);
+    auto writer = store::SqliteStore::open(dir);
+    if (!reader.ok() || !writer.ok()) {
+      state.SkipWithError("cannot open the store");
+      return;
+    }
+    for (int u = 0; u < 1000; ++u) {
+      static_cast<void>((*writer)->add_user(
+          *store::make_user("sip:u" + std::to_string(u) + "@example.com", "example.com", "pw")));
+    }
+    store::UserCache users(**reader);
+    store::Binding b;
+    b.aor = "sip:u1@example.com";
+    b.contact = "sip:u1@192.0.2.10:5060";
+    b.call_id = "bench";
+    b.expires_at = kNow + 3600;
+    std::vector<std::string> aors;
+    for (int u = 0; u < 1000; u += 7) aors.push_back("sip:u" + std::to_string(u) + "@example.com");
+    std::size_t i = 0;
+    for (auto _ : state) {
+      state.PauseTiming();
+      ++b.cseq;
+      static_cast<void>((*writer)->put_binding(b));
+      state.ResumeTiming();
+      const std::string& aor = aors[i++ % aors.size()];
+      const bool known = cached ? users.find(aor) != nullptr : (*reader)->find_user(aor).ok();
+      if (!known) state.SkipWithError("a user was not found");
+    }
+    state.SetItemsProcessed(state.iterations());
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_UserLookup)->Arg(0)->Arg(1);
 
 // ---- the NOTIFY of a fan-out
 

@@ -22,6 +22,10 @@ sip::transport::TransportsConfig transports_config(const Config& config) {
 // table, up to 524,288 entries.
 constexpr std::size_t kPresizedBuckets = std::size_t{1} << 17;
 
+// How often the users cache reads the store's users generation: `herald user add`, `passwd`
+// and `del` take effect within this (as presence rules do, PresenceConfig::rules_poll).
+constexpr std::chrono::seconds kUsersPoll{1};
+
 sip::txn::TransactionLayerConfig layer_config(const Config& config, std::uint32_t index) {
   sip::txn::TransactionLayerConfig c;
   c.timers.t1 = config.t1;
@@ -105,15 +109,16 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
       timers_(clock_),
       timer_driver_(io_, timers_),
       store_(std::move(store)),
+      users_(*store_),
       location_(timers_, store_.get(), unix_now),
       registrar_(registrar_config(config), location_,
-                 [this](std::string_view aor) { return store_->find_user(aor).ok(); }),
+                 [this](std::string_view aor) { return users_.find(aor) != nullptr; }),
       nonce_counts_(unix_now),
       core_(server_capabilities(), config.server_header),
       layer_(timers_, *this, core_, layer_config(config, index)),
       transport_(io_, transports_config(config), *this),
       proxy_(proxy_config(config, index), layer_, timers_, location_, *this,
-             [this](const std::string& aor) { return store_->find_user(aor).ok(); },
+             [this](const std::string& aor) { return users_.find(aor) != nullptr; },
              sip::transport::HostsFile::load(config.hosts_file)),
       messages_(im_config(config), proxy_, location_, store_.get(), timers_, unix_now,
                 [this](sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
@@ -131,15 +136,15 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
                        const std::vector<std::pair<sip::HeaderId, std::string>>& extra, std::string_view to_tag) {
                   core_.respond(id, request, code, reason, extra, to_tag);
                 },
-                [this](const std::string& aor) { return store_->find_user(aor).ok(); }),
+                [this](const std::string& aor) { return users_.find(aor) != nullptr; }),
       first_domain_(config.domains.empty() ? std::string() : config.domains.front()) {
   if (config.auth == "required") {
     authenticator_ = std::make_unique<services::auth::Authenticator>(
         nonces, nonce_counts_, [this](std::string_view username, std::string_view realm)
             -> std::optional<services::auth::Credentials> {
-          auto user = store_->find_user("sip:" + std::string(username) + "@" + std::string(realm));
-          if (!user.ok()) return std::nullopt;
-          return services::auth::Credentials{user.value().ha1_md5, user.value().ha1_sha256};
+          const store::User* user = users_.find("sip:" + std::string(username) + "@" + std::string(realm));
+          if (user == nullptr) return std::nullopt;
+          return services::auth::Credentials{user->ha1_md5, user->ha1_sha256};
         });
     std::vector<services::auth::Algorithm> algorithms;
     for (const std::string& name : config.auth_algorithms) {
@@ -174,10 +179,16 @@ boost::system::error_code Shard::start() {
   store_->batch_writes([this] { boost::asio::post(io_, [this] { commit(); }); });
   // A write-behind store says when its writer thread has made a batch durable.
   store_->on_durable([this] { boost::asio::post(io_, [this] { release(store_->batches_durable()); }); });
+  poll_users();
   messages_.start();
   presence_.start();
   notifier_.start();
   return ec;
+}
+
+void Shard::poll_users() {
+  users_timer_ = timers_.schedule_after(kUsersPoll, [this] { poll_users(); });
+  users_.poll();
 }
 
 void Shard::commit() {

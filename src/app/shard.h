@@ -17,6 +17,7 @@
 #include "services/registrar/location_service.h"
 #include "services/registrar/registrar.h"
 #include "store/store.h"
+#include "store/user_cache.h"
 #include "sip/transport/message_transport.h"
 #include "sip/txn/asio_timer_driver.h"
 #include "sip/txn/clock.h"
@@ -60,6 +61,8 @@ class Shard final : private sip::transport::MessageHandler,
   // Commits the store's open batch of writes (a write-behind store: hands it over), then
   // sends what waited for the batches already durable.
   void commit();
+  // Lets the users cache forget what `herald user` changed; again every kUsersPoll.
+  void poll_users();
   // Whether a send now must wait: for a write it may depend on, or behind one that does.
   bool must_hold() const;
   // Keeps `send` until the batch the store has open (or in flight) is durable.
@@ -86,6 +89,8 @@ class Shard final : private sip::transport::MessageHandler,
   sip::txn::TimerService timers_;
   sip::txn::AsioTimerDriver timer_driver_;
   std::unique_ptr<store::Store> store_;
+  store::UserCache users_;  // what the services ask of users, in front of store_
+  sip::txn::TimerId users_timer_;
   services::registrar::LocationService location_;
   services::registrar::Registrar registrar_;
   services::auth::NonceCounts nonce_counts_;

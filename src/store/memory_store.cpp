@@ -12,6 +12,7 @@ Status MemoryStore::add_user(const User& user) {
   if (!users_.emplace(user.aor, user).second) {
     return Status::already_exists("user " + user.aor + " already exists");
   }
+  ++users_generation_;
   return Status{};
 }
 
@@ -19,6 +20,7 @@ Status MemoryStore::update_user(const User& user) {
   auto it = users_.find(user.aor);
   if (it == users_.end()) return Status::not_found("no user " + user.aor);
   it->second = user;
+  ++users_generation_;
   return Status{};
 }
 
@@ -26,6 +28,7 @@ Status MemoryStore::remove_user(std::string_view aor) {
   auto it = users_.find(aor);
   if (it == users_.end()) return Status::not_found("no user " + std::string(aor));
   users_.erase(it);
+  ++users_generation_;
   return Status{};
 }
 
@@ -229,6 +232,8 @@ Result<std::vector<PresenceRule>> MemoryStore::load_presence_rules() const {
   for (const auto& [key, rule] : presence_rules_) rules.push_back(rule);
   return rules;
 }
+
+Result<std::int64_t> MemoryStore::users_generation() const { return users_generation_; }
 
 Result<std::int64_t> MemoryStore::presence_rules_generation() const {
   return presence_rules_generation_;

@@ -19,6 +19,7 @@ class MemoryStore final : public Store {
   Status remove_user(std::string_view aor) override;
   Result<User> find_user(std::string_view aor) const override;
   Result<std::vector<User>> list_users() const override;
+  Result<std::int64_t> users_generation() const override;
 
   Status put_binding(const Binding& binding) override;
   Status remove_binding(std::string_view aor, std::string_view contact) override;
@@ -59,6 +60,7 @@ class MemoryStore final : public Store {
   // By (presentity, watcher); the generation counts each set or removal of a rule.
   std::map<std::pair<std::string, std::string>, PresenceRule> presence_rules_;
   std::int64_t presence_rules_generation_ = 0;
+  std::int64_t users_generation_ = 0;
 };
 
 }  // namespace herald::store

@@ -11,7 +11,7 @@ namespace herald::store::sqlite {
 namespace {
 
 // Migration i (1-based) takes user_version i-1 to i. Append only; never edit a released one.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     // 1: users and registrar bindings. Path URIs are joined by '\n' (a URI holds no LF).
     R"sql(
 CREATE TABLE users (
@@ -135,6 +135,20 @@ INSERT INTO bindings_v4 SELECT aor, contact, call_id, cseq, expires_at, q, path,
   updated_at FROM bindings;
 DROP TABLE bindings;
 ALTER TABLE bindings_v4 RENAME TO bindings;
+)sql",
+    // 5: a counter of changes to users, as for presence rules: the server keeps the users it
+    // has looked up in memory and polls this number to know when to forget them.
+    R"sql(
+INSERT INTO counters (name, value) VALUES ('users', 0);
+CREATE TRIGGER users_inserted AFTER INSERT ON users BEGIN
+  UPDATE counters SET value = value + 1 WHERE name = 'users';
+END;
+CREATE TRIGGER users_updated AFTER UPDATE ON users BEGIN
+  UPDATE counters SET value = value + 1 WHERE name = 'users';
+END;
+CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN
+  UPDATE counters SET value = value + 1 WHERE name = 'users';
+END;
 )sql",
 };
 

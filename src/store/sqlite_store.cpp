@@ -42,6 +42,7 @@ struct SqliteStore::Statements {
   StatementHandle remove_presence_rule;
   StatementHandle load_presence_rules;
   StatementHandle presence_rules_generation;
+  StatementHandle users_generation;
   StatementHandle begin_batch;   // a batch's transaction, prepared once: a server opens
   StatementHandle commit_batch;  // and commits one per loop turn
   StatementHandle begin_snapshot;  // a read snapshot's transaction, as a batch's
@@ -125,6 +126,7 @@ struct SqliteStore::Statements {
         {&load_presence_rules,
          "SELECT presentity, watcher, action FROM presence_rules ORDER BY presentity, watcher"},
         {&presence_rules_generation, "SELECT value FROM counters WHERE name = 'presence_rules'"},
+        {&users_generation, "SELECT value FROM counters WHERE name = 'users'"},
     };
     for (const auto& [handle, sql] : all) {
       if (Status s = sqlite::prepare(db, file, sql, *handle); !s.ok()) return s;
@@ -643,15 +645,23 @@ Result<std::vector<PresenceRule>> SqliteStore::load_presence_rules() const {
   });
 }
 
-Result<std::int64_t> SqliteStore::presence_rules_generation() const {
-  StatementUse use(statements_->presence_rules_generation.get(), file_);
+Result<std::int64_t> SqliteStore::read_counter(sqlite3_stmt* statement, std::string_view name) const {
+  StatementUse use(statement, file_);
   Result<bool> row = use.step();
   if (!row.ok()) return row.status();
   if (!*row) {
     return Status::error(StatusCode::kCorruption,
-                         file_ + ": the 'presence_rules' row of the counters table is missing");
+                         file_ + ": the '" + std::string(name) + "' row of the counters table is missing");
   }
   return use.column_int(0);
+}
+
+Result<std::int64_t> SqliteStore::presence_rules_generation() const {
+  return read_counter(statements_->presence_rules_generation.get(), "presence_rules");
+}
+
+Result<std::int64_t> SqliteStore::users_generation() const {
+  return read_counter(statements_->users_generation.get(), "users");
 }
 
 }  // namespace herald::store

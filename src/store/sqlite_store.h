@@ -48,6 +48,7 @@ class SqliteStore final : public Store {
   Status remove_user(std::string_view aor) override;
   Result<User> find_user(std::string_view aor) const override;
   Result<std::vector<User>> list_users() const override;
+  Result<std::int64_t> users_generation() const override;
 
   Status put_binding(const Binding& binding) override;
   Status remove_binding(std::string_view aor, std::string_view contact) override;
@@ -108,6 +109,8 @@ class SqliteStore final : public Store {
   SqliteStore(sqlite::DbHandle db, std::string file);
   // Called first by every write: opens a batch when batching and none is open.
   Status before_write();
+  // The value of one row of the counters table (a missing row is kCorruption).
+  Result<std::int64_t> read_counter(sqlite3_stmt* statement, std::string_view name) const;
 
   std::string file_;
   sqlite::DbHandle db_;                     // destroyed after statements_

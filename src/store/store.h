@@ -52,6 +52,10 @@ class UserStore {
   virtual Result<User> find_user(std::string_view aor) const = 0;
   // All users, ordered by aor.
   virtual Result<std::vector<User>> list_users() const = 0;
+  // A number that changes whenever a user is added, changed or removed, by any process
+  // sharing the store (for SQLite: any connection to the same file, `herald user` included);
+  // a refused call leaves it as it was. Cheap: polled about once a second (UserCache).
+  virtual Result<std::int64_t> users_generation() const = 0;
 
   // Recomputes both HA1s for the user's own realm and stores them: find_user() + update_user().
   Status set_password(std::string_view aor, std::string_view password);

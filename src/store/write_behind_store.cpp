@@ -256,6 +256,8 @@ Result<std::vector<PresenceRule>> WriteBehindStore::load_presence_rules() const 
   return reader_->load_presence_rules();
 }
 
+Result<std::int64_t> WriteBehindStore::users_generation() const { return reader_->users_generation(); }
+
 Result<std::int64_t> WriteBehindStore::presence_rules_generation() const {
   return reader_->presence_rules_generation();
 }

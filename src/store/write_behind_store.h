@@ -49,6 +49,7 @@ class WriteBehindStore final : public Store {
   Status remove_user(std::string_view aor) override;
   Result<User> find_user(std::string_view aor) const override;
   Result<std::vector<User>> list_users() const override;
+  Result<std::int64_t> users_generation() const override;
 
   Status put_binding(const Binding& binding) override;
   Status remove_binding(std::string_view aor, std::string_view contact) override;

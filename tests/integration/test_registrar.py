@@ -149,6 +149,29 @@ class Registrar(unittest.TestCase):
     def tearDownClass(cls):
         assert cls.server.stop() == 0, cls.server.log_text()[-3000:]
 
+    def test_user_changes_take_effect_while_the_server_runs(self):
+        """The server keeps the users it looked up in memory and polls the store's users
+        counter once a second: `herald user passwd` and `del` are seen within that."""
+        def status_with(password):
+            ua = Registration(self.server, "erin", password=password)
+            return status_of(ua.register_with_auth("<sip:erin@127.0.0.1:7300>", 60))
+
+        def eventually(password, wanted):
+            deadline = time.time() + 5
+            while True:
+                got = status_with(password)
+                if got == wanted or time.time() > deadline:
+                    return got
+                time.sleep(0.1)
+
+        self.assertEqual(herald_user(self.server.data_dir, "add", "erin@example.com", "--password", "one").returncode, 0)
+        self.assertEqual(status_with("one"), (200, "OK"))
+        self.assertEqual(herald_user(self.server.data_dir, "passwd", "erin@example.com", "--password", "two").returncode, 0)
+        self.assertEqual(eventually("two", (200, "OK")), (200, "OK"))
+        self.assertEqual(status_with("one"), (401, "Unauthorized"))
+        self.assertEqual(herald_user(self.server.data_dir, "del", "erin@example.com").returncode, 0)
+        self.assertEqual(eventually("two", (401, "Unauthorized")), (401, "Unauthorized"))
+
     def test_challenge_offers_sha256_then_md5(self):
         r = Registration(self.server).register("<sip:alice@127.0.0.1:5999>")
         self.assertEqual(status_of(r), (401, "Unauthorized"))

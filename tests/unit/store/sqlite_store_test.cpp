@@ -421,6 +421,11 @@ TEST_F(SqliteStoreTest, DatabaseAtSchemaVersion1IsMigratedKeepingItsData) {
   EXPECT_EQ(*store->find_user(user.aor), user);
   EXPECT_THAT(*store->load_bindings(), ElementsAre(binding));
   EXPECT_THAT(*store->message_recipients(), IsEmpty());
+  // Migration 5: the users counter and its triggers.
+  Result<std::int64_t> users_before = store->users_generation();
+  ASSERT_TRUE(users_before.ok()) << users_before.status().message();
+  ASSERT_TRUE(store->remove_user(user.aor).ok());
+  EXPECT_NE(*store->users_generation(), *users_before);
   StoredMessage m = stored(*store, message_to_bob("after the migration"));
   EXPECT_THAT(*store->pending_messages(m.recipient), ElementsAre(m));
 }
@@ -533,6 +538,31 @@ TEST_F(SqliteStoreTest, GenerationChangesWhenRulesAreEditedWithPlainSql) {
             SQLITE_OK);  // the CHECK constraint
 }
 
+TEST_F(SqliteStoreTest, UsersGenerationChangesWhenAnotherProcessEditsUsers) {
+  auto server = open_ok();
+  auto command = open_ok();  // as `herald user` would, while the server runs
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(command, nullptr);
+  auto generation = [](const Store& store) {
+    Result<std::int64_t> value = store.users_generation();
+    EXPECT_TRUE(value.ok()) << value.status().message();
+    return value.ok() ? *value : -1;
+  };
+  std::int64_t seen = generation(*server);
+  ASSERT_TRUE(command->add_user(alice()).ok());
+  EXPECT_NE(generation(*server), seen);
+  seen = generation(*server);
+  RawDb raw(file());  // an operator's sqlite3 shell
+  ASSERT_EQ(raw.exec("UPDATE users SET realm = 'other.example'"), SQLITE_OK);
+  EXPECT_NE(generation(*server), seen);
+  seen = generation(*server);
+  ASSERT_EQ(raw.exec("DELETE FROM users"), SQLITE_OK);
+  EXPECT_NE(generation(*server), seen);
+  seen = generation(*server);
+  ASSERT_TRUE(server->put_binding(alice_binding()).ok());  // other tables: no change
+  EXPECT_EQ(generation(*server), seen);
+}
+
 TEST_F(SqliteStoreTest, MissingGenerationRowIsAnErrorNotAZero) {
   auto store = open_ok();
   ASSERT_NE(store, nullptr);
@@ -542,6 +572,10 @@ TEST_F(SqliteStoreTest, MissingGenerationRowIsAnErrorNotAZero) {
   ASSERT_FALSE(generation.ok());
   EXPECT_EQ(generation.status().code(), StatusCode::kCorruption);
   EXPECT_THAT(generation.status().message(), HasSubstr(file().string()));
+  Result<std::int64_t> users = store->users_generation();
+  ASSERT_FALSE(users.ok());
+  EXPECT_EQ(users.status().code(), StatusCode::kCorruption);
+  EXPECT_THAT(users.status().message(), HasSubstr("'users' row"));
 }
 
 TEST_F(SqliteStoreTest, PublicationBodyIsStoredAsABlob) {

@@ -177,6 +177,35 @@ TEST_P(StoreTest, AddedUserIsFoundAndListed) {
   EXPECT_THAT(*all, ElementsAre(alice(), bob()));  // ordered by aor
 }
 
+TEST_P(StoreTest, UsersGenerationChangesWithEveryUserChangeOnly) {
+  auto users_generation = [&] {
+    Result<std::int64_t> value = store_->users_generation();
+    EXPECT_TRUE(value.ok()) << value.status().message();
+    return value.ok() ? *value : -1;
+  };
+  std::int64_t seen = users_generation();
+  EXPECT_EQ(users_generation(), seen);  // reading does not change it
+  ASSERT_TRUE(store_->add_user(alice()).ok());
+  EXPECT_NE(users_generation(), seen);
+  seen = users_generation();
+  ASSERT_TRUE(store_->set_password("sip:alice@example.com", "changed").ok());
+  EXPECT_NE(users_generation(), seen);
+  seen = users_generation();
+  ASSERT_TRUE(store_->remove_user("sip:alice@example.com").ok());
+  EXPECT_NE(users_generation(), seen);
+  seen = users_generation();
+  // Refused calls, reads and other tables leave it alone.
+  EXPECT_TRUE(store_->remove_user("sip:alice@example.com").is_not_found());
+  EXPECT_TRUE(store_->update_user(alice()).is_not_found());
+  ASSERT_TRUE(store_->add_user(bob()).ok());
+  seen = users_generation();
+  EXPECT_EQ(store_->add_user(bob()).code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(store_->find_user("sip:bob@example.com").ok());
+  ASSERT_TRUE(store_->set_presence_rule({"sip:bob@example.com", "example.com", "allow"}).ok());
+  ASSERT_TRUE(store_->put_subscription(subscription("k1")).ok());
+  EXPECT_EQ(users_generation(), seen);
+}
+
 TEST_P(StoreTest, UnknownUserIsNotFound) {
   Result<User> found = store_->find_user("sip:nobody@example.com");
   ASSERT_FALSE(found.ok());
