@@ -375,5 +375,14 @@ TEST_F(RegistrarTest, BindingsSurviveAReloadWithTheirRemainingLifetime) {
 
 TEST(Rfc1123Date, FormatsGmt) { EXPECT_EQ(rfc1123_date(1289690940), "Sat, 13 Nov 2010 23:29:00 GMT"); }
 
+TEST(Rfc1123Date, EachSecondGetsItsOwnText) {
+  // Formatted once per second: a cached text must not outlive its second.
+  EXPECT_EQ(rfc1123_date(1289690940), "Sat, 13 Nov 2010 23:29:00 GMT");
+  EXPECT_EQ(rfc1123_date(1289690941), "Sat, 13 Nov 2010 23:29:01 GMT");
+  EXPECT_EQ(rfc1123_date(1289690941), "Sat, 13 Nov 2010 23:29:01 GMT");
+  EXPECT_EQ(rfc1123_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(rfc1123_date(1289690940), "Sat, 13 Nov 2010 23:29:00 GMT");
+}
+
 }  // namespace
 }  // namespace herald::services::registrar
