@@ -79,9 +79,11 @@ const store::Binding* LocationService::match(std::string_view aor, const sip::Ur
   if (it == aors_.end()) return nullptr;
   const std::size_t key = uri.is_sip() ? key_hash_of(uri) : 0;
   for (const Entry& e : it->second) {
-    if (e.binding.contact == uri.text) return &e.binding;
-    // Equal URIs have equal user, host and port, so equal keys; a key of 0 (not SIP) is compared in full.
+    // Equal URIs (equal texts first of all) have equal user, host and port, so equal keys:
+    // one integer compared per binding of the AOR, not its text. A key of 0 (not SIP, or
+    // not parsed) is compared in full.
     if (e.key_hash != key) continue;
+    if (e.binding.contact == uri.text) return &e.binding;
     auto stored = sip::parse_uri(e.binding.contact);
     if (stored.ok() && sip::uri_equal(stored.value(), uri)) return &e.binding;
   }
