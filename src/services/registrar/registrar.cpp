@@ -154,9 +154,9 @@ std::optional<std::string> Registrar::copy_key(const Message& request) {
 }
 
 std::optional<Message> Registrar::answer_copy(const Message& request, const std::string& key) {
-  if (remembered_.empty()) return std::nullopt;
+  if (remembered_order_.empty()) return std::nullopt;
   forget_expired(location_.now());
-  if (remembered_.count(key) == 0) return std::nullopt;
+  if (segment(key).count(key) == 0) return std::nullopt;
   auto to = request.get<sip::hdr::To>();
   if (!to.ok()) return std::nullopt;
   std::string aor = sip::address_of_record(to->uri);
@@ -171,14 +171,23 @@ std::optional<Message> Registrar::answer_copy(const Message& request, const std:
 void Registrar::forget_expired(std::int64_t now) {
   while (!remembered_order_.empty() &&
          (remembered_order_.front().until <= now || remembered_order_.size() > config_.max_remembered)) {
-    remembered_.erase(remembered_order_.front().key);
+    const std::string& oldest = remembered_order_.front().key;
+    segment(oldest).erase(oldest);
     remembered_order_.pop_front();
   }
 }
 
+std::unordered_set<std::string_view>& Registrar::segment(std::string_view key) {
+  return remembered_[std::hash<std::string_view>{}(key) % kSegments];
+}
+
 void Registrar::remember(std::string key, std::int64_t now) {
-  if (!remembered_.insert(key).second) return;
+  std::unordered_set<std::string_view>& table = segment(key);
+  if (table.count(key) != 0) return;
+  // A deque keeps its elements where they are as it grows and shrinks at its ends: the
+  // table's view of the key stays valid until the key is forgotten.
   remembered_order_.push_back({now + config_.retransmission_window, std::move(key)});
+  table.insert(remembered_order_.back().key);
   forget_expired(now);
 }
 
