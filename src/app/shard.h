@@ -3,6 +3,8 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "app/config.h"
@@ -61,6 +63,8 @@ class Shard final : private sip::transport::MessageHandler,
   // Commits the store's open batch of writes (a write-behind store: hands it over), then
   // sends what waited for the batches already durable.
   void commit();
+  // Reads the listening points actually bound, and the sent-by of each protocol.
+  void note_listening();
   // Lets the users cache forget what `herald user` changed; again every kUsersPoll.
   void poll_users();
   // Whether a send now must wait: for a write it may depend on, or behind one that does.
@@ -109,6 +113,7 @@ class Shard final : private sip::transport::MessageHandler,
   std::vector<Held> held_;                              // sends waiting for their batch
   std::string first_domain_;                            // Via host when listening on 0.0.0.0
   std::vector<sip::transport::ListenPoint> listening_;  // with the ports actually bound
+  std::vector<std::pair<sip::transport::Protocol, std::string>> sent_by_;  // "host:port" per protocol
 };
 
 // The capabilities of this build, advertised by OPTIONS.
