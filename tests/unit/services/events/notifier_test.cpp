@@ -926,6 +926,52 @@ TEST(NotifyRequest, PendingWithoutRemoteTagOrBody) {
   EXPECT_EQ(m.body(), "<doc/>");
 }
 
+TEST(NotifyRequest, ExactTextInItsDialogWithLooseRoutesAndBody) {
+  Subscription s;
+  s.package = "presence";
+  s.event_id = "7";
+  s.call_id = "c@h";
+  s.local_tag = "herald";
+  s.remote_tag = "w1";
+  s.local_uri = "sip:bob@example.com";
+  s.remote_uri = "sip:alice@example.com";
+  s.remote_target = "sip:alice@192.0.2.20:5070";
+  s.route_set = {"sip:p1.example.com;lr", "sip:p2.example.com;lr"};
+  s.content_type = "application/pidf+xml";
+  Body body{"", "<presence/>"};
+  NotifyParts parts;
+  parts.cseq = 4294967295u;
+  parts.state = State::kActive;
+  parts.expires_in = 3600;
+  parts.via_transport = "TCP";
+  parts.via_sent_by = "192.0.2.100:5060";
+  parts.branch = "z9hG4bK-0-1";
+  parts.contact = "<sip:192.0.2.100:5060;transport=tcp>";
+  parts.body = &body;
+  EXPECT_EQ(notify_text(s, parts),
+            "NOTIFY sip:alice@192.0.2.20:5070 SIP/2.0\r\n"
+            "Via: SIP/2.0/TCP 192.0.2.100:5060;branch=z9hG4bK-0-1;rport\r\n"
+            "Route: <sip:p1.example.com;lr>\r\n"
+            "Route: <sip:p2.example.com;lr>\r\n"
+            "Max-Forwards: 70\r\n"
+            "From: <sip:bob@example.com>;tag=herald\r\n"
+            "To: <sip:alice@example.com>;tag=w1\r\n"
+            "Call-ID: c@h\r\n"
+            "CSeq: 4294967295 NOTIFY\r\n"
+            "Contact: <sip:192.0.2.100:5060;transport=tcp>\r\n"
+            "Event: presence;id=7\r\n"
+            "Subscription-State: active;expires=3600\r\n"
+            "Content-Type: application/pidf+xml\r\n"
+            "Content-Length: 11\r\n"
+            "\r\n"
+            "<presence/>");
+  // A strict first route becomes the Request-URI, the remote target the last Route.
+  s.route_set = {"sip:strict.example.com"};
+  const std::string strict = notify_text(s, parts);
+  EXPECT_EQ(strict.substr(0, strict.find("\r\n")), "NOTIFY sip:strict.example.com SIP/2.0");
+  EXPECT_NE(strict.find("Route: <sip:alice@192.0.2.20:5070>\r\nMax-Forwards: 70"), std::string::npos);
+}
+
 TEST(NotifierStrings, StatesAndReasons) {
   EXPECT_EQ(to_string(State::kPending), "pending");
   EXPECT_EQ(to_string(State::kActive), "active");
