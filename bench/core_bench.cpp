@@ -2,7 +2,8 @@
 // layer (a new server transaction from receipt to its final response; a retransmission
 // matched among many live transactions), the location service (a lookup, a contact match),
 // the registrar (a REGISTER refresh and its 200 listing every binding of the AOR) and the
-// NOTIFY a fan-out builds per watcher, and the user lookup of every REGISTER (store or cache). items/s is operations per second on one core.
+// NOTIFY a fan-out builds per watcher, the user lookup of every REGISTER (store or cache) and
+// the store's write of a new binding. items/s is operations per second on one core.
 //
 //   scripts/bench.sh                                   (Release build, 5 repetitions, medians)
 //   build/release/bench/core_bench --benchmark_filter=Registrar
@@ -242,6 +243,7 @@ void BM_UserLookup(benchmark::State& state) {
     store::Binding b;
     b.aor = "sip:u1@example.com";
     b.contact = "sip:u1@192.0.2.10:5060";
+    b.id = 1;
     b.call_id = "bench";
     b.expires_at = kNow + 3600;
     std::vector<std::string> aors;
@@ -261,6 +263,47 @@ void BM_UserLookup(benchmark::State& state) {
   std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_UserLookup)->Arg(0)->Arg(1);
+
+// ---- the store's writes
+
+// New bindings written to SQLite as the store's writer thread writes them (one new contact
+// for one of 1,000 AORs each, committed 100 at a time; the commits are timed). range(0): 1
+// gives them increasing ids, as the location service does, so each is appended to the
+// table; 0 spreads the ids over the table, which is where the (aor, contact) key of schemas
+// 4 and 5 put a new binding: the gap is what schema 6 saved per REGISTER.
+void BM_BindingWrite(benchmark::State& state) {
+  const bool appended = state.range(0) != 0;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("herald-bench-bindings-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    auto store = store::SqliteStore::open(dir);
+    if (!store.ok() || !(*store)->batch_writes([] {})) {
+      state.SkipWithError("cannot open the store");
+      return;
+    }
+    std::vector<std::string> aors;
+    for (int u = 0; u < 1000; ++u) aors.push_back("sip:u" + std::to_string(u) + "@example.com");
+    store::Binding b;
+    b.call_id = "a84b4c76e66710@pc33.example.com";
+    b.expires_at = kNow + 3600;
+    b.received = "udp:192.0.2.10:5060";
+    b.updated_at = kNow;
+    std::uint64_t n = 0;
+    for (auto _ : state) {
+      ++n;
+      b.aor = aors[(n * 7919) % aors.size()];
+      b.contact = "sip:c" + std::to_string(n) + "@192.0.2.10:5060";
+      // An odd multiplier permutes the integers modulo 2^40: unique ids, in no order.
+      b.id = static_cast<std::int64_t>(appended ? n : ((n * 0x9E3779B97F4A7C15ULL) & ((1ULL << 40) - 1)) + 1);
+      if (!(*store)->put_binding(b).ok()) state.SkipWithError("a write failed");
+      if (n % 100 == 0 && !(*store)->commit_batch().ok()) state.SkipWithError("a commit failed");
+    }
+    state.SetItemsProcessed(state.iterations());
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_BindingWrite)->Arg(0)->Arg(1);
 
 // ---- the NOTIFY of a fan-out
 

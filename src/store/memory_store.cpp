@@ -47,24 +47,18 @@ Result<std::vector<User>> MemoryStore::list_users() const {
 
 Status MemoryStore::put_binding(const Binding& binding) {
   if (Status valid = validate_binding(binding); !valid.ok()) return valid;
-  bindings_.insert_or_assign({binding.aor, binding.contact}, binding);
+  bindings_.insert_or_assign(binding.id, binding);
   return Status{};
 }
 
-Status MemoryStore::remove_binding(std::string_view aor, std::string_view contact) {
-  if (bindings_.erase({std::string(aor), std::string(contact)}) == 0) {
-    return Status::not_found("no binding of " + std::string(aor) + " to " + std::string(contact));
-  }
+Status MemoryStore::remove_binding(std::int64_t id) {
+  if (bindings_.erase(id) == 0) return Status::not_found("no binding with id " + std::to_string(id));
   return Status{};
 }
 
 Result<std::size_t> MemoryStore::remove_bindings(std::string_view aor) {
-  auto first = bindings_.lower_bound({std::string(aor), std::string()});
-  auto last = first;
-  while (last != bindings_.end() && last->first.first == aor) ++last;
-  auto count = static_cast<std::size_t>(std::distance(first, last));
-  bindings_.erase(first, last);
-  return count;
+  return static_cast<std::size_t>(
+      std::erase_if(bindings_, [aor](const auto& entry) { return entry.second.aor == aor; }));
 }
 
 Result<std::vector<Binding>> MemoryStore::load_bindings() const {

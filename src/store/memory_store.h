@@ -22,7 +22,7 @@ class MemoryStore final : public Store {
   Result<std::int64_t> users_generation() const override;
 
   Status put_binding(const Binding& binding) override;
-  Status remove_binding(std::string_view aor, std::string_view contact) override;
+  Status remove_binding(std::int64_t id) override;
   Result<std::size_t> remove_bindings(std::string_view aor) override;
   Result<std::vector<Binding>> load_bindings() const override;
   Result<std::size_t> remove_expired(std::int64_t now) override;
@@ -51,7 +51,7 @@ class MemoryStore final : public Store {
 
  private:
   std::map<std::string, User, std::less<>> users_;                          // by aor
-  std::map<std::pair<std::string, std::string>, Binding> bindings_;         // by (aor, contact)
+  std::map<std::int64_t, Binding> bindings_;                                // by id
   std::map<std::pair<std::string, std::int64_t>, StoredMessage> messages_;  // by (recipient, id)
   std::map<std::int64_t, std::string> recipient_of_;  // by id: the key into messages_
   std::int64_t last_message_id_ = 0;                  // never decreases, so ids are never reused

@@ -11,7 +11,7 @@ namespace herald::store::sqlite {
 namespace {
 
 // Migration i (1-based) takes user_version i-1 to i. Append only; never edit a released one.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     // 1: users and registrar bindings. Path URIs are joined by '\n' (a URI holds no LF).
     R"sql(
 CREATE TABLE users (
@@ -149,6 +149,30 @@ END;
 CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN
   UPDATE counters SET value = value + 1 WHERE name = 'users';
 END;
+)sql",
+    // 6: bindings keyed by an id their writer chooses, increasing (BindingStore), with no
+    // other index: a new binding is appended to the table's last page instead of a page of
+    // its AOR, so a commit of many REGISTERs writes and later checkpoints a few pages, not
+    // one page each. The bindings read at start-up are numbered in (aor, contact) order.
+    R"sql(
+CREATE TABLE bindings_v6 (
+  id         INTEGER PRIMARY KEY,
+  aor        TEXT NOT NULL,
+  contact    TEXT NOT NULL,
+  call_id    TEXT NOT NULL,
+  cseq       INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  q          INTEGER NOT NULL,
+  path       TEXT NOT NULL,
+  instance   TEXT NOT NULL,
+  received   TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+INSERT INTO bindings_v6 (aor, contact, call_id, cseq, expires_at, q, path, instance, received, updated_at)
+  SELECT aor, contact, call_id, cseq, expires_at, q, path, instance, received, updated_at FROM bindings
+  ORDER BY aor, contact;
+DROP TABLE bindings;
+ALTER TABLE bindings_v6 RENAME TO bindings;
 )sql",
 };
 

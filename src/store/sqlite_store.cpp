@@ -61,16 +61,16 @@ struct SqliteStore::Statements {
         {&list_users, "SELECT aor, realm, ha1_md5, ha1_sha256 FROM users ORDER BY aor"},
         {&put_binding,
          "INSERT INTO bindings (aor, contact, call_id, cseq, expires_at, q, path, instance, "
-         "received, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-         "ON CONFLICT (aor, contact) DO UPDATE SET call_id = excluded.call_id, "
-         "cseq = excluded.cseq, expires_at = excluded.expires_at, q = excluded.q, "
-         "path = excluded.path, instance = excluded.instance, received = excluded.received, "
-         "updated_at = excluded.updated_at"},
-        {&remove_binding, "DELETE FROM bindings WHERE aor = ?1 AND contact = ?2"},
+         "received, updated_at, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+         "ON CONFLICT (id) DO UPDATE SET aor = excluded.aor, contact = excluded.contact, "
+         "call_id = excluded.call_id, cseq = excluded.cseq, expires_at = excluded.expires_at, "
+         "q = excluded.q, path = excluded.path, instance = excluded.instance, "
+         "received = excluded.received, updated_at = excluded.updated_at"},
+        {&remove_binding, "DELETE FROM bindings WHERE id = ?1"},
         {&remove_bindings, "DELETE FROM bindings WHERE aor = ?1"},
         {&load_bindings,
          "SELECT aor, contact, call_id, cseq, expires_at, q, path, instance, received, "
-         "updated_at FROM bindings ORDER BY aor, contact"},
+         "updated_at, id FROM bindings ORDER BY id"},
         {&remove_expired, "DELETE FROM bindings WHERE expires_at <= ?1"},
         {&store_message,
          "INSERT INTO messages (recipient, from_header, to_header, content_type, body, "
@@ -402,19 +402,18 @@ Status SqliteStore::put_binding(const Binding& binding) {
       .bind(7, path)
       .bind(8, binding.instance)
       .bind(9, binding.received)
-      .bind(10, binding.updated_at);
+      .bind(10, binding.updated_at)
+      .bind(11, binding.id);
   return use.run().status();
 }
 
-Status SqliteStore::remove_binding(std::string_view aor, std::string_view contact) {
+Status SqliteStore::remove_binding(std::int64_t id) {
   if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_binding.get(), file_);
-  use.bind(1, aor).bind(2, contact);
+  use.bind(1, id);
   Result<std::size_t> changed = use.run();
   if (!changed.ok()) return changed.status();
-  if (*changed == 0) {
-    return Status::not_found("no binding of " + std::string(aor) + " to " + std::string(contact));
-  }
+  if (*changed == 0) return Status::not_found("no binding with id " + std::to_string(id));
   return Status{};
 }
 
@@ -441,6 +440,7 @@ Result<std::vector<Binding>> SqliteStore::load_bindings() const {
     b.instance = use.column_text(7);
     b.received = use.column_text(8);
     b.updated_at = use.column_int(9);
+    b.id = use.column_int(10);
   }
   if (!row.ok()) return row.status();
   return bindings;

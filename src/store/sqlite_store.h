@@ -51,7 +51,7 @@ class SqliteStore final : public Store {
   Result<std::int64_t> users_generation() const override;
 
   Status put_binding(const Binding& binding) override;
-  Status remove_binding(std::string_view aor, std::string_view contact) override;
+  Status remove_binding(std::int64_t id) override;
   Result<std::size_t> remove_bindings(std::string_view aor) override;
   Result<std::vector<Binding>> load_bindings() const override;
   Result<std::size_t> remove_expired(std::int64_t now) override;

@@ -17,6 +17,10 @@ Status UserStore::set_password(std::string_view aor, std::string_view password) 
 
 Status validate_binding(const Binding& binding) {
   if (binding.aor.empty()) return Status::invalid_argument("binding has an empty AOR");
+  if (binding.id <= 0) {
+    return Status::invalid_argument("binding of " + binding.aor + " has id " + std::to_string(binding.id) +
+                                    ", not a positive one");
+  }
   if (binding.contact.empty()) {
     return Status::invalid_argument("binding of " + binding.aor + " has an empty contact");
   }

@@ -61,8 +61,8 @@ class UserStore {
   Status set_password(std::string_view aor, std::string_view password);
 };
 
-// One contact of an address-of-record (RFC 3261 §10, RFC 5626 outbound, RFC 3327 Path),
-// keyed by (aor, contact).
+// One contact of an address-of-record (RFC 3261 §10, RFC 5626 outbound, RFC 3327 Path).
+// (aor, contact) is unique among the bindings; the store keys them by id.
 struct Binding {
   std::string aor;                // "sip:alice@example.com"
   std::string contact;            // the Contact URI as registered
@@ -74,23 +74,32 @@ struct Binding {
   std::string instance;           // +sip.instance, may be empty
   std::string received;           // source of the REGISTER, "udp:192.0.2.1:5060" (NAT)
   std::int64_t updated_at = 0;    // unix seconds of the last write
+  std::int64_t id = 0;            // the store's key (> 0), chosen by the writer (see BindingStore)
 
   friend bool operator==(const Binding&, const Binding&) = default;
 };
 
 // Registrar bindings. The registrar keeps them in memory and writes each change through.
+//
+// They are stored by id, in the order of their ids, and the writer (the location service)
+// chooses the ids: a new binding gets a higher one than any stored, and keeps it when it is
+// refreshed. A new binding is then written at the end of the table, where the bindings
+// written just before it are, instead of on a page of its AOR anywhere in the file: a
+// commit of a few hundred REGISTERs writes a few pages, not one page each. The writer also
+// keeps (aor, contact) unique; the store does not check it.
 class BindingStore {
  public:
   virtual ~BindingStore() = default;
 
-  // Inserts, or replaces the binding with the same (aor, contact).
-  // kInvalidArgument if aor or contact is empty or a path element is empty or holds '\n'.
+  // Inserts, or replaces the binding with the same id. kInvalidArgument if the id is not
+  // positive, aor or contact is empty, or a path element is empty or holds '\n'.
   virtual Status put_binding(const Binding& binding) = 0;
-  // kNotFound if there is no such binding.
-  virtual Status remove_binding(std::string_view aor, std::string_view contact) = 0;
-  // Removes every binding of aor; returns how many there were (0 is not an error).
+  // kNotFound if there is no binding with this id.
+  virtual Status remove_binding(std::int64_t id) = 0;
+  // Removes every binding of aor; returns how many there were (0 is not an error). Reads
+  // every binding (there is no index by AOR): for `herald user remove`, not for requests.
   virtual Result<std::size_t> remove_bindings(std::string_view aor) = 0;
-  // Every stored binding, expired or not, ordered by (aor, contact): for startup.
+  // Every stored binding, expired or not, ordered by id: for startup.
   virtual Result<std::vector<Binding>> load_bindings() const = 0;
   // Removes the bindings with expires_at <= now; returns how many.
   virtual Result<std::size_t> remove_expired(std::int64_t now) = 0;

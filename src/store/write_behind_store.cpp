@@ -156,10 +156,8 @@ Status WriteBehindStore::put_binding(const Binding& binding) {
   return write([binding](Store& s) { return s.put_binding(binding); });
 }
 
-Status WriteBehindStore::remove_binding(std::string_view aor, std::string_view contact) {
-  return write([aor = std::string(aor), contact = std::string(contact)](Store& s) {
-    return s.remove_binding(aor, contact);
-  });
+Status WriteBehindStore::remove_binding(std::int64_t id) {
+  return write([id](Store& s) { return s.remove_binding(id); });
 }
 
 Result<std::size_t> WriteBehindStore::remove_bindings(std::string_view aor) {

@@ -34,6 +34,7 @@ std::size_t LocationService::load() {
   std::int64_t now = now_();
   std::size_t kept = 0;
   for (store::Binding& b : all.value()) {
+    next_id_ = std::max(next_id_, b.id + 1);  // expired ones too: removed after the loop
     if (b.expires_at <= now) continue;
     std::vector<Entry>& entries = aors_[b.aor];
     entries.push_back({std::move(b), {}});
@@ -170,11 +171,13 @@ store::Status LocationService::put(store::Binding binding) {
   auto it = std::find_if(entries.begin(), entries.end(),
                          [&](const Entry& e) { return e.binding.contact == binding.contact; });
   if (it == entries.end()) {
+    binding.id = next_id_++;
     entries.push_back({std::move(binding), {}});
     it = entries.end() - 1;
     ++count_;
     index(*it);
   } else {
+    binding.id = it->binding.id;
     it->binding = std::move(binding);
   }
   arm(*it);
@@ -185,7 +188,6 @@ store::Status LocationService::put(store::Binding binding) {
 }
 
 store::Status LocationService::remove(std::string_view aor, std::string_view contact) {
-  bool removed = false;
   auto found = aors_.find(aor);
   if (found != aors_.end()) {
     std::vector<Entry>& entries = found->second;
@@ -194,31 +196,29 @@ store::Status LocationService::remove(std::string_view aor, std::string_view con
     if (it != entries.end()) {
       timers_.cancel(it->expiry);
       unindex(*it);
+      store::Status status = store_ ? store_->remove_binding(it->binding.id) : store::Status{};
       entries.erase(it);
-      removed = true;
       --count_;
       if (entries.empty()) aors_.erase(found);
+      notify(std::string(aor), false);
+      return status;
     }
   }
-  store::Status status = store_ ? store_->remove_binding(aor, contact) : store::Status{};
-  if (removed) notify(std::string(aor), false);
-  return status;
+  return store::Status::not_found("no binding of " + std::string(aor) + " to " + std::string(contact));
 }
 
 store::Status LocationService::remove_all(std::string_view aor) {
+  store::Status status;
   auto found = aors_.find(aor);
   if (found != aors_.end()) {
     for (Entry& e : found->second) {
       timers_.cancel(e.expiry);
       unindex(e);
+      store::Status removed = store_ ? store_->remove_binding(e.binding.id) : store::Status{};
+      if (status.ok()) status = removed;  // the first failure is the one reported
     }
     count_ -= found->second.size();
     aors_.erase(found);
-  }
-  store::Status status;
-  if (store_ != nullptr) {
-    auto removed = store_->remove_bindings(aor);
-    if (!removed.ok()) status = removed.status();
   }
   notify(std::string(aor), false);
   return status;

@@ -66,8 +66,12 @@ class LocationService {
 
   // Adds or replaces the binding (aor, contact) and (re)arms its expiry. Returns the store's
   // status (the memory copy is updated either way; a failed write is logged by the caller).
+  // binding.id is ignored: a new binding gets the next id, a refreshed one keeps its own.
   store::Status put(store::Binding binding);
+  // kNotFound, and the store is not asked, when `aor` has no binding to `contact`: the
+  // memory copy holds every stored binding that has not expired.
   store::Status remove(std::string_view aor, std::string_view contact);
+  // Removes each binding of `aor` from the store by its id (written behind, like a put).
   store::Status remove_all(std::string_view aor);
 
   std::size_t binding_count() const { return count_; }
@@ -96,6 +100,9 @@ class LocationService {
   Clock now_;
   std::unordered_map<std::string, std::vector<Entry>, KeyHash, std::equal_to<>> aors_;
   std::size_t count_ = 0;
+  // The id of the next new binding: above every stored one, so new bindings are appended to
+  // the store's table (BindingStore). One LocationService writes to a store.
+  std::int64_t next_id_ = 1;
   // Hash of contact_key() of each contact → its AOR (the key string in aors_, stable while
   // the AOR has bindings). Keys may collide and AORs share contacts: find_by_contact()
   // checks each candidate.

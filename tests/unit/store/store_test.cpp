@@ -23,8 +23,11 @@ using ::testing::IsEmpty;
 User alice() { return *make_user("sip:alice@example.com", "example.com", "secret"); }
 User bob() { return *make_user("sip:bob@example.com", "example.com", "hunter2"); }
 
+// Each binding gets the next id, as the location service gives them.
 Binding binding(std::string aor, std::string contact, std::int64_t expires_at = 2000) {
+  static std::int64_t last_id = 0;
   Binding b;
+  b.id = ++last_id;
   b.aor = std::move(aor);
   b.contact = std::move(contact);
   b.call_id = "a84b4c76e66710@pc33.example.com";
@@ -284,10 +287,11 @@ TEST_P(StoreTest, PathRoundTripsInOrder) {
   EXPECT_THAT(bindings(), ElementsAre(none, one, three));
 }
 
-TEST_P(StoreTest, PutBindingReplacesTheSameAorAndContact) {
+TEST_P(StoreTest, PutBindingReplacesTheBindingWithTheSameId) {
   Binding first = binding("sip:alice@example.com", "sip:alice@192.0.2.4");
   ASSERT_TRUE(store_->put_binding(first).ok());
   Binding refreshed = first;
+  refreshed.contact = "sip:alice@192.0.2.4;transport=tcp";  // the id is the key, not the text
   refreshed.cseq = first.cseq + 1;
   refreshed.expires_at = 5000;
   refreshed.path = {"<sip:edge.example.com;lr>"};
@@ -296,23 +300,23 @@ TEST_P(StoreTest, PutBindingReplacesTheSameAorAndContact) {
   EXPECT_THAT(bindings(), ElementsAre(refreshed));
 }
 
-TEST_P(StoreTest, BindingsAreLoadedOrderedByAorThenContact) {
+TEST_P(StoreTest, BindingsAreLoadedInTheOrderOfTheirIds) {
   Binding b2 = binding("sip:bob@example.com", "sip:bob@192.0.2.9");
   Binding a2 = binding("sip:alice@example.com", "sip:alice@192.0.2.5");
   Binding a1 = binding("sip:alice@example.com", "sip:alice@192.0.2.4");
-  for (const Binding& b : {b2, a2, a1}) ASSERT_TRUE(store_->put_binding(b).ok());
-  EXPECT_THAT(bindings(), ElementsAre(a1, a2, b2));
+  for (const Binding& b : {a1, b2, a2}) ASSERT_TRUE(store_->put_binding(b).ok());
+  EXPECT_THAT(bindings(), ElementsAre(b2, a2, a1));
 }
 
-TEST_P(StoreTest, RemoveBindingRemovesOnlyThatContact) {
+TEST_P(StoreTest, RemoveBindingRemovesOnlyTheBindingWithThatId) {
   Binding a1 = binding("sip:alice@example.com", "sip:alice@192.0.2.4");
   Binding a2 = binding("sip:alice@example.com", "sip:alice@192.0.2.5");
   ASSERT_TRUE(store_->put_binding(a1).ok());
   ASSERT_TRUE(store_->put_binding(a2).ok());
-  EXPECT_TRUE(store_->remove_binding(a1.aor, a1.contact).ok());
+  EXPECT_TRUE(store_->remove_binding(a1.id).ok());
   EXPECT_THAT(bindings(), ElementsAre(a2));
-  expect_absent(store_->remove_binding(a1.aor, a1.contact));
-  expect_absent(store_->remove_binding("sip:bob@example.com", a2.contact));
+  expect_absent(store_->remove_binding(a1.id));
+  expect_absent(store_->remove_binding(a2.id + 1000));
 }
 
 TEST_P(StoreTest, RemoveBindingsRemovesEveryContactOfTheAorOnly) {
@@ -324,7 +328,7 @@ TEST_P(StoreTest, RemoveBindingsRemovesEveryContactOfTheAorOnly) {
   Result<std::size_t> removed = store_->remove_bindings("sip:alice@example.com");
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 2u);
-  EXPECT_THAT(bindings(), ElementsAre(prefix, b1));
+  EXPECT_THAT(bindings(), ElementsAre(b1, prefix));
   removed = store_->remove_bindings("sip:alice@example.com");
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, 0u);
@@ -349,7 +353,11 @@ TEST_P(StoreTest, InvalidBindingsAreRefused) {
   empty_path.path = {"<sip:p1.example.com;lr>", ""};
   Binding lf_path = binding("sip:alice@example.com", "sip:a@192.0.2.4");
   lf_path.path = {"<sip:p1\n.example.com;lr>"};
-  for (const Binding& b : {no_aor, no_contact, empty_path, lf_path}) {
+  Binding no_id = binding("sip:alice@example.com", "sip:a@192.0.2.4");
+  no_id.id = 0;
+  Binding negative_id = binding("sip:alice@example.com", "sip:a@192.0.2.4");
+  negative_id.id = -5;
+  for (const Binding& b : {no_aor, no_contact, empty_path, lf_path, no_id, negative_id}) {
     EXPECT_EQ(store_->put_binding(b).code(), StatusCode::kInvalidArgument);
   }
   EXPECT_THAT(bindings(), IsEmpty());

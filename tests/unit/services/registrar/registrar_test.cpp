@@ -373,6 +373,52 @@ TEST_F(RegistrarTest, BindingsSurviveAReloadWithTheirRemainingLifetime) {
   EXPECT_EQ(reloaded.lookup("sip:alice@example.com")[0].expires_at - unix_now(), 200);
 }
 
+// The store keys bindings by id (store::BindingStore): each new binding gets the next one,
+// a refresh keeps its binding's, and a removal names it.
+std::map<std::string, std::int64_t> stored_ids(const store::MemoryStore& store) {
+  std::map<std::string, std::int64_t> ids;
+  const auto loaded = store.load_bindings();
+  for (const store::Binding& b : loaded.value()) ids[b.contact] = b.id;
+  return ids;
+}
+
+TEST_F(RegistrarTest, NewBindingsGetIncreasingIdsAndARefreshKeepsItsOwn) {
+  send(reg("Contact: <sip:a@h1>\r\nContact: <sip:a@h2>\r\n"));
+  send(reg("Contact: <sip:b@h3>\r\n", "", "c2", 1, "sip:bob@example.com"));
+  EXPECT_EQ(stored_ids(store_), (std::map<std::string, std::int64_t>{{"sip:a@h1", 1}, {"sip:a@h2", 2}, {"sip:b@h3", 3}}));
+  send(reg("Contact: <sip:a@h1>;expires=900\r\n", "", "c1", 2));
+  EXPECT_EQ(stored_ids(store_), (std::map<std::string, std::int64_t>{{"sip:a@h1", 1}, {"sip:a@h2", 2}, {"sip:b@h3", 3}}));
+  EXPECT_EQ(location_.find("sip:alice@example.com", "sip:a@h1")->id, 1);
+}
+
+TEST_F(RegistrarTest, RemovalsReachTheStoreByIdAndStarLeavesOtherAorsAlone) {
+  send(reg("Contact: <sip:a@h1>\r\nContact: <sip:a@h2>\r\nContact: <sip:a@h3>\r\n"));
+  send(reg("Contact: <sip:b@h4>\r\n", "", "c2", 1, "sip:bob@example.com"));
+  send(reg("Contact: <sip:a@h2>;expires=0\r\n", "", "c1", 2));
+  EXPECT_EQ(stored_ids(store_), (std::map<std::string, std::int64_t>{{"sip:a@h1", 1}, {"sip:a@h3", 3}, {"sip:b@h4", 4}}));
+  send(reg("Contact: *\r\n", "Expires: 0\r\n", "c1", 3));
+  EXPECT_EQ(stored_ids(store_), (std::map<std::string, std::int64_t>{{"sip:b@h4", 4}}));
+  // Removing a contact the AOR does not have is not found, and the store is not asked.
+  EXPECT_TRUE(location_.remove("sip:alice@example.com", "sip:a@h1").is_not_found());
+  EXPECT_TRUE(location_.remove("sip:bob@example.com", "sip:a@h1").is_not_found());
+  EXPECT_EQ(stored_ids(store_).size(), 1u);
+}
+
+TEST_F(RegistrarTest, AfterAReloadNewIdsAreAboveEveryStoredOneExpiredOnesIncluded) {
+  send(reg("Contact: <sip:a@h1>;expires=300\r\n"));
+  store::Binding expired = store_.load_bindings().value()[0];
+  expired.contact = "sip:a@gone";
+  expired.expires_at = unix_now() - 1;
+  expired.id = 40;
+  ASSERT_TRUE(store_.put_binding(expired).ok());
+  LocationService reloaded(timers_, &store_, [this] { return unix_now(); });
+  EXPECT_EQ(reloaded.load(), 1u);
+  store::Binding fresh = reloaded.lookup("sip:alice@example.com")[0];
+  fresh.contact = "sip:a@h2";
+  ASSERT_TRUE(reloaded.put(fresh).ok());
+  EXPECT_EQ(stored_ids(store_), (std::map<std::string, std::int64_t>{{"sip:a@h1", 1}, {"sip:a@h2", 41}}));
+}
+
 TEST(Rfc1123Date, FormatsGmt) { EXPECT_EQ(rfc1123_date(1289690940), "Sat, 13 Nov 2010 23:29:00 GMT"); }
 
 TEST(Rfc1123Date, EachSecondGetsItsOwnText) {
