@@ -7,6 +7,11 @@
 #include <chrono>
 
 namespace herald::services::registrar {
+namespace {
+
+std::size_t text_hash(std::string_view text) { return std::hash<std::string_view>{}(text); }
+
+}  // namespace
 
 LocationService::LocationService(sip::txn::TimerService& timers, store::BindingStore* store, Clock now)
     : timers_(timers), store_(store), now_(std::move(now)) {}
@@ -37,7 +42,8 @@ std::size_t LocationService::load() {
     next_id_ = std::max(next_id_, b.id + 1);  // expired ones too: removed after the loop
     if (b.expires_at <= now) continue;
     std::vector<Entry>& entries = aors_[b.aor];
-    entries.push_back({std::move(b), {}});
+    const std::size_t contact_hash = text_hash(b.contact);
+    entries.push_back({std::move(b), {}, 0, contact_hash});
     arm(entries.back());
     index(entries.back());
     ++count_;
@@ -74,6 +80,13 @@ namespace {
 std::size_t key_hash_of(const sip::Uri& uri) { return std::hash<std::string>{}(contact_key(uri)); }
 
 }  // namespace
+
+std::vector<LocationService::Entry>::iterator LocationService::find_contact(std::vector<Entry>& entries,
+                                                                             std::string_view contact,
+                                                                             std::size_t hash) {
+  return std::find_if(entries.begin(), entries.end(),
+                      [&](const Entry& e) { return e.contact_hash == hash && e.binding.contact == contact; });
+}
 
 const store::Binding* LocationService::match(std::string_view aor, const sip::Uri& uri) const {
   auto it = aors_.find(aor);
@@ -142,8 +155,9 @@ const store::Binding* LocationService::find_by_contact(const sip::Uri& uri) cons
 const store::Binding* LocationService::find(std::string_view aor, std::string_view contact) const {
   auto it = aors_.find(aor);
   if (it == aors_.end()) return nullptr;
+  const std::size_t hash = text_hash(contact);
   for (const Entry& e : it->second) {
-    if (e.binding.contact == contact) return &e.binding;
+    if (e.contact_hash == hash && e.binding.contact == contact) return &e.binding;
   }
   return nullptr;
 }
@@ -168,11 +182,11 @@ void LocationService::expire(const std::string& aor, const std::string& contact)
 store::Status LocationService::put(store::Binding binding) {
   binding.updated_at = now_();
   std::vector<Entry>& entries = aors_[binding.aor];
-  auto it = std::find_if(entries.begin(), entries.end(),
-                         [&](const Entry& e) { return e.binding.contact == binding.contact; });
+  const std::size_t contact_hash = text_hash(binding.contact);
+  auto it = find_contact(entries, binding.contact, contact_hash);
   if (it == entries.end()) {
     binding.id = next_id_++;
-    entries.push_back({std::move(binding), {}});
+    entries.push_back({std::move(binding), {}, 0, contact_hash});
     it = entries.end() - 1;
     ++count_;
     index(*it);
@@ -191,8 +205,7 @@ store::Status LocationService::remove(std::string_view aor, std::string_view con
   auto found = aors_.find(aor);
   if (found != aors_.end()) {
     std::vector<Entry>& entries = found->second;
-    auto it = std::find_if(entries.begin(), entries.end(),
-                           [&](const Entry& e) { return e.binding.contact == contact; });
+    auto it = find_contact(entries, contact, text_hash(contact));
     if (it != entries.end()) {
       timers_.cancel(it->expiry);
       unindex(*it);

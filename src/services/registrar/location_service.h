@@ -82,13 +82,18 @@ class LocationService {
   struct Entry {
     store::Binding binding;
     sip::txn::TimerId expiry;
-    std::size_t key_hash = 0;  // hash of contact_key() of the contact, 0 if not a SIP URI
+    std::size_t key_hash = 0;      // hash of contact_key() of the contact, 0 if not a SIP URI
+    std::size_t contact_hash = 0;  // hash of the contact's text: compared before the text
   };
   // Lets aors_ be searched with a string_view, without building a string.
   struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // The entry whose contact text is `contact` (`hash` its text_hash), or entries.end(). An
+  // AOR may have a hundred contacts that share a long prefix: one integer is compared each.
+  static std::vector<Entry>::iterator find_contact(std::vector<Entry>& entries, std::string_view contact,
+                                                   std::size_t hash);
   void arm(Entry& entry);
   void expire(const std::string& aor, const std::string& contact);
   void index(Entry& entry);

@@ -30,14 +30,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// Appends the decimal digits of n (the registrar's hot path writes one per Contact).
-void append_number(std::string& out, std::int64_t n) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-  static_cast<void>(ec);  // 24 digits hold every int64
-  out.append(digits, end);
-}
-
 // Whether the REGISTER says Supported: path (RFC 3327 §5.3: the 200 then echoes Path).
 bool supports_path(const Message& request) {
   bool with_path = false;
@@ -110,25 +102,44 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
   std::vector<std::string> path;
   // Every current binding, in no particular order (§10.3 step 8), as one Contact header
   // (§7.3.1: a comma-separated list is the same as one header per value). An AOR with many
-  // devices is answered with one copy of the list, not a header and a copy per binding.
-  std::string value;
-  value.reserve(location_.count(aor) * 64);
+  // devices is answered with one copy of the list, not a header and a copy per binding,
+  // written in place in the response: its pieces are copied once.
+  // Beyond the contact and instance texts: ", <" ">;expires=" 20 digits ";q=1.000" and
+  // ";+sip.instance=\"" "\"", rounded up.
+  constexpr std::size_t kRoomPerBinding = 64;
+  std::size_t room = 0;
   location_.for_each(aor, [&](const store::Binding& b) {
-    if (!value.empty()) value.append(", ");
-    value.append("<").append(b.contact).append(">;expires=");
-    append_number(value, std::max<std::int64_t>(b.expires_at - now, 0));
-    if (b.q >= 0) {  // thousandths: "0.5" is written "0.500"
-      value.append(";q=");
-      append_number(value, b.q / 1000);
-      value.push_back('.');
-      const int frac = b.q % 1000;
-      value.push_back(static_cast<char>('0' + frac / 100));
-      value.push_back(static_cast<char>('0' + frac / 10 % 10));
-      value.push_back(static_cast<char>('0' + frac % 10));
-    }
-    if (!b.instance.empty()) value.append(";+sip.instance=\"").append(b.instance).append("\"");
+    room += kRoomPerBinding + b.contact.size() + b.instance.size();
   });
-  if (!value.empty()) r.append(HeaderId::kContact, value);
+  if (room > 0) {
+    r.append_written(HeaderId::kContact, room, [&](char* const begin) {
+      char* at = begin;
+      const auto put = [&at](std::string_view text) { at = std::copy(text.begin(), text.end(), at); };
+      location_.for_each(aor, [&](const store::Binding& b) {
+        if (at != begin) put(", ");
+        put("<");
+        put(b.contact);
+        put(">;expires=");
+        at = std::to_chars(at, at + 20, std::max<std::int64_t>(b.expires_at - now, 0)).ptr;
+        if (b.q >= 0) {  // thousandths: "0.5" is written "0.500"
+          const int q = std::min(b.q, 1000);
+          put(";q=");
+          *at++ = static_cast<char>('0' + q / 1000);
+          *at++ = '.';
+          const int frac = q % 1000;
+          *at++ = static_cast<char>('0' + frac / 100);
+          *at++ = static_cast<char>('0' + frac / 10 % 10);
+          *at++ = static_cast<char>('0' + frac % 10);
+        }
+        if (!b.instance.empty()) {
+          put(";+sip.instance=\"");
+          put(b.instance);
+          put("\"");
+        }
+      });
+      return at;
+    });
+  }
   if (with_path) {
     request.for_each<sip::hdr::Path>([&](const sip::NameAddr& p) {
       path.emplace_back(fmt::format("<{}>", p.uri.text));

@@ -16,15 +16,23 @@ constexpr std::size_t kLargestBlock = std::size_t{16} * 1024;
 
 std::string_view Message::keep(std::string_view text) {
   if (text.empty()) return {};  // an empty value needs no storage
-  if (owned_.empty() || owned_.back()->capacity - owned_.back()->used < text.size()) {
+  char* at = room(text.size());
+  std::copy(text.begin(), text.end(), at);
+  return take(at, at + text.size());
+}
+
+char* Message::room(std::size_t size) {
+  if (owned_.empty() || owned_.back()->capacity - owned_.back()->used < size) {
     const std::size_t grown = owned_.empty() ? kFirstBlock : std::min(owned_.back()->capacity * 2, kLargestBlock);
-    owned_.push_back(std::make_shared<TextBlock>(std::max(grown, text.size())));
+    owned_.push_back(std::make_shared<TextBlock>(std::max(grown, size)));
   }
   TextBlock& block = *owned_.back();
-  char* at = block.data.get() + block.used;
-  std::copy(text.begin(), text.end(), at);
-  block.used += text.size();
-  return {at, text.size()};
+  return block.data.get() + block.used;
+}
+
+std::string_view Message::take(char* begin, char* end) {
+  owned_.back()->used += static_cast<std::size_t>(end - begin);
+  return {begin, static_cast<std::size_t>(end - begin)};
 }
 
 Message Message::request(std::string_view method, std::string_view request_uri) {

@@ -145,6 +145,15 @@ class Message {
   void set_status(int status_code, std::string_view reason);
   void append(HeaderId id, std::string_view value);
   void append(std::string_view name, std::string_view value);
+  // Appends a header whose value `write(char* out)` writes in place and returns the end of:
+  // at most `max_size` chars. A long value built in pieces (a 200's Contact list) is then
+  // written once, into the message's own storage, not into a string append() copies.
+  template <typename Write>
+  void append_written(HeaderId id, std::size_t max_size, Write&& write) {
+    char* begin = room(max_size);
+    char* end = write(begin);
+    headers_.push_back({id, header_info(id).name, take(begin, end)});
+  }
   // Inserts before the first line of this header, or at the top when there is none (Via,
   // Record-Route, Route are written this way).
   void prepend(HeaderId id, std::string_view value);
@@ -178,6 +187,10 @@ class Message {
 
   // Copies `text` into storage shared by this message and its copies; returns a view of it.
   std::string_view keep(std::string_view text);
+  // Room for `size` chars at the end of that storage, which take() then keeps: [begin, end)
+  // of it were written. Nothing else may be kept in between.
+  char* room(std::size_t size);
+  std::string_view take(char* begin, char* end);
 
   std::shared_ptr<const std::string> buffer_;       // the bytes as received
   std::vector<std::shared_ptr<TextBlock>> owned_;   // text added by edits; the last one is filled

@@ -342,6 +342,31 @@ TEST_F(RegistrarTest, The200WritesExpiresQAndInstanceOfEachBinding) {
                        "<sip:a@three>;expires=1800;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\""}));
 }
 
+// The Contact list is written in place in the 200 (room reserved per binding): 150 bindings,
+// each with the longest q and an instance, are all listed, each with its own values.
+TEST_F(RegistrarTest, The200ListsEveryBindingOfALargeAor) {
+  for (int i = 0; i < 150; ++i) {
+    send(reg("Contact: <sip:alice-" + std::to_string(i) + "@192.0.2.7:5062;transport=udp>;q=0.125;expires=" +
+                 std::to_string(600 + i) + ";+sip.instance=\"<urn:uuid:" + std::to_string(i) + ">\"\r\n",
+             "", "c1", i + 1));
+  }
+  Message r = send(reg(""));
+  ASSERT_EQ(r.status_code(), 200);
+  std::map<std::string, std::uint32_t> expected;
+  for (int i = 0; i < 150; ++i) {
+    expected["sip:alice-" + std::to_string(i) + "@192.0.2.7:5062;transport=udp"] = static_cast<std::uint32_t>(600 + i);
+  }
+  EXPECT_EQ(contacts_of(r), expected);
+  auto reparsed = sip::parse_message(sip::serialize(r));
+  ASSERT_TRUE(reparsed.ok());
+  std::size_t with_q_and_instance = 0;
+  reparsed->for_each<sip::hdr::Contact>([&](const sip::ContactValue& c) {
+    with_q_and_instance += c.q() == 125 && c.address.params.find("+sip.instance").has_value() ? 1 : 0;
+    return true;
+  });
+  EXPECT_EQ(with_q_and_instance, 150u);
+}
+
 TEST_F(RegistrarTest, PathIsStoredAndReturnedWhenSupported) {
   Message r = send(reg("Contact: <sip:a@h>\r\n", "Path: <sip:edge.example.net;lr>\r\nSupported: path\r\n"));
   EXPECT_EQ(r.find(HeaderId::kPath)->value, "<sip:edge.example.net;lr>");

@@ -172,6 +172,36 @@ TEST(Message, CopiesShareTextSafely) {
   EXPECT_EQ(copy.find("X-Added")->value, "value");
 }
 
+// A value written in place takes what was written, not the room asked for: the next edit
+// follows it in the same block, a copy sharing the block appends after it, and a value
+// larger than any block gets a block of its own.
+TEST(Message, AppendWrittenKeepsWhatWasWritten) {
+  const Message request = parse(kRegister);
+  Message m = make_response(request, 200, "OK", "a6c85cf");
+  const Message copy = m;
+  const auto write = [](std::string_view text) {
+    return [text](char* out) { return std::copy(text.begin(), text.end(), out); };
+  };
+  m.append_written(HeaderId::kContact, 100, write("<sip:a@192.0.2.1>;expires=60"));
+  m.append(HeaderId::kDate, "Sat, 13 Nov 2010 23:29:00 GMT");
+  Message other = copy;
+  other.append("X-Copy", "after");
+  m.append_written(HeaderId::kContact, 10, write(""));
+  const std::string large(40000, 'c');
+  m.append_written(HeaderId::kContact, large.size(), write(large));
+  m.append("X-After", "small");
+  std::vector<std::string_view> contacts;
+  for (const HeaderField& f : m.headers()) {
+    if (f.id == HeaderId::kContact) contacts.push_back(f.value);
+  }
+  EXPECT_EQ(contacts, (std::vector<std::string_view>{"<sip:a@192.0.2.1>;expires=60", "", large}));
+  EXPECT_EQ(m.find(HeaderId::kDate)->value, "Sat, 13 Nov 2010 23:29:00 GMT");
+  EXPECT_EQ(m.find("X-After")->value, "small");
+  EXPECT_EQ(other.find("X-Copy")->value, "after");
+  EXPECT_FALSE(other.has(HeaderId::kContact));
+  Message again = parse(serialize(m));
+  EXPECT_EQ(again.find(HeaderId::kContact)->value, "<sip:a@192.0.2.1>;expires=60");
+}
 
 // Edits go into shared blocks that only grow at their end: a response and its request, and
 // two copies edited in turn, append to the same block, and every view stays what it was,
