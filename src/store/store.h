@@ -97,7 +97,7 @@ class BindingStore {
   // kNotFound if there is no binding with this id.
   virtual Status remove_binding(std::int64_t id) = 0;
   // Removes every binding of aor; returns how many there were (0 is not an error). Reads
-  // every binding (there is no index by AOR): for `herald user remove`, not for requests.
+  // every binding (there is no index by AOR): for `herald user del`, not for requests.
   virtual Result<std::size_t> remove_bindings(std::string_view aor) = 0;
   // Every stored binding, expired or not, ordered by id: for startup.
   virtual Result<std::vector<Binding>> load_bindings() const = 0;
