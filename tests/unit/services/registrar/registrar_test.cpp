@@ -423,7 +423,7 @@ TEST_F(RegistrarTest, RemovalsReachTheStoreByIdAndStarLeavesOtherAorsAlone) {
   EXPECT_EQ(stored_ids(store_), (std::map<std::string, std::int64_t>{{"sip:a@h1", 1}, {"sip:a@h3", 3}, {"sip:b@h4", 4}}));
   send(reg("Contact: *\r\n", "Expires: 0\r\n", "c1", 3));
   EXPECT_EQ(stored_ids(store_), (std::map<std::string, std::int64_t>{{"sip:b@h4", 4}}));
-  // Removing a contact the AOR does not have is not found, and the store is not asked.
+  // Removing a contact the AOR does not have is not found and changes nothing stored.
   EXPECT_TRUE(location_.remove("sip:alice@example.com", "sip:a@h1").is_not_found());
   EXPECT_TRUE(location_.remove("sip:bob@example.com", "sip:a@h1").is_not_found());
   EXPECT_EQ(stored_ids(store_).size(), 1u);
