@@ -22,7 +22,9 @@ a SIPp UAC relayed to a second SIPp instance registered as the recipient, auth o
 subscribe (SUBSCRIBE, 200, NOTIFY answered, un-SUBSCRIBE, 200, final NOTIFY answered),
 publish (PUBLISH with PIDF, refresh, removal), fanout (--watchers SIPp watchers subscribed
 to one presentity, then --publishes PUBLISHes sent back to back, every NOTIFY answered:
-watchers x PUBLISHes per second until every watcher has the last state, and the NOTIFYs sent),
+watchers x PUBLISHes per second until every watcher has the last state, and the NOTIFYs sent;
+its SIPp ceiling is the NOTIFYs per second those watchers answer from a SIPp UAS that sends
+them every update in a row),
 memory (bytes per binding and per subscription: --memory-count REGISTERs, then as many held
 SUBSCRIBEs, each into a fresh server over one TCP connection, memory before and after).
 
@@ -226,13 +228,13 @@ class SippUas(Server):
     """A SIPp UAS (the ceiling's target, or the MESSAGE recipient)."""
     name = "SIPp UAS"
 
-    def __init__(self, scenario, work, port=None):
+    def __init__(self, scenario, work, port=None, extra=()):
         super().__init__()
         self.port = port or free_port_both()
         self.tcp_port = self.port
         self.proc = subprocess.Popen(["sipp", "-sf", os.path.join(SIPP_DIR, scenario), "-i", "127.0.0.1", "-p",
                                       str(self.port), "-nostdin", "-max_recv_loops", "10000",
-                                      "-max_sched_loops", "10000", "-buff_size", str(4 << 20)],
+                                      "-max_sched_loops", "10000", "-buff_size", str(4 << 20), *extra],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work,
                                      start_new_session=True)
         time.sleep(0.4)
@@ -465,17 +467,9 @@ def fanout_once(server, args, work, watchers, publishes):
     """Watchers subscribe (SIPp, one process), then `publishes` PUBLISHes back to back over
     TCP; returns (NOTIFYs answered, watchers told, failed, seconds from the first PUBLISH to
     the last watcher told, [PUBLISH response times ms])."""
-    sub_rate = min(1000, watchers)
-    proc = subprocess.Popen(["sipp", "-sf", os.path.join(SIPP_DIR, "fanout_series_watcher_uac.xml"), "-r",
-                             str(sub_rate), "-m", str(watchers), "-l", str(watchers + 100), "-i", "127.0.0.1",
-                             "-p", "0", "-nostdin", "-timeout", "300s", "-max_recv_loops", "10000",
-                             "-max_sched_loops", "10000", "-buff_size", str(8 << 20), "-s", "p", "-set",
-                             "domain", DOMAIN, "-set", "watcher", "w", "-set", "expires", "3600",
-                             f"127.0.0.1:{server.port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work,
-                            start_new_session=True)
+    proc = fanout_watchers(server.port, work, watchers)
     try:
-        time.sleep(watchers / sub_rate + 3)
+        time.sleep(watchers / fanout_subscribe_rate(watchers) + 3)
         agent = UA(argparse.Namespace(host="127.0.0.1", port=server.tcp_port), "p", DOMAIN, transport="tcp")
         times = []
         etag = None
@@ -506,6 +500,30 @@ def fanout_once(server, args, work, watchers, publishes):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
+    notifies, told, failed = fanout_counts(out, watchers)
+    return (notifies, told, failed, elapsed, times, cpu)
+
+
+def fanout_subscribe_rate(watchers):
+    return min(1000, watchers)
+
+
+def fanout_watchers(port, work, watchers):
+    """The fan-out's watchers: one SIPp UAC subscribing `watchers` calls to p, each answering
+    every NOTIFY until the final state."""
+    return subprocess.Popen(["sipp", "-sf", os.path.join(SIPP_DIR, "fanout_series_watcher_uac.xml"), "-r",
+                             str(fanout_subscribe_rate(watchers)), "-m", str(watchers), "-l", str(watchers + 100),
+                             "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "300s", "-max_recv_loops",
+                             "10000", "-max_sched_loops", "10000", "-buff_size", str(8 << 20), "-s", "p", "-set",
+                             "domain", DOMAIN, "-set", "watcher", "w", "-set", "expires", "3600",
+                             f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work,
+                            start_new_session=True)
+
+
+def fanout_counts(out, watchers):
+    """(NOTIFYs answered after each subscription's first, watchers told the final state,
+    failed) from the watchers' final screen."""
     ok = re.search(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", out)
     bad = re.search(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", out)
     # the screen's per-message counters: the NOTIFY lines of the scenario (first NOTIFY and the loop)
@@ -515,17 +533,55 @@ def fanout_once(server, args, work, watchers, publishes):
     told = int(ok.group(1)) if ok else 0
     failed = int(bad.group(1)) if bad else watchers
     # the subscription's first NOTIFY came before the series
-    return (max(notifies - watchers, 0), told, failed, elapsed, times, cpu)
+    return (max(notifies - watchers, 0), told, failed)
+
+
+def fanout_ceiling_once(work, watchers, publishes):
+    """The same watchers against a SIPp UAS (ceiling_fanout_uas.xml) that sends each of them
+    `publishes` NOTIFYs in a row, from one instant on, without composing or merging anything:
+    (NOTIFYs answered after the first, watchers told, failed, seconds from the first watcher's
+    series start to the last one's end by the UAS's clock)."""
+    log_file = os.path.join(work, f"ceiling-fanout-{time.time_ns()}.log")
+    started_ms = 400  # the UAS's start below
+    lead_ms = started_ms + int(1000 * watchers / fanout_subscribe_rate(watchers)) + 2000
+    uas = SippUas("ceiling_fanout_uas.xml", work,
+                  extra=("-set", "series", str(publishes), "-set", "lead", str(lead_ms), "-trace_logs",
+                         "-log_file", log_file))
+    try:
+        proc = fanout_watchers(uas.port, work, watchers)
+        try:
+            out, _ = proc.communicate(timeout=300)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+    finally:
+        uas.stop()
+    notifies, told, failed = fanout_counts(out, watchers)
+    with open(log_file) as f:
+        text = f.read()
+    starts = [int(x) for x in re.findall(r"^start (\d+)", text, re.M)]
+    ends = [int(x) for x in re.findall(r"^end (\d+)", text, re.M)]
+    elapsed = (max(ends) - min(starts)) / 1000 if starts and ends else 0
+    return (notifies, told, failed, elapsed)
 
 
 def run_fanout(args, env):
     work = env["work"]
     title = f"fan-out: {args.watchers} watchers x {args.publishes} PUBLISHes"
     log(f"{title}:")
-    result = {"title": title, "ceiling_note": "no SIPp UAS for this scenario (it measures the notifier)"}
+    result = {"title": title, "ceiling_note": "not measured (--no-ceiling)"}
     best = {}
     mem = {"Herald": (0, 0), "Kamailio": (0, 0)}
+    ceiling = None
     for rnd in range(args.fanout_rounds):
+        if not args.no_ceiling:
+            notifies, told, failed, elapsed = fanout_ceiling_once(work, args.watchers, args.publishes)
+            rate = int(notifies / elapsed) if elapsed else 0
+            log(f"  fanout SIPp UAS  round {rnd + 1}: {notifies} NOTIFYs answered after the first, {told} watchers "
+                f"told the final state, {failed} failed, in {elapsed:.2f} s: {rate} NOTIFY/s")
+            if failed == 0 and told == args.watchers and (ceiling is None or rate > ceiling[0]):
+                ceiling = (rate, notifies, elapsed)
         for side in ("Herald", "Kamailio"):
             server = (Herald(args.herald, env["herald_template"], work, False) if side == "Herald"
                       else Kamailio(env["kam_db"], work, False))
@@ -548,7 +604,12 @@ def run_fanout(args, env):
         result[side.lower()] = best[side][0] if side in best else None
         result[side.lower() + "_detail"] = best[side][1] if side in best else None
         result[side.lower() + "_mem"] = mem[side]
+    # SIPp's own ceiling is in NOTIFY/s (every update one NOTIFY); the rate ceiling column,
+    # in updates/s, stays empty, and the report sets Herald's NOTIFY/s against it
     result["ceiling"] = None
+    result["notify_ceiling"] = ceiling
+    if ceiling is None and not args.no_ceiling:
+        result["ceiling_note"] = "SIPp UAS run failed"
     return result
 
 
@@ -645,6 +706,10 @@ def write_report(results, args, mach, started):
         ratio = f"{h[0] / k[0]:.2f}" if h and k and k[0] else "-"
         ceil = rate(c) if c else (r.get("ceiling_note") or "not found")
         hc = f"{h[0] / c[0]:.2f}" if h and c and c[0] else "-"
+        nc, hd = r.get("notify_ceiling"), r.get("herald_detail")
+        if nc:  # the fan-out: SIPp's NOTIFY/s against Herald's NOTIFYs sent per second
+            ceil = f"{nc[0]} NOTIFY/s"
+            hc = f"{hd[0] / hd[3] / nc[0]:.2f} (NOTIFY/s)" if hd and hd[3] and nc[0] else "-"
         hcpu = h[5] if h and len(h) > 5 else None
         kcpu = k[5] if k and len(k) > 5 else None
         per_core = f"{kcpu / hcpu:.2f}" if hcpu and kcpu else "-"
@@ -693,7 +758,12 @@ def write_report(results, args, mach, started):
              "sent back to back over TCP, each after the previous 200; every NOTIFY answered). A notifier "
              "that merges states while a NOTIFY is outstanding (Herald: one outstanding per subscription, "
              "newest state wins, as RFC 6665 allows) sends fewer NOTIFYs: the NOTIFYs actually sent are "
-             "below. p50 / p99 there are the PUBLISH response times. Best of the rounds per side.",
+             "below. p50 / p99 there are the PUBLISH response times. Best of the rounds per side. "
+             "Its SIPp ceiling is in NOTIFY/s: the same watchers against a SIPp UAS "
+             "(`bench/sipp/ceiling_fanout_uas.xml`) that, from one instant on, sends each of them as many "
+             "NOTIFYs in a row as there are PUBLISHes, each after the 200 of the one before, composing "
+             "and merging nothing (the series timed by that UAS's clock); Herald / ceiling sets "
+             "Herald's NOTIFYs sent per second against it.",
              "- REGISTER (auth off) uses register_uac.xml as bench/sipp_bench.py does: every call adds a new "
              "contact for one of 1,000 users, so bindings accumulate over the steps on both servers and each "
              "200 lists all of the AOR's contacts; a later step meets more state than an earlier one. "
@@ -730,6 +800,10 @@ def write_report(results, args, mach, started):
                 lines.append(f"- fan-out, {side} (best round): {d[0]} NOTIFYs answered after the first PUBLISH "
                              f"({int(d[0] / d[3]) if d[3] else 0} NOTIFY/s), {d[1]} watchers told the final state, "
                              f"{d[2]} failed, {d[3]:.2f} s from the first PUBLISH to the last watcher told.")
+        nc = r.get("notify_ceiling")
+        if nc:
+            lines.append(f"- fan-out, SIPp UAS (best round): {nc[1]} NOTIFYs answered after the first "
+                         f"({nc[0]} NOTIFY/s) in {nc[2]:.2f} s.")
         lines.append("")
     if any(r.get("kind") != "memory" for r in results.values()):
         lines.append(f"Chart: `{os.path.basename(base)}.png`.")
