@@ -370,6 +370,15 @@ void TransactionLayer::execute(ClientTransaction& txn, const Actions& actions) {
         break;  // server actions; never emitted by a client machine
     }
   }
+  // A non-INVITE transaction with its final response only absorbs retransmissions of it until
+  // Timer K (T4, 5 s over UDP) ends it: it sends nothing and reports nothing any more, so its
+  // copy of the request and its callbacks go now. A fan-out keeps a NOTIFY's transaction for
+  // those 5 s, 175,000 of them at 35,000 NOTIFYs a second.
+  const auto* non_invite = std::get_if<ClientNonInviteMachine>(&txn.machine);
+  if (non_invite != nullptr && non_invite->state() == ClientNonInviteMachine::State::kCompleted) {
+    txn.request = Message();
+    txn.callbacks = ClientCallbacks();
+  }
 }
 
 void TransactionLayer::send_response(ServerTransaction& txn, const Message& response) {

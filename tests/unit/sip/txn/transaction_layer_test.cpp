@@ -522,6 +522,32 @@ TEST_F(TransactionLayerTest, ClientNonInviteRetransmitsUntilResponse) {
   EXPECT_TRUE(service_.empty());
 }
 
+// Completed until Timer K, the transaction only absorbs copies of its final response: what it
+// held for sending and reporting (the request, the callbacks) is let go with the final.
+TEST_F(TransactionLayerTest, ClientNonInviteLetsGoOfItsCallbacksWithTheFinalResponse) {
+  const Message options = request("OPTIONS", layer_.new_branch());
+  auto token = std::make_shared<int>(0);
+  std::vector<int> responses;
+  layer_.send_request(options, udp_destination(),
+                      {[&responses, token](const Message& r) { responses.push_back(r.status_code()); },
+                       [token] { FAIL(); }, [token](const boost::system::error_code&) { FAIL(); }});
+  EXPECT_EQ(token.use_count(), 4);
+  layer_.receive(on_wire(make_response(options, 100, "")), udp_source());
+  EXPECT_EQ(token.use_count(), 4);  // still proceeding: it may retransmit and time out
+  layer_.receive(on_wire(make_response(options, 200, "", "t")), udp_source());
+  EXPECT_EQ(responses, (std::vector<int>{100, 200}));
+  EXPECT_EQ(layer_.client_transactions(), 1u);  // completed, until Timer K
+  EXPECT_EQ(token.use_count(), 1);
+  layer_.receive(on_wire(make_response(options, 200, "", "t")), udp_source());  // absorbed
+  advance(seconds(1));
+  EXPECT_EQ(responses, (std::vector<int>{100, 200}));
+  EXPECT_EQ(sender_.times_of("OPTIONS"), at({0}));
+  EXPECT_TRUE(tu_.strays.empty());
+  advance(seconds(5));
+  EXPECT_EQ(layer_.client_transactions(), 0u);
+  EXPECT_TRUE(service_.empty());
+}
+
 TEST_F(TransactionLayerTest, ClientNonInviteTimesOutOnTimerF) {
   int timeouts = 0;
   layer_.send_request(request("OPTIONS", layer_.new_branch()), udp_destination(),
@@ -536,6 +562,8 @@ TEST_F(TransactionLayerTest, ClientNonInviteTimesOutOnTimerF) {
   EXPECT_TRUE(service_.empty());
 }
 
+// An INVITE's transaction keeps its request after a non-2xx final: each copy of that final is
+// acknowledged from it.
 TEST_F(TransactionLayerTest, ClientInviteAcksEachNonTwoHundredFinalAndDeliversItOnce) {
   std::string text = request_text("INVITE", layer_.new_branch());
   text.insert(text.find("To:"), "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\n");
