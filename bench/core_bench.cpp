@@ -2,8 +2,9 @@
 // layer (a new server transaction from receipt to its final response; a retransmission
 // matched among many live transactions), the location service (a lookup, a contact match),
 // the registrar (a REGISTER refresh and its 200 listing every binding of the AOR) and the
-// NOTIFY a fan-out builds per watcher, the user lookup of every REGISTER (store or cache) and
-// the store's write of a new binding. items/s is operations per second on one core.
+// NOTIFY a fan-out builds per watcher, the user lookup of every REGISTER (store or cache),
+// the store's write of a new binding and the digest nonce every challenge makes and every
+// credential's check verifies. items/s is operations per second on one core.
 //
 //   scripts/bench.sh                                   (Release build, 5 repetitions, medians)
 //   build/release/bench/core_bench --benchmark_filter=Registrar
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "services/auth/nonce.h"
 #include "services/events/notify_request.h"
 #include "services/registrar/location_service.h"
 #include "services/registrar/registrar.h"
@@ -348,6 +350,27 @@ void BM_NotifyBuild(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_NotifyBuild);
+
+// ---- digest nonces: one made per 401, one checked per REGISTER with credentials
+
+void BM_NonceMake(benchmark::State& state) {
+  const services::auth::NonceFactory nonces([] { return kNow; });
+  for (auto _ : state) benchmark::DoNotOptimize(nonces.make("example.com"));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_NonceMake);
+
+void BM_NonceCheck(benchmark::State& state) {
+  const services::auth::NonceFactory nonces([] { return kNow; });
+  const std::string nonce = nonces.make("example.com");
+  for (auto _ : state) {
+    if (nonces.check(nonce, "example.com") != services::auth::NonceStatus::kValid) {
+      state.SkipWithError("the nonce does not check");
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_NonceCheck);
 
 }  // namespace
 }  // namespace herald

@@ -3,16 +3,18 @@
 // Stateless digest nonces (RFC 7616 §3.3 leaves the format to the server):
 //
 //   nonce = base64url( timestamp (8 bytes, big-endian unix seconds)
-//                      || random (8 bytes)
-//                      || HMAC-SHA256(secret, timestamp || random || realm)[0..16) )
+//                      || unique (8 bytes: a counter from a random start)
+//                      || HMAC-SHA256(secret, timestamp || unique || realm)[0..16) )
 //
 // 43 characters, no padding, nothing that needs quoting. The server keeps no state per
 // nonce: check() recomputes the MAC, which binds the nonce to its realm and its time of
 // issue. Replay within the lifetime is stopped by NonceCounts (nonce_counts.h).
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +50,9 @@ class NonceFactory {
   // one is accepted by the others (a client's next request may land elsewhere). Keep it
   // out of logs. Nonce counts are not shared (see nonce_counts.h).
   NonceFactory(std::string secret, Clock clock, std::int64_t lifetime = kDefaultLifetime);
+  ~NonceFactory();
+  NonceFactory(const NonceFactory&) = delete;
+  NonceFactory& operator=(const NonceFactory&) = delete;
 
   // A new nonce for `realm`, dated now.
   std::string make(std::string_view realm) const;
@@ -68,9 +73,13 @@ class NonceFactory {
   // so one factory may be shared by shards if its clock may be called from all of them.
 
  private:
+  class Mac;
+
   std::string secret_;
   Clock clock_;
   std::int64_t lifetime_;
+  mutable std::atomic<std::uint64_t> next_;  // the unique part of the next nonce
+  std::unique_ptr<const Mac> mac_;           // HMAC-SHA256 keyed with secret_
 };
 
 }  // namespace herald::services::auth
