@@ -1,6 +1,7 @@
 #include "services/auth/authenticator.h"
 
 #include <algorithm>
+#include <array>
 
 #include <openssl/crypto.h>
 
@@ -147,17 +148,22 @@ Verdict Authenticator::verify(const sip::Message& request, std::string_view real
   }
   const sip::AuthValue& a = *chosen;
 
-  // Syntax and what we offered.
-  auto username = a.param("username");
-  auto nonce = a.param("nonce");
-  auto uri = a.param("uri");
-  auto client_response = a.param("response");
+  // Syntax and what we offered. The parameters are found in one pass over the list.
+  enum Param : std::uint8_t { kUsername, kNonce, kUri, kResponse, kAlgorithm, kQop, kNc, kCnonce, kCount };
+  static constexpr std::array<std::string_view, kCount> kNames = {"username", "nonce",  "uri", "response",
+                                                                  "algorithm", "qop", "nc",  "cnonce"};
+  std::array<std::optional<std::string_view>, kCount> found;
+  a.find_params(kNames, found);
+  const auto& username = found[kUsername];
+  const auto& nonce = found[kNonce];
+  const auto& uri = found[kUri];
+  const auto& client_response = found[kResponse];
   if (!username) return verdict(Outcome::kMalformed, "missing digest username");
   if (!nonce || nonce->empty()) return verdict(Outcome::kMalformed, "missing digest nonce");
   if (!uri || uri->empty()) return verdict(Outcome::kMalformed, "missing digest uri");
   if (!client_response) return verdict(Outcome::kMalformed, "missing digest response");
   Algorithm alg = Algorithm::kMd5;  // RFC 7616 §3.4: absent means MD5
-  if (auto name = a.param("algorithm")) {
+  if (const auto& name = found[kAlgorithm]) {
     auto offered = parse_algorithm(*name);
     if (!offered) return verdict(Outcome::kUnsupportedAlgorithm, "digest algorithm not offered");
     alg = *offered;
@@ -165,13 +171,13 @@ Verdict Authenticator::verify(const sip::Message& request, std::string_view real
   if (std::find(algorithms_.begin(), algorithms_.end(), alg) == algorithms_.end()) {
     return verdict(Outcome::kUnsupportedAlgorithm, "digest algorithm not offered");
   }
-  auto qop = a.param("qop");
+  const auto& qop = found[kQop];
   if (!qop) return verdict(Outcome::kMalformed, "digest qop required");
   if (!iequals(*qop, "auth")) return verdict(Outcome::kMalformed, "digest qop not auth");
-  auto nc_text = a.param("nc");
+  const auto& nc_text = found[kNc];
   std::optional<std::uint32_t> nc = nc_text ? parse_nc(*nc_text) : std::nullopt;
   if (!nc) return verdict(Outcome::kMalformed, "bad digest nc");
-  auto cnonce = a.param("cnonce");
+  const auto& cnonce = found[kCnonce];
   if (!cnonce || cnonce->empty()) return verdict(Outcome::kMalformed, "missing digest cnonce");
   std::string got = lower_hex(*client_response, hex_length(alg));
   if (got.empty()) return verdict(Outcome::kMalformed, "bad digest response");

@@ -318,16 +318,27 @@ Parsed<MediaType> parse_media_range(std::string_view s) { return parse_media(s, 
 
 std::optional<std::string_view> AuthValue::param(std::string_view name) const {
   std::optional<std::string_view> found;
+  find_params(std::span<const std::string_view>(&name, 1), std::span<std::optional<std::string_view>>(&found, 1));
+  return found;
+}
+
+void AuthValue::find_params(std::span<const std::string_view> names,
+                            std::span<std::optional<std::string_view>> out) const {
+  std::size_t missing = names.size();
+  for (auto& value : out) value.reset();
   grammar::for_each_list_element(params, [&](std::string_view element) {
     std::size_t eq = element.find('=');
     if (eq == std::string_view::npos) return true;
-    if (iequals(grammar::trim(element.substr(0, eq)), name)) {
-      found = unquote(grammar::trim(element.substr(eq + 1)));
-      return false;
+    const std::string_view name = grammar::trim(element.substr(0, eq));
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (!out[i] && iequals(name, names[i])) {
+        out[i] = unquote(grammar::trim(element.substr(eq + 1)));
+        --missing;
+        break;
+      }
     }
-    return true;
+    return missing != 0;
   });
-  return found;
 }
 
 Parsed<AuthValue> parse_auth(std::string_view s) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "sip/msg/header_table.h"
@@ -98,6 +99,9 @@ struct AuthValue {
   std::string_view params;  // comma-separated name=value list, as written
   // The value of auth-param `name` (quotes removed, escapes kept); nullopt when absent.
   std::optional<std::string_view> param(std::string_view name) const;
+  // The values of several auth-params in one pass over the list: out[i] is param(names[i])
+  // (the first occurrence of the name). `out` has as many elements as `names`.
+  void find_params(std::span<const std::string_view> names, std::span<std::optional<std::string_view>> out) const;
 };
 
 // Retry-After (RFC 3261 §20.33).

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+
 namespace herald::sip {
 namespace {
 
@@ -138,6 +140,24 @@ TEST(Auth, DigestParams) {
   EXPECT_TRUE(parse_auth("Digest username=\"open").malformed());
   EXPECT_TRUE(parse_auth("Digest =x").malformed());
   EXPECT_TRUE(parse_auth("NoOneKnowsThisScheme opaque-data=here").ok());
+}
+
+// Several parameters found in one pass give what param() gives for each: names matched
+// without regard to case, the first of a repeated name, commas inside quotes kept, absent
+// ones nullopt (also when `out` held values before).
+TEST(Auth, FindParamsInOnePassAgreesWithParam) {
+  auto a = parse_auth(
+      R"(Digest Username="alice", realm="example.com", nonce="a,b", uri="sip:example.com", nonce="second", qop=auth)");
+  ASSERT_TRUE(a.ok()) << a.why();
+  const std::array<std::string_view, 5> names = {"qop", "username", "nonce", "cnonce", "realm"};
+  std::array<std::optional<std::string_view>, 5> out = {"stale", "stale", "stale", "stale", "stale"};
+  a->find_params(names, out);
+  EXPECT_EQ(out[0], "auth");
+  EXPECT_EQ(out[1], "alice");
+  EXPECT_EQ(out[2], "a,b");
+  EXPECT_FALSE(out[3].has_value());
+  EXPECT_EQ(out[4], "example.com");
+  for (std::size_t i = 0; i < names.size(); ++i) EXPECT_EQ(out[i], a->param(names[i])) << names[i];
 }
 
 TEST(Scalars, LimitsAndSaturation) {
