@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -112,7 +111,7 @@ class NonceFactory::Mac {
     OPENSSL_cleanse(pad.data(), pad.size());
   }
 
-  // The first kMacSize bytes of HMAC-SHA256(secret, raw's timestamp and random || realm).
+  // The first kMacSize bytes of HMAC-SHA256(secret, raw's timestamp and unique part || realm).
   // Thread-safe: the keyed states are only read (copied into a scratch context per thread).
   void sign(const Raw& raw, std::string_view realm, unsigned char* out /* kMacSize */) const {
     thread_local const Context scratch;
