@@ -63,10 +63,11 @@ void ServerCore::send(sip::txn::ServerTransactionId id, const Message& request, 
   layer_->respond(id, response);
 }
 
-bool ServerCore::on_stateless_request(const Message& request, const sip::transport::Source& source) {
+bool ServerCore::on_stateless_request(const Message& request, std::string_view server_key,
+                                      const sip::transport::Source& source) {
   if (request.method() != Method::kRegister || registrar_ == nullptr) return false;
   if (source.protocol != sip::transport::Protocol::kUdp) return false;  // reliable: nothing is kept anyway
-  const std::optional<std::string> key = registrar::Registrar::copy_key(request);
+  const std::optional<std::string> key = registrar::Registrar::copy_key(request, server_key);
   if (!key) return false;
   // Every answer to a REGISTER is made within this call (the registrar and the
   // authenticator answer at once).

@@ -69,7 +69,8 @@ class ServerCore final : public sip::txn::TransactionUser {
   // is authenticated (the original used up its nonce count); a copy of one that was
   // refused is judged again (a 401 is a fresh challenge each time; one whose credentials
   // were refused for another reason is challenged, its nonce count being spent).
-  bool on_stateless_request(const sip::Message& request, const sip::transport::Source& source) override;
+  bool on_stateless_request(const sip::Message& request, std::string_view key,
+                            const sip::transport::Source& source) override;
   void on_ack(const sip::Message& ack, const sip::transport::Source& source) override;
   void on_stray_response(const sip::Message& response, const sip::transport::Source& source) override;
 

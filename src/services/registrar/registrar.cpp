@@ -157,14 +157,22 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
 }
 
 std::optional<std::string> Registrar::copy_key(const Message& request) {
+  auto key = sip::txn::server_key(request);
+  if (!key) return std::nullopt;
+  return copy_key(request, *key);
+}
+
+std::optional<std::string> Registrar::copy_key(const Message& request, std::string_view server_key) {
   // What names the registration is in it too, so that knowing a branch does not make
   // another AOR's bindings readable.
-  auto key = sip::txn::server_key(request);
   const sip::HeaderField* call_id = request.find(HeaderId::kCallId);
   const sip::HeaderField* cseq = request.find(HeaderId::kCSeq);
   const sip::HeaderField* to = request.find(HeaderId::kTo);
-  if (!key || call_id == nullptr || cseq == nullptr || to == nullptr) return std::nullopt;
-  for (std::string_view part : {call_id->value, cseq->value, to->value}) key->append(1, '\n').append(part);
+  if (call_id == nullptr || cseq == nullptr || to == nullptr) return std::nullopt;
+  std::string key;
+  key.reserve(server_key.size() + call_id->value.size() + cseq->value.size() + to->value.size() + 3);
+  key.append(server_key);
+  for (std::string_view part : {call_id->value, cseq->value, to->value}) key.append(1, '\n').append(part);
   return key;
 }
 

@@ -55,6 +55,8 @@ class Registrar {
   // What a copy of `request` has in common with it: its transaction key (§17.2.3: branch,
   // sent-by, method), Call-ID, CSeq and To. nullopt when it cannot be keyed.
   static std::optional<std::string> copy_key(const sip::Message& request);
+  // The same, from the request's server_key() computed already (the transaction layer's).
+  static std::optional<std::string> copy_key(const sip::Message& request, std::string_view server_key);
   // For a copy (same copy_key()) of a stateless REGISTER accepted within the window: its
   // answer, 200 with the bindings as they are now (nothing changes); nullopt for any other
   // request. A server asks before it authenticates the copy, whose nonce count the original

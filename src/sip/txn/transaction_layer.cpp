@@ -204,7 +204,7 @@ void TransactionLayer::receive_request(const Message& request, const transport::
     execute(*txn, std::visit([](auto& m) { return m.on_request(); }, txn->machine));
     return;
   }
-  if (user_.on_stateless_request(request, source)) return;
+  if (user_.on_stateless_request(request, *key, source)) return;
   start_server(request, source, std::move(*key));
 }
 

@@ -60,9 +60,11 @@ class TransactionUser {
   // that answers it without a transaction (RFC 3261 §8.2.7: a stateless UAS) does so within
   // this call, through TransactionLayer::send_stateless(), and returns true; it must then
   // answer a retransmission as it answered the original. False (the default): a server
-  // transaction is created and on_request follows.
-  virtual bool on_stateless_request(const Message& request, const transport::Source& source) {
+  // transaction is created and on_request follows. `key` is the request's server_key(), as
+  // the layer matched it.
+  virtual bool on_stateless_request(const Message& request, std::string_view key, const transport::Source& source) {
     static_cast<void>(request);
+    static_cast<void>(key);
     static_cast<void>(source);
     return false;
   }

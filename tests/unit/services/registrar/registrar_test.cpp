@@ -11,6 +11,7 @@
 #include "sip/msg/grammar.h"
 #include "store/memory_store.h"
 #include "sip/txn/clock.h"
+#include "sip/txn/transaction_key.h"
 
 namespace herald::services::registrar {
 namespace {
@@ -203,6 +204,8 @@ TEST_F(RegistrarTest, OutOfOrderRegisterIs500WithRetryAfterAndChangesNothing) {
 Message stateless(Registrar& registrar, const Message& request, const sip::transport::Source& source) {
   const std::optional<std::string> key = Registrar::copy_key(request);
   EXPECT_TRUE(key.has_value());
+  // The server core builds it from the transaction layer's key: the same text.
+  EXPECT_EQ(Registrar::copy_key(request, sip::txn::server_key(request).value()), key);
   if (auto copy = registrar.answer_copy(request, *key)) return std::move(*copy);
   return registrar.handle(request, source, std::nullopt, &*key);
 }

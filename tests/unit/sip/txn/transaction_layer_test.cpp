@@ -153,7 +153,7 @@ class FakeTu : public TransactionUser {
     strays.push_back(response);
   }
   void on_server_transaction_failed(ServerTransactionId id) override { failed.push_back(id); }
-  bool on_stateless_request(const Message& request, const transport::Source& source) override {
+  bool on_stateless_request(const Message& request, std::string_view /*key*/, const transport::Source& source) override {
     return stateless_hook && stateless_hook(request, source);
   }
 
