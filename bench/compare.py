@@ -259,19 +259,28 @@ def rtd_copy(scenario, work):
 
 
 def sipp_run(scenario, port, rate, calls, work, extra):
-    """SIPp UAC: (successful, failed, elapsed s, [response times ms])."""
+    """SIPp UAC: (successful, failed, elapsed s, [response times ms], the UAC's own CPU s)."""
     path = rtd_copy(scenario, work)
     for old in glob.glob(os.path.join(work, "rtd_*_rtt.csv")):
         os.remove(old)
     start = time.time()
-    out = subprocess.run(["sipp", "-sf", path, "-r", str(rate), "-m", str(calls), "-l", str(max(rate, 100) * 4),
-                          "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout",
-                          f"{calls // max(rate, 1) + 30}s", "-recv_timeout", "10000", "-max_recv_loops", "10000",
-                          "-max_sched_loops", "10000", "-buff_size", str(4 << 20), "-trace_rtt", "-rtt_freq", "100",
-                          *extra, f"127.0.0.1:{port}"], capture_output=True, text=True, cwd=work)
+    with tempfile.TemporaryFile(mode="w+", dir=work) as screen:
+        proc = subprocess.Popen(["sipp", "-sf", path, "-r", str(rate), "-m", str(calls), "-l",
+                                 str(max(rate, 100) * 4), "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout",
+                                 f"{calls // max(rate, 1) + 30}s", "-recv_timeout", "10000", "-max_recv_loops",
+                                 "10000", "-max_sched_loops", "10000", "-buff_size", str(4 << 20), "-trace_rtt",
+                                 "-rtt_freq", "100", *extra, f"127.0.0.1:{port}"],
+                                stdout=screen, stderr=subprocess.DEVNULL, cwd=work)
+        # wait4: the UAC's own user + system time, so that a step shows when the load
+        # generator, not the server, runs out of core
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        uac_cpu = usage.ru_utime + usage.ru_stime
+        screen.seek(0)
+        stdout = screen.read()
     elapsed = time.time() - start
-    ok = re.search(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", out.stdout)
-    bad = re.search(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", out.stdout)
+    ok = re.search(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", stdout)
+    bad = re.search(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", stdout)
     times = []
     for csv in glob.glob(os.path.join(work, "rtd_*_rtt.csv")):
         with open(csv) as f:
@@ -283,7 +292,7 @@ def sipp_run(scenario, port, rate, calls, work, extra):
                     except ValueError:
                         pass
         os.remove(csv)
-    return (int(ok.group(1)) if ok else 0, int(bad.group(1)) if bad else calls, elapsed, times)
+    return (int(ok.group(1)) if ok else 0, int(bad.group(1)) if bad else calls, elapsed, times, uac_cpu)
 
 
 def percentile(values, p):
@@ -336,9 +345,9 @@ class Side:
         self.running = None  # (port, main server, helpers)
         self.mem = (0, 0)
 
-    def port(self):
+    def port(self, rate):
         if self.running is None:
-            self.running = self.factory()
+            self.running = self.factory(rate)
         return self.running[0]
 
     def stop(self):
@@ -366,10 +375,11 @@ def step_search(label, sides, scenario, extra, args, work):
                 continue
             rate = s.rate
             calls = rate * args.seconds
-            port = by_name[name].port()
+            port = by_name[name].port(rate)
             server = by_name[name].running[1]
             cpu_before = server.cpu_seconds()
-            ok, failed, elapsed, times = sipp_run(scenario, port, rate, calls, work, extra)
+            ok, failed, elapsed, times, uac_cpu = sipp_run(scenario, port, rate, calls, work, extra)
+            uac_cores = uac_cpu / elapsed if elapsed else None
             cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / ok if ok else None
             by_name[name].step_done()
             total = ok + failed
@@ -378,10 +388,14 @@ def step_search(label, sides, scenario, extra, args, work):
                          and elapsed <= args.seconds * 1.15 + 2
                          and (args.max_p99 <= 0 or (p99 is not None and p99 <= args.max_p99)))
             log(f"  {label} {name:9} {rate:>6}/s: {ok} ok, {failed} failed, {elapsed:.1f} s, "
-                f"p50 {fmt_ms(p50)} p99 {fmt_ms(p99)}, CPU {fmt_us(cpu_us)}/call"
+                f"p50 {fmt_ms(p50)} p99 {fmt_ms(p99)}, CPU {fmt_us(cpu_us)}/call, SIPp UAC {fmt_cores(uac_cores)}"
                 f"{'' if sustained else '  (not sustained)'}")
-            s.record(rate, sustained, (p50, p99, ok, failed, cpu_us))
+            s.record(rate, sustained, (p50, p99, ok, failed, cpu_us, uac_cores))
     return {name: s.best for name, s in searches.items()}
+
+
+def fmt_cores(v):
+    return "-" if v is None else f"{v:.2f} core"
 
 
 def fmt_us(v):
@@ -404,7 +418,7 @@ SCENARIOS = {
     # name: (title, UAC scenario, auth, extra SIPp args, ceiling UAS scenario or None)
     "options": ("OPTIONS", "options_uac.xml", False, (), "ceiling_options_uas.xml"),
     "register": ("REGISTER (auth off)", "register_uac.xml", False, ("-inf", "users.csv"),
-                 "ceiling_register_uas.xml"),
+                 "ceiling_register_list_uas.xml"),
     "register-refresh": ("REGISTER refresh (auth off)", "register_refresh_uac.xml", False, ("-inf", "users.csv"),
                          "ceiling_register_uas.xml"),
     "register-auth": ("REGISTER (digest, 401 + retry)", "register_auth_uac.xml", True,
@@ -417,6 +431,14 @@ SCENARIOS = {
     "publish": ("PUBLISH cycle (3 transactions)", "publish_uac.xml", False, ("-s", "p", "-set", "domain", DOMAIN),
                 "ceiling_publish_uas.xml"),
 }
+
+
+def register_contact_list(rate, seconds):
+    """The Contact value of the register ceiling's 200: as many contacts as an AOR holds on
+    average over a step of register_uac.xml at `rate` (each call adds one to one of USERS
+    AORs, so from none to rate x seconds / USERS), spelled as the servers list them."""
+    n = max(1, round(rate * seconds / USERS / 2))
+    return ", ".join(f"<sip:u0-{i}@127.0.0.1:5060>;expires=3600" for i in range(n))
 
 
 def register_uas(port, uas_port):
@@ -435,7 +457,7 @@ def run_rate_scenario(key, args, env):
     log(f"{title}:")
 
     def server_side(make):
-        def start():
+        def start(_rate):
             server = make()
             helpers = []
             if key == "message":  # the recipient: a SIPp UAS registered at this server
@@ -445,14 +467,18 @@ def run_rate_scenario(key, args, env):
             return (server.port, server, helpers)
         return start
 
-    def ceiling_side():
-        c = SippUas(ceiling, work)
+    def ceiling_side(rate):
+        extra = ()
+        if ceiling == "ceiling_register_list_uas.xml":
+            extra = ("-set", "contacts", register_contact_list(rate, args.seconds))
+        c = SippUas(ceiling, work, extra=extra)
         return (c.port, c, [])
 
     sides = [Side("Herald", server_side(lambda: Herald(args.herald, env["herald_template"], work, auth)), args.fresh),
              Side("Kamailio", server_side(lambda: Kamailio(env["kam_db"], work, auth)), args.fresh)]
     if ceiling and not args.no_ceiling:
-        sides.append(Side("SIPp", ceiling_side, args.fresh))
+        # the contact list depends on the step's rate: that UAS is started for each step
+        sides.append(Side("SIPp", ceiling_side, args.fresh or ceiling == "ceiling_register_list_uas.xml"))
     try:
         best = step_search(key, sides, scenario, extra, args, work)
     finally:
@@ -628,7 +654,7 @@ def memory_once(server, scenario, extra, count, work):
     Kamailio's shared memory counts once and only where it was touched."""
     time.sleep(1.0)
     before = server.pss_now_kib()
-    ok, failed, _, _ = sipp_run(scenario, server.tcp_port, 5000, count, work, extra + ("-t", "t1"))
+    ok, failed, _, _, _ = sipp_run(scenario, server.tcp_port, 5000, count, work, extra + ("-t", "t1"))
     time.sleep(6.0)  # Kamailio keeps a completed transaction 5 s (tm wt_timer), even over TCP
     after = server.pss_now_kib()
     if failed:
@@ -713,12 +739,13 @@ def write_report(results, args, mach, started):
         hcpu = h[5] if h and len(h) > 5 else None
         kcpu = k[5] if k and len(k) > 5 else None
         per_core = f"{kcpu / hcpu:.2f}" if hcpu and kcpu else "-"
+        uac = " / ".join(f"{x[6]:.2f}" if x and len(x) > 6 and x[6] is not None else "-" for x in (h, k, c))
         rows.append(f"| {r['title']} ({unit}) | {rate(h)} | {rate(k)} | {ratio} | "
                     f"{fmt_us(hcpu)} | {fmt_us(kcpu)} | {per_core} | "
                     f"{fmt_ms(h[1]) if h else '-'} / {fmt_ms(h[2]) if h else '-'} | "
                     f"{fmt_ms(k[1]) if k else '-'} / {fmt_ms(k[2]) if k else '-'} | "
                     f"{mib(r['herald_mem'][0])} | {mib(r['kamailio_mem'][0])} ({mib(r['kamailio_mem'][1])}) | "
-                    f"{ceil} | {hc} |")
+                    f"{ceil} | {hc} | {uac} |")
     lines = [f"# Herald vs Kamailio, {started.strftime('%Y-%m-%d %H:%M UTC')}{' (--quick smoke run)' if args.quick else ''}",
              "",
              f"`bench/compare.py {' '.join(sys.argv[1:])}` ({'quick: ' if args.quick else ''}{args.seconds} s per step, "
@@ -736,8 +763,9 @@ def write_report(results, args, mach, started):
              "",
              "| scenario | Herald rate | Kamailio rate | ratio H/K | Herald CPU per call | Kamailio CPU per call | "
              "per core K/H | Herald p50 / p99 | Kamailio p50 / p99 | "
-             "Herald peak RSS | Kamailio peak PSS (sum of VmHWM) | SIPp ceiling | Herald / ceiling |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+             "Herald peak RSS | Kamailio peak PSS (sum of VmHWM) | SIPp ceiling | Herald / ceiling | "
+             "SIPp UAC cores H / K / ceiling |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
              *rows,
              "",
              "- Rates: the highest offered rate sustained (calls/s; a call is the scenario's whole exchange). "
@@ -752,7 +780,13 @@ def write_report(results, args, mach, started):
              "pages counted in every process). Peaks over the whole scenario (all its steps).",
              "- SIPp ceiling: the same UAC against a SIPp UAS that answers without work "
              "(`bench/sipp/ceiling_*_uas.xml`; SIPp's built-in `-sn uas` serves only INVITE calls). "
-             "Where Herald / ceiling nears 1, SIPp is the limit, not the server.",
+             "Where Herald / ceiling nears 1, SIPp is the limit, not the server. "
+             "REGISTER (auth off)'s UAS (`ceiling_register_list_uas.xml`) answers each REGISTER with a 200 "
+             "listing as many contacts as the step's average AOR holds (rate x seconds / 1,000 users / 2), "
+             "as the servers' 200s do; it is started anew for each step.",
+             "- SIPp UAC cores: the UAC's own user + system CPU time over the step's length, at each side's "
+             "sustained step (H / K / ceiling). Near 1, the load generator has used up its core: a higher "
+             "rate would measure SIPp, whatever the server.",
              "- Fan-out: presence updates delivered per second, watchers x PUBLISHes / the time from the "
              "first PUBLISH until every watcher had answered the NOTIFY with the last state (PUBLISHes "
              "sent back to back over TCP, each after the previous 200; every NOTIFY answered). A notifier "
