@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <iterator>
 #include <optional>
 #include <utility>
 
@@ -65,11 +66,21 @@ void WriteBehindStore::hand_over() const {
   if (open_.empty()) return;
   Job job{std::move(open_), begun_};
   open_.clear();
+  std::vector<Job> spent;
   {
     std::lock_guard lock(mutex_);
     jobs_.push_back(std::move(job));
+    spent.swap(spent_);
   }
   wake_.notify_one();
+  // The ops the writer has run are destroyed here, on the thread that allocated them. Freed
+  // on the writer thread, every one locked this thread's malloc arena against its own
+  // allocations (a REGISTER's binding: about 5 % of the loop's samples in lock wake-ups).
+  // One spent vector keeps its capacity as the next batch.
+  if (!spent.empty()) {
+    open_ = std::move(spent.back().ops);
+    open_.clear();
+  }
 }
 
 Status WriteBehindStore::commit_batch() {
@@ -116,6 +127,11 @@ void WriteBehindStore::run() {
     {
       std::lock_guard lock(mutex_);
       durable_.store(jobs.back().batch, std::memory_order_release);
+      if (spent_.empty()) {
+        spent_.swap(jobs);
+      } else {
+        spent_.insert(spent_.end(), std::make_move_iterator(jobs.begin()), std::make_move_iterator(jobs.end()));
+      }
       if (notify_) notify_();
     }
     settled_.notify_all();

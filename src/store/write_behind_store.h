@@ -120,6 +120,9 @@ class WriteBehindStore final : public Store {
   mutable std::condition_variable wake_;     // the writer: jobs or stopping
   mutable std::condition_variable settled_;  // the caller: durable_ moved
   mutable std::vector<Job> jobs_;            // guarded by mutex_
+  // Jobs the writer has run, handed back so that their ops are freed by the caller's thread,
+  // which allocated them (see hand_over()). Guarded by mutex_.
+  mutable std::vector<Job> spent_;
   bool stopping_ = false;                    // guarded by mutex_
   std::atomic<std::uint64_t> durable_{0};    // batches committed (or failed) so far
   std::thread thread_;
