@@ -17,8 +17,8 @@ LocationService::LocationService(sip::txn::TimerService& timers, store::BindingS
     : timers_(timers), store_(store), now_(std::move(now)) {}
 
 LocationService::~LocationService() {
-  for (auto& [aor, entries] : aors_) {
-    for (Entry& e : entries) timers_.cancel(e.expiry);
+  for (auto& [aor, bindings] : aors_) {
+    for (Entry& e : bindings.entries) timers_.cancel(e.expiry);
   }
 }
 
@@ -41,12 +41,10 @@ std::size_t LocationService::load() {
   for (store::Binding& b : all.value()) {
     next_id_ = std::max(next_id_, b.id + 1);  // expired ones too: removed after the loop
     if (b.expires_at <= now) continue;
-    std::vector<Entry>& entries = aors_[b.aor];
+    Bindings& bindings = aors_[b.aor];
     const std::size_t contact_hash = text_hash(b.contact);
-    entries.push_back({std::move(b), {}, 0, contact_hash});
-    arm(entries.back());
-    index(entries.back());
-    ++count_;
+    add(bindings, {std::move(b), {}}, contact_hash);
+    arm(bindings.entries.back());
     ++kept;
   }
   if (auto removed = store_->remove_expired(now); !removed.ok()) {
@@ -59,8 +57,8 @@ std::vector<store::Binding> LocationService::lookup(std::string_view aor) const 
   std::vector<store::Binding> out;
   auto it = aors_.find(aor);
   if (it == aors_.end()) return out;
-  out.reserve(it->second.size());
-  for (const Entry& e : it->second) out.push_back(e.binding);
+  out.reserve(it->second.entries.size());
+  for (const Entry& e : it->second.entries) out.push_back(e.binding);
   std::stable_sort(out.begin(), out.end(), [](const store::Binding& a, const store::Binding& b) {
     int qa = a.q < 0 ? 1000 : a.q;  // an absent q ranks as 1.0 (RFC 3261 §16.6 leaves it open)
     int qb = b.q < 0 ? 1000 : b.q;
@@ -72,7 +70,7 @@ std::vector<store::Binding> LocationService::lookup(std::string_view aor) const 
 
 std::size_t LocationService::count(std::string_view aor) const {
   auto it = aors_.find(aor);
-  return it == aors_.end() ? 0 : it->second.size();
+  return it == aors_.end() ? 0 : it->second.entries.size();
 }
 
 namespace {
@@ -81,25 +79,34 @@ std::size_t key_hash_of(const sip::Uri& uri) { return std::hash<std::string>{}(c
 
 }  // namespace
 
-std::vector<LocationService::Entry>::iterator LocationService::find_contact(std::vector<Entry>& entries,
-                                                                             std::string_view contact,
-                                                                             std::size_t hash) {
-  return std::find_if(entries.begin(), entries.end(),
-                      [&](const Entry& e) { return e.contact_hash == hash && e.binding.contact == contact; });
+std::size_t LocationService::find_contact(const Bindings& bindings, std::string_view contact, std::size_t hash) {
+  const std::size_t n = bindings.hashes.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (bindings.hashes[i].contact == hash && bindings.entries[i].binding.contact == contact) return i;
+  }
+  return n;
+}
+
+void LocationService::add(Bindings& bindings, Entry entry, std::size_t contact_hash) {
+  bindings.entries.push_back(std::move(entry));
+  bindings.hashes.push_back({index(bindings.entries.back()), contact_hash});
+  ++count_;
 }
 
 const store::Binding* LocationService::match(std::string_view aor, const sip::Uri& uri) const {
   auto it = aors_.find(aor);
   if (it == aors_.end()) return nullptr;
   const std::size_t key = uri.is_sip() ? key_hash_of(uri) : 0;
-  for (const Entry& e : it->second) {
+  const Bindings& bindings = it->second;
+  for (std::size_t i = 0; i < bindings.hashes.size(); ++i) {
     // Equal URIs (equal texts first of all) have equal user, host and port, so equal keys:
     // one integer compared per binding of the AOR, not its text. A key of 0 (not SIP, or
     // not parsed) is compared in full.
-    if (e.key_hash != key) continue;
-    if (e.binding.contact == uri.text) return &e.binding;
-    auto stored = sip::parse_uri(e.binding.contact);
-    if (stored.ok() && sip::uri_equal(stored.value(), uri)) return &e.binding;
+    if (bindings.hashes[i].key != key) continue;
+    const store::Binding& binding = bindings.entries[i].binding;
+    if (binding.contact == uri.text) return &binding;
+    auto stored = sip::parse_uri(binding.contact);
+    if (stored.ok() && sip::uri_equal(stored.value(), uri)) return &binding;
   }
   return nullptr;
 }
@@ -113,18 +120,18 @@ std::string contact_key(const sip::Uri& uri) {
   return key;
 }
 
-void LocationService::index(Entry& entry) {
+std::size_t LocationService::index(const Entry& entry) {
   auto uri = sip::parse_uri(entry.binding.contact);
   auto aor = aors_.find(entry.binding.aor);
-  entry.key_hash = 0;
-  if (!uri.ok() || !uri->is_sip() || aor == aors_.end()) return;
-  entry.key_hash = key_hash_of(uri.value());
-  by_contact_.emplace(entry.key_hash, &aor->first);
+  if (!uri.ok() || !uri->is_sip() || aor == aors_.end()) return 0;
+  const std::size_t key_hash = key_hash_of(uri.value());
+  by_contact_.emplace(key_hash, &aor->first);
+  return key_hash;
 }
 
-void LocationService::unindex(const Entry& entry) {
-  if (entry.key_hash == 0) return;
-  auto [first, last] = by_contact_.equal_range(entry.key_hash);
+void LocationService::unindex(const Entry& entry, std::size_t key_hash) {
+  if (key_hash == 0) return;
+  auto [first, last] = by_contact_.equal_range(key_hash);
   for (auto it = first; it != last; ++it) {
     if (*it->second == entry.binding.aor) {
       by_contact_.erase(it);
@@ -144,7 +151,7 @@ const store::Binding* LocationService::find_by_contact(const sip::Uri& uri) cons
   for (auto it = first; it != last; ++it) {
     auto entries = aors_.find(*it->second);
     if (entries == aors_.end()) continue;
-    for (const Entry& e : entries->second) {
+    for (const Entry& e : entries->second.entries) {
       auto contact = sip::parse_uri(e.binding.contact);
       if (contact.ok() && contact->scheme == uri.scheme && contact_key(contact.value()) == key) return &e.binding;
     }
@@ -155,11 +162,8 @@ const store::Binding* LocationService::find_by_contact(const sip::Uri& uri) cons
 const store::Binding* LocationService::find(std::string_view aor, std::string_view contact) const {
   auto it = aors_.find(aor);
   if (it == aors_.end()) return nullptr;
-  const std::size_t hash = text_hash(contact);
-  for (const Entry& e : it->second) {
-    if (e.contact_hash == hash && e.binding.contact == contact) return &e.binding;
-  }
-  return nullptr;
+  const std::size_t i = find_contact(it->second, contact, text_hash(contact));
+  return i < it->second.entries.size() ? &it->second.entries[i].binding : nullptr;
 }
 
 void LocationService::arm(Entry& entry) {
@@ -181,22 +185,20 @@ void LocationService::expire(const std::string& aor, const std::string& contact)
 
 store::Status LocationService::put(store::Binding binding) {
   binding.updated_at = now_();
-  std::vector<Entry>& entries = aors_[binding.aor];
+  Bindings& bindings = aors_[binding.aor];
   const std::size_t contact_hash = text_hash(binding.contact);
-  auto it = find_contact(entries, binding.contact, contact_hash);
-  if (it == entries.end()) {
+  const std::size_t i = find_contact(bindings, binding.contact, contact_hash);
+  if (i == bindings.entries.size()) {
     binding.id = next_id_++;
-    entries.push_back({std::move(binding), {}, 0, contact_hash});
-    it = entries.end() - 1;
-    ++count_;
-    index(*it);
+    add(bindings, {std::move(binding), {}}, contact_hash);
   } else {
-    binding.id = it->binding.id;
-    it->binding = std::move(binding);
+    binding.id = bindings.entries[i].binding.id;
+    bindings.entries[i].binding = std::move(binding);
   }
-  arm(*it);
-  store::Status status = store_ ? store_->put_binding(it->binding) : store::Status{};
-  const std::string aor = it->binding.aor;  // an observer may change the entries
+  Entry& entry = bindings.entries[i];
+  arm(entry);
+  store::Status status = store_ ? store_->put_binding(entry.binding) : store::Status{};
+  const std::string aor = entry.binding.aor;  // an observer may change the entries
   notify(aor, true);
   return status;
 }
@@ -204,15 +206,17 @@ store::Status LocationService::put(store::Binding binding) {
 store::Status LocationService::remove(std::string_view aor, std::string_view contact) {
   auto found = aors_.find(aor);
   if (found != aors_.end()) {
-    std::vector<Entry>& entries = found->second;
-    auto it = find_contact(entries, contact, text_hash(contact));
-    if (it != entries.end()) {
-      timers_.cancel(it->expiry);
-      unindex(*it);
-      store::Status status = store_ ? store_->remove_binding(it->binding.id) : store::Status{};
-      entries.erase(it);
+    Bindings& bindings = found->second;
+    const std::size_t i = find_contact(bindings, contact, text_hash(contact));
+    if (i < bindings.entries.size()) {
+      const Entry& entry = bindings.entries[i];
+      timers_.cancel(entry.expiry);
+      unindex(entry, bindings.hashes[i].key);
+      store::Status status = store_ ? store_->remove_binding(entry.binding.id) : store::Status{};
+      bindings.entries.erase(bindings.entries.begin() + static_cast<std::ptrdiff_t>(i));
+      bindings.hashes.erase(bindings.hashes.begin() + static_cast<std::ptrdiff_t>(i));
       --count_;
-      if (entries.empty()) aors_.erase(found);
+      if (bindings.entries.empty()) aors_.erase(found);
       notify(std::string(aor), false);
       return status;
     }
@@ -224,13 +228,15 @@ store::Status LocationService::remove_all(std::string_view aor) {
   store::Status status;
   auto found = aors_.find(aor);
   if (found != aors_.end()) {
-    for (Entry& e : found->second) {
+    const Bindings& bindings = found->second;
+    for (std::size_t i = 0; i < bindings.entries.size(); ++i) {
+      const Entry& e = bindings.entries[i];
       timers_.cancel(e.expiry);
-      unindex(e);
+      unindex(e, bindings.hashes[i].key);
       store::Status removed = store_ ? store_->remove_binding(e.binding.id) : store::Status{};
       if (status.ok()) status = removed;  // the first failure is the one reported
     }
-    count_ -= found->second.size();
+    count_ -= bindings.entries.size();
     aors_.erase(found);
   }
   notify(std::string(aor), false);

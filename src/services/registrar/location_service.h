@@ -48,7 +48,7 @@ class LocationService {
   template <typename Visit>
   void for_each(std::string_view aor, Visit&& visit) const {
     if (auto it = aors_.find(aor); it != aors_.end()) {
-      for (const Entry& e : it->second) visit(e.binding);
+      for (const Entry& e : it->second.entries) visit(e.binding);
     }
   }
   // The live binding of `aor` whose contact is equal to `uri` (RFC 3261 §19.1.4), if any.
@@ -82,28 +82,40 @@ class LocationService {
   struct Entry {
     store::Binding binding;
     sip::txn::TimerId expiry;
-    std::size_t key_hash = 0;      // hash of contact_key() of the contact, 0 if not a SIP URI
-    std::size_t contact_hash = 0;  // hash of the contact's text: compared before the text
+  };
+  // What a search compares first, for one entry.
+  struct Hashes {
+    std::size_t key = 0;      // hash of contact_key() of the contact, 0 if not a SIP URI
+    std::size_t contact = 0;  // hash of the contact's text: compared before the text
+  };
+  // The bindings of one AOR. hashes[i] belongs to entries[i]: a REGISTER searches the AOR's
+  // contacts (it may have a hundred) twice, and reads 16 bytes of each from one array, not a
+  // cache line of each 240-byte Entry (LocationService::match was 4 % of the loop's samples).
+  struct Bindings {
+    std::vector<Entry> entries;
+    std::vector<Hashes> hashes;
   };
   // Lets aors_ be searched with a string_view, without building a string.
   struct KeyHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  // The entry whose contact text is `contact` (`hash` its text_hash), or entries.end(). An
-  // AOR may have a hundred contacts that share a long prefix: one integer is compared each.
-  static std::vector<Entry>::iterator find_contact(std::vector<Entry>& entries, std::string_view contact,
-                                                   std::size_t hash);
+  // The index of the entry whose contact text is `contact` (`hash` its text_hash), or
+  // entries.size(). Contacts may share a long prefix: one integer is compared each.
+  static std::size_t find_contact(const Bindings& bindings, std::string_view contact, std::size_t hash);
+  // Appends the entry (its contact's text hash `contact_hash`) and indexes it.
+  void add(Bindings& bindings, Entry entry, std::size_t contact_hash);
   void arm(Entry& entry);
   void expire(const std::string& aor, const std::string& contact);
-  void index(Entry& entry);
-  void unindex(const Entry& entry);
+  // Enters the entry's contact in by_contact_; returns its key hash (0: not a SIP URI, not entered).
+  std::size_t index(const Entry& entry);
+  void unindex(const Entry& entry, std::size_t key_hash);
   void notify(const std::string& aor, bool registered);
 
   sip::txn::TimerService& timers_;
   store::BindingStore* store_;
   Clock now_;
-  std::unordered_map<std::string, std::vector<Entry>, KeyHash, std::equal_to<>> aors_;
+  std::unordered_map<std::string, Bindings, KeyHash, std::equal_to<>> aors_;
   std::size_t count_ = 0;
   // The id of the next new binding: above every stored one, so new bindings are appended to
   // the store's table (BindingStore). One LocationService writes to a store.

@@ -170,6 +170,24 @@ TEST_F(RegistrarTest, ExpiresZeroRemovesOneContact) {
   EXPECT_EQ(contacts_of(r).count("sip:a@h2"), 1u);
 }
 
+TEST_F(RegistrarTest, AfterAMiddleContactIsRemovedTheOthersAreStillMatchedRefreshedAndFound) {
+  send(reg("Contact: <sip:a@h1>\r\nContact: <sip:a@h2:5070>\r\nContact: <sip:a@h3>;expires=600\r\n"));
+  send(reg("Contact: <sip:a@h2:5070>;expires=0\r\n", "", "c1", 2));
+  // Equal to the third (host case), so a refresh of it, not a new binding.
+  Message r = send(reg("Contact: <sip:a@H3>;expires=300\r\n", "", "c1", 3));
+  EXPECT_EQ(contacts_of(r), (std::map<std::string, std::uint32_t>{{"sip:a@h1", 3600}, {"sip:a@h3", 300}}));
+  EXPECT_EQ(location_.binding_count(), 2u);
+  EXPECT_NE(location_.find("sip:alice@example.com", "sip:a@h1"), nullptr);
+  EXPECT_EQ(location_.find("sip:alice@example.com", "sip:a@h2:5070"), nullptr);
+  EXPECT_EQ(location_.find_by_contact(sip::parse_uri("sip:a@h2:5070").value()), nullptr);
+  const store::Binding* third = location_.find_by_contact(sip::parse_uri("sip:a@h3").value());
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(third->contact, "sip:a@h3");
+  send(reg("Contact: <sip:a@h1>;expires=0\r\n", "", "c1", 4));
+  EXPECT_EQ(location_.find_by_contact(sip::parse_uri("sip:a@h1").value()), nullptr);
+  EXPECT_EQ(store_.load_bindings().value().size(), 1u);
+}
+
 TEST_F(RegistrarTest, StarWithExpiresZeroRemovesAll) {
   send(reg("Contact: <sip:a@h1>\r\nContact: <sip:a@h2>\r\n"));
   // The same Call-ID with a CSeq that is not higher is out of order for "*" too.
