@@ -75,7 +75,7 @@ void WriteBehindStore::hand_over() const {
   wake_.notify_one();
   // The ops the writer has run are destroyed here, on the thread that allocated them. Freed
   // on the writer thread, every one locked this thread's malloc arena against its own
-  // allocations (a REGISTER's binding: about 5 % of the loop's samples in lock wake-ups).
+  // allocations (REGISTERs at 24,000/s: 2 % of samples in the arena lock's wake and wait).
   // One spent vector keeps its capacity as the next batch.
   if (!spent.empty()) {
     open_ = std::move(spent.back().ops);
