@@ -1,7 +1,10 @@
 #include "sip/transport/udp_transport.h"
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
 #include <string_view>
 #include <utility>
 
@@ -14,17 +17,29 @@ namespace asio = boost::asio;
 using asio::ip::udp;
 using boost::system::error_code;
 
+namespace {
+
+error_code last_error() { return {errno, boost::system::system_category()}; }
+
+bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
+
+}  // namespace
+
 std::shared_ptr<UdpTransport> UdpTransport::create(asio::io_context& io, TransportUser& user) {
   return std::shared_ptr<UdpTransport>(new UdpTransport(io, user));
 }
 
 UdpTransport::UdpTransport(asio::io_context& io, TransportUser& user)
-    : io_(io),
-      user_(&user),
-      socket_(io),
-      buffer_(std::make_unique<std::array<char, kMaxDatagram>>()) {}
+    : io_(io), user_(&user), socket_(io) {}
 
-UdpTransport::~UdpTransport() { close(); }
+UdpTransport::~UdpTransport() {
+  // Completions still queued are dropped with the handlers that would have run them: the
+  // io_context that would run them is going away, or nothing holds this transport any more.
+  user_ = nullptr;
+  outbox_.clear();
+  error_code ignored;
+  socket_.close(ignored);
+}
 
 error_code UdpTransport::open(const udp::endpoint& local) {
   error_code ec;
@@ -35,7 +50,7 @@ error_code UdpTransport::open(const udp::endpoint& local) {
   if (!ec) socket_.set_option(ReusePort(true), ec);
   if (!ec) socket_.bind(local, ec);
   if (!ec) local_ = socket_.local_endpoint(ec);
-  if (!ec) socket_.non_blocking(true, ec);  // send() and drain() try the socket directly
+  if (!ec) socket_.non_blocking(true, ec);  // recvmmsg and sendmmsg never wait
   if (!ec) {
     // Room for bursts: the default (about 200 KiB) overflows in a few milliseconds of load and
     // every lost request costs its sender a retransmission interval. The kernel caps the
@@ -48,76 +63,157 @@ error_code UdpTransport::open(const udp::endpoint& local) {
     socket_.close(ignored);
     return ec;
   }
+  received_ = std::make_unique<ReceiveBatch>();
+  received_->data = std::make_unique_for_overwrite<char[]>(kReceiveBatch * kMaxDatagram);
   receive();
   return {};
 }
 
 void UdpTransport::send(const udp::endpoint& to, std::string bytes, SendCompletion done) {
   if (!socket_.is_open()) {
-    if (done) asio::post(io_, [done = std::move(done)] { done(TransportError::kClosed); });
+    complete(done, TransportError::kClosed, /*post=*/true);
     return;
   }
-  // Most datagrams leave at once: a non-blocking send costs one system call, where the reactor
-  // would add an operation and a completion. Behind queued sends, the datagram queues too.
-  if (queued_sends_ == 0) {
-    error_code ec;
-    socket_.send_to(asio::buffer(bytes), to, 0, ec);
-    if (ec != asio::error::would_block && ec != asio::error::try_again) {
-      if (done) asio::post(io_, [done = std::move(done), ec] { done(ec); });
-      return;
-    }
+  outbox_.push_back({to, std::move(bytes), std::move(done)});
+  if (flush_posted_ || waiting_writable_) return;
+  flush_posted_ = true;
+  asio::post(io_, [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush(/*closing=*/false);
+  });
+}
+
+void UdpTransport::complete(SendCompletion& done, const error_code& ec, bool post) {
+  if (!done) return;
+  if (post) {
+    asio::post(io_, [done = std::move(done), ec] { done(ec); });
+  } else {
+    done(ec);
   }
-  // The string must stay at one address until the send completes; the handler owns it.
-  auto data = std::make_shared<std::string>(std::move(bytes));
-  ++queued_sends_;
-  socket_.async_send_to(asio::buffer(*data), to,
-                        [self = shared_from_this(), data, done = std::move(done)](const error_code& ec, std::size_t) {
-                          --self->queued_sends_;
-                          if (done) done(ec);
-                        });
+}
+
+void UdpTransport::flush(bool closing) {
+  // Sends made by the completions below queue behind this batch (and post their own flush).
+  std::vector<Outgoing> batch;
+  batch.swap(outbox_);
+  std::array<mmsghdr, kSendBatch> headers{};
+  std::array<iovec, kSendBatch> buffers{};
+  std::size_t at = 0;
+  while (at < batch.size()) {
+    if (!socket_.is_open()) break;
+    const std::size_t n = std::min(kSendBatch, batch.size() - at);
+    for (std::size_t i = 0; i < n; ++i) {
+      Outgoing& out = batch[at + i];
+      buffers[i] = {out.bytes.data(), out.bytes.size()};
+      headers[i] = {};
+      headers[i].msg_hdr.msg_name = out.to.data();
+      headers[i].msg_hdr.msg_namelen = static_cast<socklen_t>(out.to.size());
+      headers[i].msg_hdr.msg_iov = &buffers[i];
+      headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    const int sent =
+        ::sendmmsg(socket_.native_handle(), headers.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
+    if (sent < 0) {
+      const int error = errno;
+      if (error == EINTR) continue;
+      if (would_block(error)) {
+        if (closing) break;  // what the socket does not take now is not sent
+        // The socket's buffer is full: the rest waits, ahead of what was queued meanwhile.
+        outbox_.insert(outbox_.begin(),
+                       std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(at)),
+                       std::make_move_iterator(batch.end()));
+        waiting_writable_ = true;
+        socket_.async_wait(udp::socket::wait_write,
+                           [self = shared_from_this()](const error_code& ec) {
+                             self->waiting_writable_ = false;
+                             if (ec == asio::error::operation_aborted || !self->socket_.is_open())
+                               return;
+                             self->flush(/*closing=*/false);
+                           });
+        return;
+      }
+      // The first datagram is refused (EMSGSIZE, EHOSTUNREACH …); the ones after it go on.
+      complete(batch[at].done, last_error(), closing);
+      ++at;
+      continue;
+    }
+    for (std::size_t i = 0; i < static_cast<std::size_t>(sent); ++i)
+      complete(batch[at + i].done, {}, closing);
+    at += static_cast<std::size_t>(sent);
+  }
+  for (; at < batch.size(); ++at) complete(batch[at].done, TransportError::kClosed, /*post=*/true);
 }
 
 void UdpTransport::close() {
+  if (socket_.is_open()) flush(/*closing=*/true);
+  for (Outgoing& out : outbox_) complete(out.done, TransportError::kClosed, /*post=*/true);
+  outbox_.clear();
   user_ = nullptr;
   error_code ignored;
   socket_.close(ignored);
 }
 
 void UdpTransport::receive() {
-  socket_.async_receive_from(
-      asio::buffer(*buffer_), sender_,
-      [self = shared_from_this()](const error_code& ec, std::size_t size) {
-        if (!self->socket_.is_open() || ec == asio::error::operation_aborted) {
-          return;
-        }
-        // Other errors (e.g. a reported ICMP error) concern one datagram
-        // exchange, not the socket: keep receiving.
-        if (!ec) self->on_datagram(size);
-        self->drain();
-        if (self->socket_.is_open()) self->receive();
-      });
+  socket_.async_wait(udp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
+    if (ec == asio::error::operation_aborted || !self->socket_.is_open()) return;
+    self->read_batch();
+  });
 }
 
-void UdpTransport::drain() {
-  // Datagrams already queued are read without a reactor round each, a bounded number so that
-  // the shard's other sockets and timers get their turn.
-  for (std::size_t i = 1; i < kReceiveBatch && socket_.is_open(); ++i) {
-    error_code ec;
-    const std::size_t size = socket_.receive_from(asio::buffer(*buffer_), sender_, 0, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) return;
-    if (!ec) on_datagram(size);
+void UdpTransport::read_batch() {
+  ReceiveBatch& batch = *received_;
+  for (std::size_t i = 0; i < kReceiveBatch; ++i) {
+    batch.buffers[i] = {batch.data.get() + i * kMaxDatagram, kMaxDatagram};
+    batch.headers[i] = {};
+    batch.headers[i].msg_hdr.msg_name = &batch.senders[i];
+    batch.headers[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    batch.headers[i].msg_hdr.msg_iov = &batch.buffers[i];
+    batch.headers[i].msg_hdr.msg_iovlen = 1;
   }
+  const int n = ::recvmmsg(socket_.native_handle(), batch.headers.data(), kReceiveBatch,
+                           MSG_DONTWAIT, nullptr);
+  if (n < 0) {
+    const int error = errno;
+    if (would_block(error)) {
+      receive();
+    } else {
+      // Other errors (e.g. a reported ICMP error) concern one datagram exchange, not the
+      // socket: datagrams may still be queued, and the reactor says so only for new ones.
+      asio::post(io_, [self = shared_from_this()] {
+        if (self->socket_.is_open()) self->read_batch();
+      });
+    }
+    return;
+  }
+  for (int i = 0; i < n && user_ != nullptr; ++i) {
+    const mmsghdr& h = batch.headers[static_cast<std::size_t>(i)];
+    on_datagram(static_cast<const char*>(h.msg_hdr.msg_iov->iov_base), h.msg_len,
+                batch.senders[static_cast<std::size_t>(i)], h.msg_hdr.msg_namelen);
+  }
+  if (!socket_.is_open()) return;
+  if (static_cast<std::size_t>(n) < kReceiveBatch) {
+    receive();  // the queue was emptied: the reactor reports the next datagram
+    return;
+  }
+  // A full batch: more may be queued, which the reactor (edge-triggered) would not report.
+  asio::post(io_, [self = shared_from_this()] {
+    if (self->socket_.is_open()) self->read_batch();
+  });
 }
 
-void UdpTransport::on_datagram(std::size_t size) {
-  std::string_view datagram(buffer_->data(), size);
+void UdpTransport::on_datagram(const char* data, std::size_t size, const sockaddr_storage& sender,
+                               socklen_t sender_size) {
+  std::string_view datagram(data, size);
   while (datagram.starts_with("\r\n")) datagram.remove_prefix(2);
   if (datagram.find_first_not_of("\r\n") == std::string_view::npos) return;  // keep-alive
   if (user_ == nullptr) return;
+  udp::endpoint from;
+  std::memcpy(from.data(), &sender, std::min<std::size_t>(sender_size, sizeof(sender)));
+  from.resize(sender_size);
   Source source;
   source.protocol = Protocol::kUdp;
-  source.remote_address = sender_.address();
-  source.remote_port = sender_.port();
+  source.remote_address = from.address();
+  source.remote_port = from.port();
   source.local_address = local_.address();
   source.local_port = local_.port();
   user_->on_message(std::string(datagram), source);

@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "loopback.h"
 #include "sip/transport/transport.h"
@@ -107,6 +108,72 @@ TEST_P(UdpLoopbackTest, NoSocketForFamilyAndClosed) {
   ASSERT_TRUE(run_until(io_, [&] { return wrong_family && after_close; }));
   EXPECT_EQ(*wrong_family, TransportError::kNoSocketForFamily);
   EXPECT_EQ(*after_close, TransportError::kClosed);
+}
+
+TEST_P(UdpLoopbackTest, BurstsLargerThanABatchArriveWholeAndInOrder) {
+  // 100 datagrams queued in one turn leave in two sendmmsg calls (64 a call) and are read in
+  // four recvmmsg calls (32 a call): each is delivered once, in the order sent, and each send
+  // completes once.
+  Recorder bob_user;
+  Recorder alice_user;
+  Transports alice(io_, alice_user, config());
+  Transports bob(io_, bob_user, config());
+  ASSERT_FALSE(alice.start());
+  ASSERT_FALSE(bob.start());
+  constexpr int kBurst = 100;  // well within a stock 208 KiB receive buffer
+  int completions = 0;
+  for (int i = 0; i < kBurst; ++i) {
+    alice.send(to(bob), testing::options_request("burst" + std::to_string(i)), [&](const boost::system::error_code& ec) {
+      EXPECT_FALSE(ec) << ec.message();
+      ++completions;
+    });
+  }
+  EXPECT_EQ(completions, 0) << "completions must not run inside send()";
+  ASSERT_TRUE(run_until(io_, [&] { return bob_user.messages.size() == kBurst; }));
+  run_a_while(io_);
+  EXPECT_EQ(completions, kBurst);
+  ASSERT_EQ(bob_user.messages.size(), static_cast<std::size_t>(kBurst));
+  for (int i = 0; i < kBurst; ++i) {
+    EXPECT_EQ(bob_user.messages[static_cast<std::size_t>(i)].bytes,
+              testing::options_request("burst" + std::to_string(i)));
+  }
+}
+
+TEST_P(UdpLoopbackTest, OversizedDatagramDoesNotHoldBackTheOthersOfItsBatch) {
+  Recorder bob_user;
+  Recorder alice_user;
+  Transports alice(io_, alice_user, config());
+  Transports bob(io_, bob_user, config());
+  ASSERT_FALSE(alice.start());
+  ASSERT_FALSE(bob.start());
+  std::vector<boost::system::error_code> outcomes;
+  auto record = [&](const boost::system::error_code& ec) { outcomes.push_back(ec); };
+  alice.send(to(bob), testing::options_request("before"), record);
+  alice.send(to(bob), std::string(70000, 'x'), record);
+  alice.send(to(bob), testing::options_request("after"), record);
+  ASSERT_TRUE(run_until(io_, [&] { return outcomes.size() == 3 && bob_user.messages.size() == 2; }));
+  EXPECT_FALSE(outcomes[0]);
+  EXPECT_EQ(outcomes[1], asio::error::message_size) << outcomes[1].message();
+  EXPECT_FALSE(outcomes[2]);
+  EXPECT_EQ(bob_user.messages[0].bytes, testing::options_request("before"));
+  EXPECT_EQ(bob_user.messages[1].bytes, testing::options_request("after"));
+}
+
+TEST_P(UdpLoopbackTest, CloseSendsWhatIsQueued) {
+  // A shard that answers and then closes (at shutdown) still gets its last answers out.
+  Recorder bob_user;
+  Recorder alice_user;
+  Transports alice(io_, alice_user, config());
+  Transports bob(io_, bob_user, config());
+  ASSERT_FALSE(alice.start());
+  ASSERT_FALSE(bob.start());
+  std::optional<boost::system::error_code> sent;
+  alice.send(to(bob), testing::options_request("last"), [&](const boost::system::error_code& ec) { sent = ec; });
+  alice.close();
+  EXPECT_FALSE(sent.has_value()) << "completions must not run inside close()";
+  ASSERT_TRUE(run_until(io_, [&] { return sent.has_value() && !bob_user.messages.empty(); }));
+  EXPECT_FALSE(*sent) << sent->message();
+  EXPECT_EQ(bob_user.messages.front().bytes, testing::options_request("last"));
 }
 
 TEST_P(UdpLoopbackTest, TwoShardsShareOnePort) {
