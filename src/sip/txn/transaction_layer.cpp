@@ -117,8 +117,8 @@ ClientTransactionId TransactionLayer::send_request(const Message& request,
   const ClientTransactionId id = g_next_client_id.fetch_add(1, std::memory_order_relaxed);
   auto txn = std::make_unique<ClientTransaction>(
       id, request, to, std::move(callbacks),
-      client_machine(request.method(), config_.timers, reliability_of(to.protocol)), *key);
-  client_index_.emplace(*key, id);
+      client_machine(request.method(), config_.timers, reliability_of(to.protocol)), std::move(*key));
+  client_index_.emplace(txn->key, id);  // a view of the key the transaction owns
   clients_.emplace(id, std::move(txn));
   run_or_queue([this, id] { start_client(id); });
   return id;
@@ -139,7 +139,8 @@ std::optional<ServerTransactionId> TransactionLayer::find_invite_for_cancel(
 
 const Message* TransactionLayer::request_of(ServerTransactionId id) const {
   auto found = servers_.find(id);
-  return found == servers_.end() ? nullptr : &found->second->request;
+  if (found == servers_.end() || found->second->exchange == nullptr) return nullptr;
+  return &found->second->exchange->request;
 }
 
 std::string TransactionLayer::new_branch() {
@@ -214,18 +215,20 @@ void TransactionLayer::start_server(const Message& request, const transport::Sou
   auto txn = std::make_unique<ServerTransaction>(
       id, request, source,
       server_machine(request.method(), config_.timers, reliability_of(source.protocol)));
-  txn->keys.push_back(std::move(key));
+  std::vector<std::string> candidates;
+  candidates.push_back(std::move(key));
   if (request.method() == Method::kInvite) {
-    if (auto ack_key = ack_key_2543(request)) txn->keys.push_back(std::move(*ack_key));
+    if (auto ack_key = ack_key_2543(request)) candidates.push_back(std::move(*ack_key));
   }
-  for (auto it = txn->keys.begin(); it != txn->keys.end();) {
-    // A key already taken (an RFC 2543 ACK key shared by two INVITEs) stays with its owner.
-    if (server_index_.emplace(*it, id).second) {
-      ++it;
-    } else {
-      it = txn->keys.erase(it);
-    }
+  // A key already taken (an RFC 2543 ACK key shared by two INVITEs) stays with its owner. The
+  // keys are settled before the index takes views of them: the vector does not change after.
+  txn->keys.reserve(candidates.size());
+  for (std::string& candidate : candidates) {
+    if (server_index_.count(candidate) != 0) continue;
+    if (std::find(txn->keys.begin(), txn->keys.end(), candidate) != txn->keys.end()) continue;
+    txn->keys.push_back(std::move(candidate));
   }
+  for (const std::string& k : txn->keys) server_index_.emplace(k, id);
   ServerTransaction& ref = *txn;
   servers_.emplace(id, std::move(txn));
   execute(ref, std::visit([](auto& m) { return m.start(); }, ref.machine));
@@ -280,24 +283,31 @@ void TransactionLayer::execute(ServerTransaction& txn, const Actions& actions) {
   for (const Action& action : actions) {
     switch (action.kind) {
       case ActionKind::kSendTrying:
-        txn.last_response = make_response(txn.request, 100, "");
-        send_response(txn, *txn.last_response);
+        if (txn.exchange != nullptr) {
+          txn.exchange->last_response = make_response(txn.exchange->request, 100, "");
+          send_response(txn, *txn.exchange->last_response);
+        }
         break;
       case ActionKind::kSendResponse:
-        if (input_message_ != nullptr) {
-          txn.last_response = *input_message_;
-          send_response(txn, *txn.last_response);
+        if (input_message_ != nullptr && txn.exchange != nullptr) {
+          txn.exchange->last_response = *input_message_;
+          send_response(txn, *txn.exchange->last_response);
         }
         break;
       case ActionKind::kResendResponse:
-        if (txn.last_response) send_response(txn, *txn.last_response);
+        if (txn.exchange != nullptr) {
+          if (txn.exchange->last_response) send_response(txn, *txn.exchange->last_response);
+        } else if (auto final_response = parse_message(txn.final_response)) {
+          send_response(txn, final_response.value());  // a retransmission: rare, parsed again
+        }
         break;
       case ActionKind::kDeliverRequest:
-        if (txn.request.method() == Method::kInvite && input_message_ != nullptr &&
+        if (txn.exchange == nullptr) break;
+        if (txn.exchange->request.method() == Method::kInvite && input_message_ != nullptr &&
             input_source_ != nullptr) {
           user_.on_ack(*input_message_, *input_source_);  // RFC 6026 Accepted: ACK for a 2xx
         } else {
-          user_.on_request(id, txn.request, txn.source);
+          user_.on_request(id, txn.exchange->request, txn.source);
         }
         break;
       case ActionKind::kReportTimeout:
@@ -324,6 +334,14 @@ void TransactionLayer::execute(ServerTransaction& txn, const Actions& actions) {
       case ActionKind::kDeliverResponse:
         break;  // client actions; never emitted by a server machine
     }
+  }
+  // A non-INVITE transaction with its final response only resends it to retransmissions of
+  // the request until Timer J ends it: the messages go, the response's bytes stay.
+  const auto* non_invite = std::get_if<ServerNonInviteMachine>(&txn.machine);
+  if (non_invite != nullptr && non_invite->state() == ServerNonInviteMachine::State::kCompleted &&
+      txn.exchange != nullptr && txn.exchange->last_response) {
+    txn.final_response = serialize(*txn.exchange->last_response);
+    txn.exchange.reset();
   }
 }
 

@@ -153,8 +153,8 @@ class TransactionLayer {
   // INVITE), if live.
   std::optional<ServerTransactionId> find_invite_for_cancel(const Message& cancel) const;
 
-  // The request that created server transaction `id` (nullptr if gone). Valid until the
-  // transaction ends.
+  // The request that created server transaction `id` (nullptr if gone, or a non-INVITE
+  // transaction that has sent its final response). Valid until the transaction ends.
   const Message* request_of(ServerTransactionId id) const;
 
   // A fresh RFC 3261 branch: "z9hG4bK-" + shard + "-" + 16 hex digits (64 random bits).
@@ -170,20 +170,29 @@ class TransactionLayer {
 
   struct ServerTransaction {
     using Machine = std::variant<ServerInviteMachine, ServerNonInviteMachine>;
+    // What the transaction holds until its final response: the request, and the last
+    // response sent (which shares the request's text).
+    struct Exchange {
+      Message request;
+      std::optional<Message> last_response;
+    };
     ServerTransaction(ServerTransactionId id_in, Message request_in, transport::Source source_in,
                       Machine machine_in)
         : id(id_in),
-          request(std::move(request_in)),
           source(std::move(source_in)),
-          machine(machine_in) {}
+          machine(machine_in),
+          exchange(std::make_unique<Exchange>(Exchange{std::move(request_in), std::nullopt})) {}
 
     ServerTransactionId id = 0;
-    Message request;
     transport::Source source;
     Machine machine;
-    std::vector<std::string> keys;         // entries in server_index_
-    std::optional<Message> last_response;  // shares the request's text
+    std::vector<std::string> keys;  // server_index_ holds views of them
     TimerIds timers{};
+    // Null once a non-INVITE transaction is Completed: for Timer J (32 s over UDP) it only
+    // answers retransmissions of the request, with `final_response`, the bytes of its final
+    // response. An OPTIONS transaction kept 3,250 bytes for those 32 s with the messages.
+    std::unique_ptr<Exchange> exchange;
+    std::string final_response;
   };
 
   struct ClientTransaction {
@@ -239,10 +248,11 @@ class TransactionLayer {
   TransactionUser& user_;
   TransactionLayerConfig config_;
 
+  // The indexes view the keys their transactions own: a key is stored once.
   std::unordered_map<ServerTransactionId, std::unique_ptr<ServerTransaction>> servers_;
-  std::unordered_map<std::string, ServerTransactionId> server_index_;
+  std::unordered_map<std::string_view, ServerTransactionId> server_index_;
   std::unordered_map<ClientTransactionId, std::unique_ptr<ClientTransaction>> clients_;
-  std::unordered_map<std::string, ClientTransactionId> client_index_;
+  std::unordered_map<std::string_view, ClientTransactionId> client_index_;
 
   // The message (TU response, ACK, received response) and source of the input being fed to
   // a machine; set around one execute() call, read by the actions it runs.

@@ -211,10 +211,15 @@ TEST_F(TransactionLayerTest, NonInviteRetransmissionsAbsorbedThenAnsweredThenNew
   EXPECT_EQ(sender_.sent[0].message.status_code(), 200);
   EXPECT_EQ(sender_.last_source.remote_port, 5060);
 
+  // Completed: the request and the messages go, the final response's bytes stay.
+  EXPECT_EQ(layer_.request_of(id), nullptr);
+
   advance(seconds(10));
   layer_.receive(options, udp_source());  // retransmission: the 200 again
   ASSERT_EQ(sender_.sent.size(), 2u);
   EXPECT_EQ(sender_.sent[1].message.status_code(), 200);
+  EXPECT_EQ(serialize(sender_.sent[1].message), serialize(sender_.sent[0].message));
+  EXPECT_EQ(sender_.last_source.remote_port, 5060);
   EXPECT_EQ(tu_.requests.size(), 1u);
 
   advance(seconds(23));  // Timer J (32 s) has fired
@@ -226,6 +231,26 @@ TEST_F(TransactionLayerTest, NonInviteRetransmissionsAbsorbedThenAnsweredThenNew
   layer_.receive(options, udp_source());  // now a new transaction
   ASSERT_EQ(tu_.requests.size(), 2u);
   EXPECT_NE(tu_.requests[1].id, id);
+}
+
+TEST_F(TransactionLayerTest, CompletedNonInviteResendsItsFinalResponseByteForByte) {
+  // The response a completed transaction keeps as bytes is what the TU sent: extra headers,
+  // an unknown one, a body, each retransmission of the request answered with the same text.
+  const Message message = request("MESSAGE");
+  layer_.receive(message, udp_source());
+  ASSERT_EQ(tu_.requests.size(), 1u);
+  Message busy = make_response(message, 486, "Busy Here", "t7");
+  busy.append(HeaderId::kRetryAfter, "30");
+  busy.append("X-Reason", "in a meeting");
+  busy.set_body("text/plain", "back at four");
+  ASSERT_TRUE(layer_.respond(tu_.requests[0].id, busy));
+  for (int copy = 0; copy < 3; ++copy) layer_.receive(message, udp_source());
+  ASSERT_EQ(sender_.sent.size(), 4u);
+  for (const Sent& sent : sender_.sent) EXPECT_EQ(serialize(sent.message), serialize(busy));
+  EXPECT_EQ(tu_.requests.size(), 1u);
+  complete_sends(boost::asio::error::connection_refused);  // a resend fails: reported once
+  EXPECT_EQ(tu_.failed.size(), 1u);
+  EXPECT_EQ(layer_.server_transactions(), 0u);
 }
 
 TEST_F(TransactionLayerTest, StatelessAnswersKeepNothingAndEveryCopyReachesTheTu) {
