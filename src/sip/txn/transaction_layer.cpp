@@ -350,21 +350,25 @@ void TransactionLayer::execute(ClientTransaction& txn, const Actions& actions) {
   for (const Action& action : actions) {
     switch (action.kind) {
       case ActionKind::kSendRequest:
-        send_request(txn, txn.request);
+        if (txn.exchange != nullptr) send_request(txn, txn.exchange->request);
         break;
       case ActionKind::kSendAck:
-        if (input_message_ != nullptr) send_request(txn, make_ack(txn.request, *input_message_));
+        if (input_message_ != nullptr && txn.exchange != nullptr) {
+          send_request(txn, make_ack(txn.exchange->request, *input_message_));
+        }
         break;
       case ActionKind::kDeliverResponse:
-        if (input_message_ != nullptr && txn.callbacks.on_response) {
-          txn.callbacks.on_response(*input_message_);
+        if (input_message_ != nullptr && txn.exchange != nullptr && txn.exchange->callbacks.on_response) {
+          txn.exchange->callbacks.on_response(*input_message_);
         }
         break;
       case ActionKind::kReportTimeout:
-        if (txn.callbacks.on_timeout) txn.callbacks.on_timeout();
+        if (txn.exchange != nullptr && txn.exchange->callbacks.on_timeout) txn.exchange->callbacks.on_timeout();
         break;
       case ActionKind::kReportTransportError:
-        if (txn.callbacks.on_transport_error) txn.callbacks.on_transport_error(txn.error);
+        if (txn.exchange != nullptr && txn.exchange->callbacks.on_transport_error) {
+          txn.exchange->callbacks.on_transport_error(txn.error);
+        }
         break;
       case ActionKind::kArmTimer: {
         const TimerName timer = action.timer;
@@ -394,8 +398,7 @@ void TransactionLayer::execute(ClientTransaction& txn, const Actions& actions) {
   // those 5 s, 175,000 of them at 35,000 NOTIFYs a second.
   const auto* non_invite = std::get_if<ClientNonInviteMachine>(&txn.machine);
   if (non_invite != nullptr && non_invite->state() == ClientNonInviteMachine::State::kCompleted) {
-    txn.request = Message();
-    txn.callbacks = ClientCallbacks();
+    txn.exchange.reset();
   }
 }
 

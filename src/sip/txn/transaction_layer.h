@@ -197,24 +197,29 @@ class TransactionLayer {
 
   struct ClientTransaction {
     using Machine = std::variant<ClientInviteMachine, ClientNonInviteMachine>;
+    // What the transaction holds until it has nothing more to send or report.
+    struct Exchange {
+      Message request;
+      ClientCallbacks callbacks;
+    };
     ClientTransaction(ClientTransactionId id_in, Message request_in,
                       transport::Destination destination_in, ClientCallbacks callbacks_in,
                       Machine machine_in, std::string key_in)
         : id(id_in),
-          request(std::move(request_in)),
           destination(std::move(destination_in)),
-          callbacks(std::move(callbacks_in)),
           machine(machine_in),
-          key(std::move(key_in)) {}
+          key(std::move(key_in)),
+          exchange(std::make_unique<Exchange>(Exchange{std::move(request_in), std::move(callbacks_in)})) {}
 
     ClientTransactionId id = 0;
-    Message request;
     transport::Destination destination;
-    ClientCallbacks callbacks;
     Machine machine;
-    std::string key;                  // entry in client_index_
+    std::string key;                  // client_index_ holds a view of it
     boost::system::error_code error;  // the last transport error
     TimerIds timers{};
+    // Null once a non-INVITE transaction is Completed: until Timer K (5 s over UDP) it only
+    // absorbs retransmissions of its final response.
+    std::unique_ptr<Exchange> exchange;
   };
 
   // Runs `step` now and then every step queued meanwhile; the caller queues instead (with
