@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build clang clang-tidy libclang-rt-14-dev
   libboost1.81-dev libssl-dev libpugixml-dev libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   sip-tester sipsak redis-server python3
 )
 

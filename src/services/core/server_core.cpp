@@ -67,7 +67,7 @@ bool ServerCore::on_stateless_request(const Message& request, std::string_view s
                                       const sip::transport::Source& source) {
   if (request.method() != Method::kRegister || registrar_ == nullptr) return false;
   if (source.protocol != sip::transport::Protocol::kUdp) return false;  // reliable: nothing is kept anyway
-  const std::optional<std::string> key = registrar::Registrar::copy_key(request, server_key);
+  const std::optional<registrar::Registrar::CopyKey> key = registrar_->copy_key(request, server_key);
   if (!key) return false;
   // Every answer to a REGISTER is made within this call (the registrar and the
   // authenticator answer at once).

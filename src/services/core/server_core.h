@@ -111,7 +111,7 @@ class ServerCore final : public sip::txn::TransactionUser {
   // The source and the registrar's copy key of the REGISTER being answered without a
   // transaction (id 0), during on_stateless_request only.
   const sip::transport::Source* stateless_source_ = nullptr;
-  const std::string* stateless_key_ = nullptr;
+  const registrar::Registrar::CopyKey* stateless_key_ = nullptr;
 };
 
 }  // namespace herald::services

@@ -10,6 +10,9 @@
 
 #include "sip/txn/transaction_key.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace herald::services::registrar {
 namespace {
 
@@ -70,6 +73,8 @@ Registrar::Registrar(RegistrarConfig config, LocationService& location, UserExis
     : config_(std::move(config)), location_(location), user_exists_(std::move(user_exists)),
       random_(std::random_device{}()), tag_salt_(random_()) {
   for (std::string& d : config_.domains) d = lower(d);
+  std::random_device entropy;
+  for (unsigned char& byte : secret_) byte = static_cast<unsigned char>(entropy());
 }
 
 bool Registrar::serves_domain(std::string_view host) const {
@@ -81,7 +86,7 @@ Message Registrar::reply(const Message& request, int code, std::string_view reas
   // §8.2.6.2: every response to a request carries the same To tag; answered without a
   // transaction, a copy's tag is derived from what the copy shares with the original.
   const std::uint64_t tag =
-      stateless_key_ != nullptr ? std::hash<std::string>{}(*stateless_key_) ^ tag_salt_ : random_();
+      stateless_key_ != nullptr ? stateless_key_->low ^ tag_salt_ : random_();
   return sip::make_response(request, code, reason, fmt::format("{:016x}", tag));
 }
 
@@ -156,27 +161,26 @@ Message Registrar::bindings_reply(const Message& request, const std::string& aor
   return r;
 }
 
-std::optional<std::string> Registrar::copy_key(const Message& request) {
+std::optional<Registrar::CopyKey> Registrar::copy_key(const Message& request) const {
   auto key = sip::txn::server_key(request);
   if (!key) return std::nullopt;
   return copy_key(request, *key);
 }
 
-std::optional<std::string> Registrar::copy_key(const Message& request, std::string_view server_key) {
+std::optional<Registrar::CopyKey> Registrar::copy_key(const Message& request, std::string_view server_key) const {
   // What names the registration is in it too, so that knowing a branch does not make
   // another AOR's bindings readable.
   const sip::HeaderField* call_id = request.find(HeaderId::kCallId);
   const sip::HeaderField* cseq = request.find(HeaderId::kCSeq);
   const sip::HeaderField* to = request.find(HeaderId::kTo);
   if (call_id == nullptr || cseq == nullptr || to == nullptr) return std::nullopt;
-  std::string key;
-  key.reserve(server_key.size() + call_id->value.size() + cseq->value.size() + to->value.size() + 3);
-  key.append(server_key);
-  for (std::string_view part : {call_id->value, cseq->value, to->value}) key.append(1, '\n').append(part);
-  return key;
+  copy_text_.assign(server_key);
+  for (std::string_view part : {call_id->value, cseq->value, to->value}) copy_text_.append(1, '\n').append(part);
+  const XXH128_hash_t hash = XXH3_128bits_withSecret(copy_text_.data(), copy_text_.size(), secret_.data(), secret_.size());
+  return CopyKey{hash.low64, hash.high64};
 }
 
-std::optional<Message> Registrar::answer_copy(const Message& request, const std::string& key) {
+std::optional<Message> Registrar::answer_copy(const Message& request, const CopyKey& key) {
   if (remembered_order_.empty()) return std::nullopt;
   forget_expired(location_.now());
   if (segment(key).count(key) == 0) return std::nullopt;
@@ -194,28 +198,20 @@ std::optional<Message> Registrar::answer_copy(const Message& request, const std:
 void Registrar::forget_expired(std::int64_t now) {
   while (!remembered_order_.empty() &&
          (remembered_order_.front().until <= now || remembered_order_.size() > config_.max_remembered)) {
-    const std::string& oldest = remembered_order_.front().key;
+    const CopyKey& oldest = remembered_order_.front().key;
     segment(oldest).erase(oldest);
     remembered_order_.pop_front();
   }
 }
 
-std::unordered_set<std::string_view>& Registrar::segment(std::string_view key) {
-  return remembered_[std::hash<std::string_view>{}(key) % kSegments];
-}
-
-void Registrar::remember(std::string key, std::int64_t now) {
-  std::unordered_set<std::string_view>& table = segment(key);
-  if (table.count(key) != 0) return;
-  // A deque keeps its elements where they are as it grows and shrinks at its ends: the
-  // table's view of the key stays valid until the key is forgotten.
-  remembered_order_.push_back({now + config_.retransmission_window, std::move(key)});
-  table.insert(remembered_order_.back().key);
+void Registrar::remember(const CopyKey& key, std::int64_t now) {
+  if (!segment(key).insert(key).second) return;
+  remembered_order_.push_back({now + config_.retransmission_window, key});
   forget_expired(now);
 }
 
 Message Registrar::handle(const Message& request, const sip::transport::Source& source,
-                          const std::optional<std::string>& identity, const std::string* stateless_key) {
+                          const std::optional<std::string>& identity, const CopyKey* stateless_key) {
   stateless_key_ = stateless_key;
   Message response = judge(request, source, identity);
   stateless_key_ = nullptr;

@@ -220,10 +220,10 @@ TEST_F(RegistrarTest, OutOfOrderRegisterIs500WithRetryAfterAndChangesNothing) {
 
 // As the server core answers a REGISTER without a transaction: a copy first, else judged.
 Message stateless(Registrar& registrar, const Message& request, const sip::transport::Source& source) {
-  const std::optional<std::string> key = Registrar::copy_key(request);
+  const std::optional<Registrar::CopyKey> key = registrar.copy_key(request);
   EXPECT_TRUE(key.has_value());
-  // The server core builds it from the transaction layer's key: the same text.
-  EXPECT_EQ(Registrar::copy_key(request, sip::txn::server_key(request).value()), key);
+  // The server core builds it from the transaction layer's key: the same text, the same key.
+  EXPECT_EQ(registrar.copy_key(request, sip::txn::server_key(request).value()), key);
   if (auto copy = registrar.answer_copy(request, *key)) return std::move(*copy);
   return registrar.handle(request, source, std::nullopt, &*key);
 }
@@ -234,7 +234,7 @@ TEST_F(RegistrarTest, StatelessRetransmissionIsAnsweredAsTheOriginalAndChangesNo
   // changes.
   const int branch = branch_;
   const Message original = reg("Contact: <sip:a@h>;expires=600\r\n", "", "c1", 5);
-  EXPECT_FALSE(registrar_.answer_copy(original, *Registrar::copy_key(original)).has_value());  // none yet
+  EXPECT_FALSE(registrar_.answer_copy(original, *registrar_.copy_key(original)).has_value());  // none yet
   const Message first = stateless(registrar_, original, source_);
   EXPECT_EQ(first.status_code(), 200);
   EXPECT_EQ(registrar_.remembered(), 1u);
@@ -245,15 +245,15 @@ TEST_F(RegistrarTest, StatelessRetransmissionIsAnsweredAsTheOriginalAndChangesNo
   EXPECT_EQ(again.get<sip::hdr::To>()->tag(), first.get<sip::hdr::To>()->tag());
   EXPECT_NE(stateless(registrar_, reg("", "", "c9", 1), source_).get<sip::hdr::To>()->tag(),
             first.get<sip::hdr::To>()->tag());
-  auto copy = registrar_.answer_copy(original, *Registrar::copy_key(original));
+  auto copy = registrar_.answer_copy(original, *registrar_.copy_key(original));
   ASSERT_TRUE(copy.has_value());
   EXPECT_EQ(copy->status_code(), 200);
   // The same branch with another To is no copy: knowing a branch reads no other AOR.
   branch_ = branch;
   const Message other_aor = reg("Contact: <sip:a@h>;expires=600\r\n", "", "c1", 5, "sip:bob@example.com");
   EXPECT_EQ(other_aor.get<sip::hdr::Via>()->branch(), original.get<sip::hdr::Via>()->branch());
-  EXPECT_NE(Registrar::copy_key(other_aor), Registrar::copy_key(original));
-  EXPECT_FALSE(registrar_.answer_copy(other_aor, *Registrar::copy_key(other_aor)).has_value());
+  EXPECT_NE(registrar_.copy_key(other_aor), registrar_.copy_key(original));
+  EXPECT_FALSE(registrar_.answer_copy(other_aor, *registrar_.copy_key(other_aor)).has_value());
   EXPECT_EQ(contacts_of(again), (std::map<std::string, std::uint32_t>{{"sip:a@h", 590}}));  // as they are now
   EXPECT_EQ(location_.binding_count(), 1u);
   EXPECT_EQ(location_.lookup("sip:alice@example.com").front().expires_at, unix_now() + 590);  // not refreshed
@@ -267,6 +267,23 @@ TEST_F(RegistrarTest, StatelessRetransmissionIsAnsweredAsTheOriginalAndChangesNo
   advance(std::chrono::seconds(23));
   EXPECT_EQ(stateless(registrar_, original, source_).status_code(), 500);
   EXPECT_EQ(registrar_.remembered(), 1u);  // only the query, accepted 10 s after it
+}
+
+TEST_F(RegistrarTest, CopyKeysAreEqualForCopiesAndKeyedWithTheRegistrarsSecret) {
+  const Message original = reg("Contact: <sip:a@h>;expires=600\r\n", "", "c1", 5);
+  const Message copy = sip::parse_message(sip::serialize(original)).value();
+  EXPECT_EQ(registrar_.copy_key(copy), registrar_.copy_key(original));
+  // Each part of the text counts: another CSeq, Call-ID or branch is another request.
+  EXPECT_NE(registrar_.copy_key(reg("Contact: <sip:a@h>;expires=600\r\n", "", "c1", 6)), registrar_.copy_key(original));
+  EXPECT_NE(registrar_.copy_key(reg("Contact: <sip:a@h>;expires=600\r\n", "", "c2", 5)), registrar_.copy_key(original));
+  // Another registrar draws another secret: a peer cannot compute the keys.
+  Registrar other(config(), location_, [](std::string_view) { return true; });
+  EXPECT_NE(other.copy_key(original), registrar_.copy_key(original));
+  EXPECT_EQ(other.copy_key(copy), other.copy_key(original));
+  // Without Call-ID, CSeq or To there is nothing to key: answered in a transaction.
+  Message bare = original;
+  bare.remove(sip::HeaderId::kCallId);
+  EXPECT_FALSE(registrar_.copy_key(bare).has_value());
 }
 
 TEST_F(RegistrarTest, StatelessCopiesOfRemovalsAndQueriesGetTheSameAnswer) {
