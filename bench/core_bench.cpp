@@ -1,6 +1,6 @@
 // Micro-benchmarks of the server's per-request hot paths above sip/msg: the transaction
-// layer (a new server transaction from receipt to its final response; a retransmission
-// matched among many live transactions), the location service (a lookup, a contact match),
+// layer (a new server transaction from receipt to its final response, ended at once over TCP
+// or kept Completed over UDP; a retransmission matched among many live transactions), the location service (a lookup, a contact match),
 // the registrar (a REGISTER refresh and its 200 listing every binding of the AOR) and the
 // NOTIFY a fan-out builds per watcher, the user lookup of every REGISTER (store or cache),
 // the store's write of a new binding and the digest nonce every challenge makes and every
@@ -124,6 +124,40 @@ void BM_NewServerTransaction(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_NewServerTransaction);
+
+// A new request over UDP from receipt to its 200, whose transaction then stays Completed for
+// Timer J (32 s) as a loaded server's do: the tables (presized as the server's) grow by one
+// transaction an iteration, up to the benchmark's iteration count.
+void BM_NewServerTransactionKept(benchmark::State& state) {
+  sip::txn::ManualClock clock;
+  sip::txn::TimerService timers{clock};
+  CountingSender sender;
+  AnsweringUser user;
+  sip::txn::TransactionLayerConfig config;
+  config.presized_buckets = std::size_t{1} << 17;
+  sip::txn::TransactionLayer layer{timers, sender, user, config};
+  user.layer = &layer;
+  const sip::transport::Source source = udp_source();
+  std::vector<std::string> texts;
+  constexpr int kDistinct = 4096;
+  for (int i = 0; i < kDistinct; ++i) texts.push_back(register_text(i, 0, "kept" + std::to_string(i)));
+  std::size_t i = 0;
+  for (auto _ : state) {
+    // A fresh branch per iteration: every request opens a transaction of its own.
+    state.PauseTiming();
+    std::string text = texts[i % kDistinct];
+    text.replace(text.find("branch=z9hG4bK") + 14, 0, std::to_string(i / kDistinct) + "x");
+    sip::Message request = must_parse(std::move(text));
+    ++i;
+    state.ResumeTiming();
+    layer.receive(request, source);
+  }
+  if (layer.server_transactions() != static_cast<std::size_t>(state.iterations())) {
+    state.SkipWithError("not every transaction was kept");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_NewServerTransactionKept);
 
 // A retransmitted REGISTER matched to its completed transaction (UDP, Timer J pending) among
 // range(0) live ones, and its 200 sent again.
