@@ -17,9 +17,7 @@ LocationService::LocationService(sip::txn::TimerService& timers, store::BindingS
     : timers_(timers), store_(store), now_(std::move(now)) {}
 
 LocationService::~LocationService() {
-  for (auto& [aor, bindings] : aors_) {
-    for (Entry& e : bindings.entries) timers_.cancel(e.expiry);
-  }
+  for (auto& [aor, bindings] : aors_) timers_.cancel(bindings.expiry);
 }
 
 void LocationService::presize(std::size_t buckets) {
@@ -41,10 +39,11 @@ std::size_t LocationService::load() {
   for (store::Binding& b : all.value()) {
     next_id_ = std::max(next_id_, b.id + 1);  // expired ones too: removed after the loop
     if (b.expires_at <= now) continue;
-    Bindings& bindings = aors_[b.aor];
+    auto [it, added] = aors_.try_emplace(b.aor);
     const std::size_t contact_hash = text_hash(b.contact);
-    add(bindings, {std::move(b), {}}, contact_hash);
-    arm(bindings.entries.back());
+    const std::int64_t expires_at = b.expires_at;
+    add(it->second, {std::move(b)}, contact_hash);
+    arm(it->first, it->second, expires_at);
     ++kept;
   }
   if (auto removed = store_->remove_expired(now); !removed.ok()) {
@@ -166,37 +165,57 @@ const store::Binding* LocationService::find(std::string_view aor, std::string_vi
   return i < it->second.entries.size() ? &it->second.entries[i].binding : nullptr;
 }
 
-void LocationService::arm(Entry& entry) {
-  timers_.cancel(entry.expiry);
-  std::int64_t remaining = entry.binding.expires_at - now_();
-  entry.expiry = timers_.schedule_after(std::chrono::seconds(std::max<std::int64_t>(remaining, 0)),
-                                        [this, aor = entry.binding.aor, contact = entry.binding.contact] {
-                                          expire(aor, contact);
-                                        });
+void LocationService::arm(const std::string& aor, Bindings& bindings, std::int64_t expires_at) {
+  if (bindings.expiry_at != 0 && bindings.expiry_at <= expires_at) return;  // it fires first anyway
+  timers_.cancel(bindings.expiry);
+  bindings.expiry_at = expires_at;
+  const std::int64_t remaining = expires_at - now_();
+  bindings.expiry = timers_.schedule_after(std::chrono::seconds(std::max<std::int64_t>(remaining, 0)),
+                                           [this, key = &aor] { expire(*key); });  // a copy: see expire()
 }
 
-void LocationService::expire(const std::string& aor, const std::string& contact) {
-  spdlog::debug("binding {} -> {} expired", aor, contact);
-  auto status = remove(aor, contact);
-  if (!status.ok() && !status.is_not_found()) {
-    spdlog::error("cannot remove expired binding {} -> {}: {}", aor, contact, status.message());
+void LocationService::expire(std::string aor) {
+  auto found = aors_.find(aor);
+  if (found == aors_.end()) return;
+  found->second.expiry = {};
+  found->second.expiry_at = 0;
+  const std::int64_t now = now_();
+  std::vector<std::string> expired;
+  for (const Entry& e : found->second.entries) {
+    if (e.binding.expires_at <= now) expired.push_back(e.binding.contact);
   }
+  for (const std::string& contact : expired) {
+    spdlog::debug("binding {} -> {} expired", aor, contact);
+    auto status = remove(aor, contact);
+    if (!status.ok() && !status.is_not_found()) {
+      spdlog::error("cannot remove expired binding {} -> {}: {}", aor, contact, status.message());
+    }
+  }
+  // An observer may have changed the AOR meanwhile: look again, and arm for what is left.
+  found = aors_.find(aor);
+  if (found == aors_.end() || found->second.expiry_at != 0) return;
+  std::int64_t next = 0;
+  for (const Entry& e : found->second.entries) {
+    if (next == 0 || e.binding.expires_at < next) next = e.binding.expires_at;
+  }
+  if (next != 0) arm(found->first, found->second, next);
 }
 
 store::Status LocationService::put(store::Binding binding) {
   binding.updated_at = now_();
-  Bindings& bindings = aors_[binding.aor];
+  auto [it, added] = aors_.try_emplace(binding.aor);
+  Bindings& bindings = it->second;
   const std::size_t contact_hash = text_hash(binding.contact);
   const std::size_t i = find_contact(bindings, binding.contact, contact_hash);
   if (i == bindings.entries.size()) {
     binding.id = next_id_++;
-    add(bindings, {std::move(binding), {}}, contact_hash);
+    add(bindings, {std::move(binding)}, contact_hash);
   } else {
     binding.id = bindings.entries[i].binding.id;
     bindings.entries[i].binding = std::move(binding);
   }
   Entry& entry = bindings.entries[i];
-  arm(entry);
+  arm(it->first, bindings, entry.binding.expires_at);
   store::Status status = store_ ? store_->put_binding(entry.binding) : store::Status{};
   const std::string aor = entry.binding.aor;  // an observer may change the entries
   notify(aor, true);
@@ -210,13 +229,15 @@ store::Status LocationService::remove(std::string_view aor, std::string_view con
     const std::size_t i = find_contact(bindings, contact, text_hash(contact));
     if (i < bindings.entries.size()) {
       const Entry& entry = bindings.entries[i];
-      timers_.cancel(entry.expiry);
       unindex(entry, bindings.hashes[i].key);
       store::Status status = store_ ? store_->remove_binding(entry.binding.id) : store::Status{};
       bindings.entries.erase(bindings.entries.begin() + static_cast<std::ptrdiff_t>(i));
       bindings.hashes.erase(bindings.hashes.begin() + static_cast<std::ptrdiff_t>(i));
       --count_;
-      if (bindings.entries.empty()) aors_.erase(found);
+      if (bindings.entries.empty()) {
+        timers_.cancel(bindings.expiry);
+        aors_.erase(found);
+      }
       notify(std::string(aor), false);
       return status;
     }
@@ -231,12 +252,12 @@ store::Status LocationService::remove_all(std::string_view aor) {
     const Bindings& bindings = found->second;
     for (std::size_t i = 0; i < bindings.entries.size(); ++i) {
       const Entry& e = bindings.entries[i];
-      timers_.cancel(e.expiry);
       unindex(e, bindings.hashes[i].key);
       store::Status removed = store_ ? store_->remove_binding(e.binding.id) : store::Status{};
       if (status.ok()) status = removed;  // the first failure is the one reported
     }
     count_ -= bindings.entries.size();
+    timers_.cancel(bindings.expiry);
     aors_.erase(found);
   }
   notify(std::string(aor), false);

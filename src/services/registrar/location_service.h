@@ -15,7 +15,10 @@ namespace herald::services::registrar {
 
 // The location service (RFC 3261 §10.2): the bindings of every address-of-record, held in
 // memory so lookups never wait for the disk, written through to the store on each change,
-// and expired on time by one timer per binding on the shard's TimerService (no scans).
+// and expired on time by one timer per AOR on the shard's TimerService, armed for the
+// AOR's earliest expiry (no scans of the whole table). A new binding or a refresh rarely
+// expires before the ones the AOR has: it then touches no timer. A timer per binding
+// (holding copies of its AOR and contact) was a quarter of a binding's memory.
 //
 // Threading: one instance per shard, used on its thread. `store` may be null (memory only);
 // otherwise it must outlive the service and belong to the same thread.
@@ -81,7 +84,6 @@ class LocationService {
  private:
   struct Entry {
     store::Binding binding;
-    sip::txn::TimerId expiry;
   };
   // What a search compares first, for one entry.
   struct Hashes {
@@ -94,6 +96,8 @@ class LocationService {
   struct Bindings {
     std::vector<Entry> entries;
     std::vector<Hashes> hashes;
+    sip::txn::TimerId expiry;   // runs expire() for this AOR
+    std::int64_t expiry_at = 0; // unix seconds it is armed for (0: none); at most the earliest expires_at
   };
   // Lets aors_ be searched with a string_view, without building a string.
   struct KeyHash {
@@ -105,8 +109,13 @@ class LocationService {
   static std::size_t find_contact(const Bindings& bindings, std::string_view contact, std::size_t hash);
   // Appends the entry (its contact's text hash `contact_hash`) and indexes it.
   void add(Bindings& bindings, Entry entry, std::size_t contact_hash);
-  void arm(Entry& entry);
-  void expire(const std::string& aor, const std::string& contact);
+  // Arms the AOR's timer for `expires_at` unless it is armed for that time or earlier.
+  // `aor` is the key of `bindings` in aors_: the timer holds its address, stable until the
+  // AOR goes (and its timer with it).
+  void arm(const std::string& aor, Bindings& bindings, std::int64_t expires_at);
+  // The AOR's timer: removes its bindings that have expired, arms it for the next. `aor` is
+  // a copy: removing the AOR's last binding erases the key the timer holds.
+  void expire(std::string aor);
   // Enters the entry's contact in by_contact_; returns its key hash (0: not a SIP URI, not entered).
   std::size_t index(const Entry& entry);
   void unindex(const Entry& entry, std::size_t key_hash);

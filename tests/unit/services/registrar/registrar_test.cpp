@@ -163,6 +163,45 @@ TEST_F(RegistrarTest, RefreshReplacesTheBindingAndRearmsItsTimer) {
   EXPECT_EQ(location_.binding_count(), 0u);
 }
 
+TEST_F(RegistrarTest, OneTimerPerAorExpiresEachBindingOnItsOwnTime) {
+  send(reg("Contact: <sip:a@h>;expires=300\r\nContact: <sip:b@h>;expires=120\r\nContact: <sip:c@h>;expires=200\r\n",
+           "", "c1", 1));
+  send(reg("Contact: <sip:d@h>;expires=600\r\n", "", "c1", 1, "sip:bob@example.com"));
+  EXPECT_EQ(timers_.size(), 2u) << "one timer an AOR, not one a binding";
+  advance(std::chrono::seconds(100));
+  send(reg("Contact: <sip:b@h>;expires=300\r\n", "", "c1", 2));  // b now ends at 400
+  EXPECT_EQ(timers_.size(), 2u);
+  advance(std::chrono::seconds(20));  // 120: the timer armed for b finds nothing due
+  EXPECT_EQ(location_.count("sip:alice@example.com"), 3u);
+  advance(std::chrono::seconds(79));  // 199
+  EXPECT_EQ(location_.count("sip:alice@example.com"), 3u);
+  advance(std::chrono::seconds(1));  // 200: c
+  EXPECT_EQ(contacts_of(send(reg("", "", "q1", 1))),
+            (std::map<std::string, std::uint32_t>{{"sip:a@h", 100}, {"sip:b@h", 200}}));
+  advance(std::chrono::seconds(100));  // 300: a
+  EXPECT_EQ(location_.count("sip:alice@example.com"), 1u);
+  advance(std::chrono::seconds(99));  // 399
+  EXPECT_EQ(location_.count("sip:alice@example.com"), 1u);
+  advance(std::chrono::seconds(1));  // 400: b, and alice's timer with it
+  EXPECT_EQ(location_.count("sip:alice@example.com"), 0u);
+  EXPECT_EQ(timers_.size(), 1u);
+  EXPECT_EQ(location_.count("sip:bob@example.com"), 1u);
+  advance(std::chrono::seconds(200));  // 600: d
+  EXPECT_EQ(location_.binding_count(), 0u);
+  EXPECT_TRUE(timers_.empty());
+  EXPECT_TRUE(store_.load_bindings().value().empty());
+}
+
+TEST_F(RegistrarTest, RemovingAnAorsLastBindingCancelsItsTimer) {
+  send(reg("Contact: <sip:a@h>;expires=300\r\n", "", "c1", 1));
+  send(reg("Contact: <sip:b@h>;expires=300\r\n", "", "c1", 1, "sip:bob@example.com"));
+  EXPECT_EQ(timers_.size(), 2u);
+  send(reg("Contact: <sip:a@h>;expires=0\r\n", "", "c1", 2));
+  EXPECT_EQ(timers_.size(), 1u);
+  send(reg("Contact: *\r\n", "Expires: 0\r\n", "c1", 2, "sip:bob@example.com"));
+  EXPECT_TRUE(timers_.empty());
+}
+
 TEST_F(RegistrarTest, ExpiresZeroRemovesOneContact) {
   send(reg("Contact: <sip:a@h1>\r\nContact: <sip:a@h2>\r\n"));
   Message r = send(reg("Contact: <sip:a@h1>;expires=0\r\n", "", "c1", 2));
