@@ -178,8 +178,10 @@ class Message {
   // overwrites what it holds, so it can be shared by copies of a message (and by a response
   // and its request) and each may append to it; every view into it stays valid.
   struct TextBlock {
+    // Not zeroed: only what edits have written is ever read (a 200 listing a hundred
+    // contacts asks for a block of some 7 KiB).
     explicit TextBlock(std::size_t capacity_in)
-        : data(std::make_unique<char[]>(capacity_in)), capacity(capacity_in) {}
+        : data(std::make_unique_for_overwrite<char[]>(capacity_in)), capacity(capacity_in) {}
     std::unique_ptr<char[]> data;
     std::size_t used = 0;
     std::size_t capacity;
