@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include "app/presence_command.h"
 #include "app/shard.h"
 #include "app/user_command.h"
+#include "sip/transport/address_text.h"
 
 namespace {
 
@@ -87,9 +89,9 @@ int serve(const ServeOptions& options) {
       // Later shards share the ports the first one bound (port 0 picks one once).
       config.listen = shards.front()->transport().transports().listening();
       for (const auto& point : config.listen) {
-        spdlog::info("listening on {}:{}:{}", herald::sip::transport::to_string(point.protocol),
-                     point.address.is_v6() ? "[" + point.address.to_string() + "]" : point.address.to_string(),
-                     point.port);
+        std::string endpoint;
+        herald::sip::transport::append_endpoint(endpoint, point.address, point.port);
+        spdlog::info("listening on {}:{}", herald::sip::transport::to_string(point.protocol), endpoint);
       }
     }
   }

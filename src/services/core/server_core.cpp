@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "sip/transport/address_text.h"
+
 namespace herald::services {
 namespace {
 
@@ -275,7 +277,7 @@ void ServerCore::on_stray_response(const Message& response, const sip::transport
   ++counters_.stray_responses;
   if (proxy_ != nullptr) proxy_->on_stray_response(response);
   spdlog::debug("call-id={} stray {} response from {}:{} dropped", call_id_of(response), response.status_code(),
-                source.remote_address.to_string(), source.remote_port);
+                source.remote_address, source.remote_port);
 }
 
 }  // namespace herald::services

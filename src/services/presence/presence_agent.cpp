@@ -330,8 +330,10 @@ void PresenceAgent::publish(const Message& request, const std::string& presentit
                     s.message());
     }
   }
-  spdlog::debug("call-id={} publication {} of {} until {}{}", call_id_of(request), etag, presentity, expires_at,
-                replaces.empty() ? std::string() : fmt::format(" (was {})", replaces));
+  if (spdlog::should_log(spdlog::level::debug)) {  // the text is made only when logged
+    spdlog::debug("call-id={} publication {} of {} until {}{}", call_id_of(request), etag, presentity, expires_at,
+                  replaces.empty() ? std::string() : fmt::format(" (was {})", replaces));
+  }
 }
 
 void PresenceAgent::remove_publication(std::string etag, std::string_view context) {

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "sip/msg/grammar.h"
+#include "sip/transport/address_text.h"
 #include "sip/transport/transport_user.h"
 
 namespace herald::services::proxy {
@@ -35,15 +36,7 @@ inline std::optional<sip::transport::Destination> flow_of(std::string_view recei
 inline std::string flow_text(const sip::transport::Source& source) {
   if (source.protocol != sip::transport::Protocol::kTcp) return {};
   std::string text = "tcp:";
-  if (source.remote_address.is_v6()) {
-    text += '[';
-    text += source.remote_address.to_string();
-    text += ']';
-  } else {
-    text += source.remote_address.to_string();
-  }
-  text += ':';
-  text += std::to_string(source.remote_port);
+  sip::transport::append_endpoint(text, source.remote_address, source.remote_port);
   return text;
 }
 

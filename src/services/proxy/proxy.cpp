@@ -475,7 +475,7 @@ void Proxy::start_branch(Transaction& txn, const Target& target) {
   ++counters_.forwarded;
   if (transactions_.count(txn_id) == 0 || branch.done) return;  // it failed during the send
   spdlog::debug("call-id={} {} forwarded to {} via {}:{}", call_id_of(out), out.method_name(),
-                out.request_uri_text(), destination->address.to_string(), destination->port);
+                out.request_uri_text(), destination->address, destination->port);
   if (txn.invite) {
     branch.timer_c = timers_.schedule_after(config_.timer_c, [this, txn_id, index] { on_timer_c(txn_id, index); });
   }

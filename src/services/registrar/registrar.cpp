@@ -8,6 +8,7 @@
 #include <ctime>
 #include <limits>
 
+#include "sip/transport/address_text.h"
 #include "sip/txn/transaction_key.h"
 
 #define XXH_INLINE_ALL
@@ -44,10 +45,9 @@ bool supports_path(const Message& request) {
 }
 
 std::string source_text(const sip::transport::Source& s) {
-  std::string address = s.remote_address.to_string();
-  if (s.remote_address.is_v6()) address = "[" + address + "]";
-  return fmt::format("{}:{}:{}", s.protocol == sip::transport::Protocol::kUdp ? "udp" : "tcp", address,
-                     s.remote_port);
+  std::string text = s.protocol == sip::transport::Protocol::kUdp ? "udp:" : "tcp:";
+  sip::transport::append_endpoint(text, s.remote_address, s.remote_port);
+  return text;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "sip/msg/validate.h"
+#include "sip/transport/address_text.h"
 
 namespace herald::sip::transport {
 
@@ -15,7 +16,7 @@ MessageTransport::MessageTransport(boost::asio::io_context& io, TransportsConfig
 MessageTransport::~MessageTransport() { transports_.close(); }
 
 std::string stamped_via(const ViaValue& via, std::string_view via_text, const Source& source) {
-  std::string address = source.remote_address.to_string();
+  std::string address = address_text(source.remote_address);
   bool rport_requested = via.rport().has_value() && via.rport()->empty();
   boost::system::error_code ec;
   auto sent_by = boost::asio::ip::make_address(via.host, ec);
@@ -40,7 +41,7 @@ void MessageTransport::on_message(std::string bytes, const Source& source) {
   auto parsed = parse_message(std::move(bytes));
   if (!parsed) {
     ++counters_.dropped;
-    spdlog::debug("dropped message from {}:{}: {}", source.remote_address.to_string(), source.remote_port,
+    spdlog::debug("dropped message from {}:{}: {}", source.remote_address, source.remote_port,
                   parsed.why());
     return;
   }
@@ -48,7 +49,7 @@ void MessageTransport::on_message(std::string bytes, const Source& source) {
   if (message.is_response()) {
     if (!response_usable(message)) {
       ++counters_.dropped;
-      spdlog::debug("dropped unusable response from {}:{}", source.remote_address.to_string(), source.remote_port);
+      spdlog::debug("dropped unusable response from {}:{}", source.remote_address, source.remote_port);
       return;
     }
     ++counters_.responses;
@@ -59,7 +60,7 @@ void MessageTransport::on_message(std::string bytes, const Source& source) {
   const HeaderField* top = message.find(HeaderId::kVia);
   if (top == nullptr) {
     ++counters_.dropped;
-    spdlog::debug("dropped request without Via from {}:{}", source.remote_address.to_string(), source.remote_port);
+    spdlog::debug("dropped request without Via from {}:{}", source.remote_address, source.remote_port);
     return;
   }
   auto via = message.get<hdr::Via>();
@@ -89,13 +90,13 @@ void MessageTransport::reject(const Message& request, const Source& source, int 
   ++counters_.rejected;
   auto call_id = request.find(HeaderId::kCallId);
   spdlog::info("call-id={} {} from {}:{} rejected: {} {}", call_id ? call_id->value : "-", request.method_name(),
-               source.remote_address.to_string(), source.remote_port, code, reason);
+               source.remote_address, source.remote_port, code, reason);
   send_response(make_response(request, code, reason), source);
 }
 
 void MessageTransport::on_stream_error(const StreamError& error, const Source& source) {
   ++counters_.stream_errors;
-  spdlog::info("stream from {}:{} cannot be framed: {}", source.remote_address.to_string(), source.remote_port,
+  spdlog::info("stream from {}:{} cannot be framed: {}", source.remote_address, source.remote_port,
                to_string(error.error));
   if (!error.header_complete) return;  // nothing to address an answer with; the stream closes
   auto parsed = parse_message(std::string(error.header_block));
