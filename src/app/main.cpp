@@ -7,6 +7,7 @@
 
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -112,9 +113,7 @@ int serve(const ServeOptions& options) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("herald"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
@@ -150,4 +149,19 @@ int main(int argc, char** argv) {
   if (*presence_exit_code >= 0) return *presence_exit_code;
   if (*client_exit_code >= 0) return *client_exit_code;
   return *user_exit_code >= 0 ? *user_exit_code : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // What nothing below handled (a full disk while starting, an allocation failing) ends the
+  // program with one line, not with std::terminate's abort.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "herald: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "herald: unknown error\n");
+  }
+  return 1;
 }
