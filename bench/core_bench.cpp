@@ -1,10 +1,11 @@
 // Micro-benchmarks of the server's per-request hot paths above sip/msg: the transaction
 // layer (a new server transaction from receipt to its final response, ended at once over TCP
-// or kept Completed over UDP; a retransmission matched among many live transactions), the location service (a lookup, a contact match),
-// the registrar (a REGISTER refresh and its 200 listing every binding of the AOR) and the
-// NOTIFY a fan-out builds per watcher, the user lookup of every REGISTER (store or cache),
-// the store's write of a new binding and the digest nonce every challenge makes and every
-// credential's check verifies. items/s is operations per second on one core.
+// or kept Completed over UDP; a retransmission matched among many live transactions), the
+// location service (a lookup, a contact match), the registrar (a REGISTER refresh and its
+// 200 listing every binding of the AOR) and the NOTIFY a fan-out builds per watcher, the
+// user lookup of every REGISTER (store or cache), the store's write of a new binding and the
+// digest nonce every challenge makes and every credential's check verifies. items/s is
+// operations per second on one core.
 //
 //   scripts/bench.sh                                   (Release build, 5 repetitions, medians)
 //   build/release/bench/core_bench --benchmark_filter=Registrar

@@ -16,7 +16,6 @@ MessageTransport::MessageTransport(boost::asio::io_context& io, TransportsConfig
 MessageTransport::~MessageTransport() { transports_.close(); }
 
 std::string stamped_via(const ViaValue& via, std::string_view via_text, const Source& source) {
-  std::string address = address_text(source.remote_address);
   bool rport_requested = via.rport().has_value() && via.rport()->empty();
   boost::system::error_code ec;
   auto sent_by = boost::asio::ip::make_address(via.host, ec);
@@ -32,7 +31,8 @@ std::string stamped_via(const ViaValue& via, std::string_view via_text, const So
     }
     return true;
   });
-  out.append(";received=").append(address);
+  out.append(";received=");
+  append_address(out, source.remote_address);
   if (rport_requested) out.append(";rport=").append(std::to_string(source.remote_port));
   return out;
 }
