@@ -473,6 +473,11 @@ TEST_F(RegistrarTest, BindingsSurviveAReloadWithTheirRemainingLifetime) {
   LocationService reloaded(timers_, &store_, [this] { return unix_now(); });
   EXPECT_EQ(reloaded.load(), 1u);
   EXPECT_EQ(reloaded.lookup("sip:alice@example.com")[0].expires_at - unix_now(), 200);
+  // load() arms the AOR's timer: the binding expires from the reloaded service on time.
+  advance(std::chrono::seconds(199));
+  EXPECT_EQ(reloaded.count("sip:alice@example.com"), 1u);
+  advance(std::chrono::seconds(1));
+  EXPECT_EQ(reloaded.count("sip:alice@example.com"), 0u);
 }
 
 // The store keys bindings by id (store::BindingStore): each new binding gets the next one,
