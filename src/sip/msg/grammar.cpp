@@ -1,5 +1,8 @@
 #include "sip/msg/grammar.h"
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 namespace herald::sip::grammar {
 
 bool is_token(std::string_view s) {
@@ -70,5 +73,13 @@ std::size_t find_unquoted(std::string_view s, char sep, std::size_t pos) {
   }
   return std::string_view::npos;
 }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = to_lower(c);
+  return out;
+}
+
+std::uint64_t hash64(std::string_view text) { return XXH3_64bits(text.data(), text.size()); }
 
 }  // namespace herald::sip::grammar

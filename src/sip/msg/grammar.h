@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace herald::sip::grammar {
@@ -50,6 +51,13 @@ inline constexpr bool iequals(std::string_view a, std::string_view b) {
   }
   return true;
 }
+
+// ASCII lower case of `s` (host names, domain lists, tokens).
+std::string lower(std::string_view s);
+
+// A 64-bit hash of `text` (XXH3): table keys, and ids derived from text. Not keyed: where a
+// peer could choose colliding inputs to its advantage, key it or bound the table.
+std::uint64_t hash64(std::string_view text);
 
 // Removes leading and trailing SP / HTAB (and CR / LF, which only remain after unfolding).
 inline constexpr bool is_trim_char(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }

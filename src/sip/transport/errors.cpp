@@ -25,6 +25,12 @@ class TransportCategory final : public boost::system::error_category {
         return "transport closed";
       case TransportError::kStreamFraming:
         return "stream framing error";
+      case TransportError::kSlowMessage:
+        return "a message did not arrive whole in time";
+      case TransportError::kNoValidMessage:
+        return "no valid message in time";
+      case TransportError::kSourceLimit:
+        return "too many connections from this source";
     }
     return "unknown transport error";
   }

@@ -12,6 +12,9 @@ enum class TransportError {
   kNoSocketForFamily,    // no UDP socket of the destination's address family is open
   kClosed,               // the transport was closed (or never started)
   kStreamFraming,        // the peer sent bytes that cannot be framed as SIP (see StreamError)
+  kSlowMessage,          // a message's first bytes came, its last did not in time (message_timeout)
+  kNoValidMessage,       // an accepted connection sent no valid message in time (unconfirmed_timeout)
+  kSourceLimit,          // the source holds as many connections as it may (max_connections_per_source)
 };
 
 const boost::system::error_category& transport_category() noexcept;

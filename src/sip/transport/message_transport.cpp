@@ -11,7 +11,7 @@ namespace herald::sip::transport {
 
 MessageTransport::MessageTransport(boost::asio::io_context& io, TransportsConfig config,
                                    MessageHandler& handler)
-    : transports_(io, *this, std::move(config)), handler_(handler) {}
+    : transports_(io, *this, config), handler_(handler), budget_(std::move(config.budget)) {}
 
 MessageTransport::~MessageTransport() { transports_.close(); }
 
@@ -38,6 +38,17 @@ std::string stamped_via(const ViaValue& via, std::string_view via_text, const So
 }
 
 void MessageTransport::on_message(std::string bytes, const Source& source) {
+  switch (budget_.admit(source.remote_address, std::chrono::steady_clock::now())) {
+    case RequestBudget::Verdict::kAdmit:
+      break;
+    case RequestBudget::Verdict::kDrop:
+      ++counters_.over_budget;
+      return;
+    case RequestBudget::Verdict::kRefuse:
+      ++counters_.over_budget;
+      refuse_over_budget(std::move(bytes), source);
+      return;
+  }
   auto parsed = parse_message(std::move(bytes));
   if (!parsed) {
     ++counters_.dropped;
@@ -53,6 +64,7 @@ void MessageTransport::on_message(std::string bytes, const Source& source) {
       return;
     }
     ++counters_.responses;
+    if (source.connection) transports_.confirm(*source.connection);
     handler_.on_response(message, source);
     return;
   }
@@ -83,15 +95,43 @@ void MessageTransport::on_message(std::string bytes, const Source& source) {
     return;
   }
   ++counters_.requests;
+  if (source.connection) transports_.confirm(*source.connection);
   handler_.on_request(message, source);
 }
 
-void MessageTransport::reject(const Message& request, const Source& source, int code, std::string_view reason) {
+void MessageTransport::refuse_over_budget(std::string bytes, const Source& source) {
+  auto parsed = parse_message(std::move(bytes));
+  if (!parsed || !parsed->is_request() || parsed->method() == Method::kAck || !parsed->get<hdr::Via>()) return;
+  spdlog::warn("requests from {} beyond its budget: refused with 503 (and dropped until its rate falls)",
+               source.remote_address);
+  reject(*parsed, source, 503, "Too many requests from this address", budget_.retry_after());
+}
+
+void MessageTransport::on_connection_closed(const Source& connection, const boost::system::error_code& why) {
+  if (why == TransportError::kSlowMessage) {
+    ++counters_.slow_connections;
+  } else if (why == TransportError::kNoValidMessage) {
+    ++counters_.unconfirmed_connections;
+  } else if (why != TransportError::kConnectionLimit) {
+    return;
+  }
+  spdlog::info("TCP connection from {}:{} closed: {}", connection.remote_address, connection.remote_port,
+               why.message());
+}
+
+void MessageTransport::reject(const Message& request, const Source& source, int code, std::string_view reason,
+                              std::optional<std::uint32_t> retry_after) {
   ++counters_.rejected;
   auto call_id = request.find(HeaderId::kCallId);
   spdlog::info("call-id={} {} from {}:{} rejected: {} {}", call_id ? call_id->value : "-", request.method_name(),
                source.remote_address, source.remote_port, code, reason);
-  send_response(make_response(request, code, reason), source);
+  Message response = make_response(request, code, reason);
+  if (retry_after) {
+    response.remove(HeaderId::kContentLength);
+    response.append(HeaderId::kRetryAfter, std::to_string(*retry_after));
+    response.append(HeaderId::kContentLength, "0");
+  }
+  send_response(response, source);
 }
 
 void MessageTransport::on_stream_error(const StreamError& error, const Source& source) {
@@ -114,25 +154,34 @@ void MessageTransport::on_stream_error(const StreamError& error, const Source& s
   send_response(make_response(*parsed, code, reason), source);
 }
 
-void MessageTransport::send_response(const Message& response, const Source& request_source, SendDone done) {
+Destination response_destination(const ViaValue& via, const Source& request_source) {
   Destination to = Destination::reply_to(request_source);
-  if (request_source.protocol == Protocol::kUdp) {
-    // RFC 3261 §18.2.2 with RFC 3581 §4: received address; rport if present, else the
-    // sent-by port, else 5060.
-    if (auto via = response.get<hdr::Via>()) {
-      boost::system::error_code ec;
-      if (auto received = via->received()) {
-        auto address = boost::asio::ip::make_address(*received, ec);
-        if (!ec) to.address = address;
-      }
-      auto rport = via->rport();
-      if (rport && !rport->empty()) {
-        to.port = static_cast<std::uint16_t>(grammar::parse_uint(*rport, 65535).value_or(to.port));
-      } else {
-        to.port = via->port != 0 ? via->port : 5060;
-      }
+  if (request_source.protocol != Protocol::kUdp) return to;
+  boost::system::error_code ec;
+  if (auto maddr = via.params.find("maddr")) {
+    auto address = boost::asio::ip::make_address(std::string(*maddr), ec);
+    if (!ec) {  // a name would need resolving: the received address stands in for it
+      to.address = address;
+      to.port = via.port != 0 ? via.port : 5060;
+      return to;
     }
   }
+  if (auto received = via.received()) {
+    auto address = boost::asio::ip::make_address(*received, ec);
+    if (!ec) to.address = address;
+  }
+  auto rport = via.rport();
+  if (rport && !rport->empty()) {
+    to.port = static_cast<std::uint16_t>(grammar::parse_uint(*rport, 65535).value_or(to.port));
+  } else {
+    to.port = via.port != 0 ? via.port : 5060;
+  }
+  return to;
+}
+
+void MessageTransport::send_response(const Message& response, const Source& request_source, SendDone done) {
+  auto via = response.get<hdr::Via>();
+  const Destination to = via ? response_destination(*via, request_source) : Destination::reply_to(request_source);
   auto counters = &counters_;
   transports_.send(to, serialize(response), [counters, done = std::move(done)](const boost::system::error_code& ec) {
     if (ec) ++counters->send_errors;

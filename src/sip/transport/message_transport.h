@@ -27,15 +27,20 @@ struct MessageCounters {
   std::uint64_t dropped = 0;         // unusable: no start line, unusable response, no Via
   std::uint64_t stream_errors = 0;   // TCP streams that could not be framed
   std::uint64_t send_errors = 0;
+  std::uint64_t over_budget = 0;     // beyond their source's request budget (503 or dropped)
+  std::uint64_t slow_connections = 0;  // TCP connections closed: a message did not arrive in time
+  std::uint64_t unconfirmed_connections = 0;  // closed: no valid message in time
 };
 
 using SendDone = std::function<void(const boost::system::error_code&)>;
 
-// SIP messages over one shard's Transports: parses what arrives (sip/msg), stamps the top Via
-// of requests with received / rport (RFC 3261 §18.2.1, RFC 3581 §4), answers requests that are
-// malformed (400 with the fault as reason phrase, 505 for another SIP version) without
-// bothering the layers above, drops what cannot be answered, and sends responses where
-// RFC 3261 §18.2.2 and RFC 3581 §4 say.
+// SIP messages over one shard's Transports: holds each source to its request budget (every
+// message counts; see RequestBudget: beyond it, a 503 with Retry-After once a second, the rest
+// dropped unparsed), parses what arrives (sip/msg), stamps the top Via of requests with
+// received / rport (RFC 3261 §18.2.1, RFC 3581 §4), answers requests that are malformed (400
+// with the fault as reason phrase, 505 for another SIP version) without bothering the layers
+// above, drops what cannot be answered, confirms a TCP connection once it carried a valid
+// message, and sends responses where RFC 3261 §18.2.2 and RFC 3581 §4 say.
 //
 // Threading: everything on the io_context's thread. Lifetime: `handler` must outlive this.
 class MessageTransport final : private TransportUser {
@@ -50,22 +55,35 @@ class MessageTransport final : private TransportUser {
   Transports& transports() { return transports_; }
   const Transports& transports() const { return transports_; }
   const MessageCounters& counters() const { return counters_; }
+  const RequestBudget& budget() const { return budget_; }
 
   // Sends `response` to the request that came from `request_source`: on the same connection
-  // for streams (reconnecting to the address if it closed); for UDP to the received address
-  // and the rport / sent-by port of the response's top Via (maddr is not honoured).
+  // for streams (reconnecting to the address if it closed); for UDP to the top Via's maddr
+  // (a numeric one) and sent-by port, else to the received address and the rport / sent-by
+  // port (RFC 3261 §18.2.2, RFC 3581 §4).
   void send_response(const Message& response, const Source& request_source, SendDone done = {});
   void send_request(const Message& request, const Destination& to, SendDone done = {});
 
  private:
   void on_message(std::string bytes, const Source& source) override;
   void on_stream_error(const StreamError& error, const Source& source) override;
-  void reject(const Message& request, const Source& source, int code, std::string_view reason);
+  void on_connection_closed(const Source& connection, const boost::system::error_code& why) override;
+  void reject(const Message& request, const Source& source, int code, std::string_view reason,
+              std::optional<std::uint32_t> retry_after = std::nullopt);
+  // Answers a request over its source's budget with 503 and Retry-After (nothing for others).
+  void refuse_over_budget(std::string bytes, const Source& source);
 
   Transports transports_;
   MessageHandler& handler_;
+  RequestBudget budget_;
   MessageCounters counters_;
 };
+
+// Where a response with top Via `via` to a request from `request_source` goes (RFC 3261
+// §18.2.2, RFC 3581 §4): over a stream, back on its connection; over UDP, to a numeric maddr
+// and the sent-by port (5060 when none), else to the received address (the source's when
+// there is none) and the rport, sent-by port or 5060.
+Destination response_destination(const ViaValue& via, const Source& request_source);
 
 // The value the top Via of a request received from `source` should have (RFC 3261 §18.2.1:
 // received when the sent-by host is not the source address; RFC 3581: rport filled in and

@@ -74,9 +74,12 @@ ContentLength find_content_length(std::string_view headers) {
   };
 
   while (!headers.empty()) {
-    const auto eol = headers.find(kCrlf);
-    const std::string_view line = headers.substr(0, eol);
-    headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 2);
+    // Lines end with LF, a CR before it dropped: the message parser reads them so, and the
+    // two must agree on where a message ends.
+    const auto eol = headers.find('\n');
+    std::string_view line = headers.substr(0, eol);
+    headers = eol == std::string_view::npos ? std::string_view{} : headers.substr(eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
     if (is_wsp(line.front())) {  // folding: continuation of the previous header's value
       if (in_header && is_content_length_name(name)) {
@@ -99,6 +102,17 @@ ContentLength find_content_length(std::string_view headers) {
   finish_header();
   if (result.error == FrameError::kNone && !found) result.error = FrameError::kMissingContentLength;
   return result;
+}
+
+// The end of the header block: just past the first empty line, where a line ends with LF and
+// may have a CR before it (CRLFCRLF, or a bare LF's equivalent), searching from `from`; npos
+// when there is none yet. The message parser ends the headers at the same line.
+std::size_t header_block_end(std::string_view buffer, std::size_t from) noexcept {
+  for (auto lf = buffer.find('\n', from); lf != std::string_view::npos; lf = buffer.find('\n', lf + 1)) {
+    if (lf + 1 < buffer.size() && buffer[lf + 1] == '\n') return lf + 2;
+    if (lf + 2 < buffer.size() && buffer[lf + 1] == '\r' && buffer[lf + 2] == '\n') return lf + 3;
+  }
+  return std::string_view::npos;
 }
 
 }  // namespace
@@ -166,19 +180,19 @@ Frame StreamFramer::next(std::string_view buffer) {
   }
 
   if (header_bytes_ == 0) {
-    const std::size_t from = scanned_ >= 3 ? scanned_ - 3 : 0;
-    const auto end = buffer.find(kEndOfHeaders, from);
-    if (end == std::string_view::npos || end + 4 > limits_.max_header_bytes) {
+    const std::size_t from = scanned_ >= 2 ? scanned_ - 2 : 0;
+    const auto end = header_block_end(buffer, from);
+    if (end == std::string_view::npos || end > limits_.max_header_bytes) {
       if (buffer.size() >= limits_.max_header_bytes) {
         return bad(FrameError::kHeaderTooLarge, buffer.substr(0, limits_.max_header_bytes), false);
       }
       scanned_ = buffer.size();
       return frame;
     }
-    const std::string_view block = buffer.substr(0, end + 4);
+    const std::string_view block = buffer.substr(0, end);
     header_bytes_ = block.size();
-    const auto first_eol = block.find(kCrlf);
-    const ContentLength length = find_content_length(block.substr(first_eol + 2, end - first_eol));
+    const auto first_eol = block.find('\n');
+    const ContentLength length = find_content_length(block.substr(first_eol + 1));
     if (length.error != FrameError::kNone) return bad(length.error, block, true);
     if (length.value > limits_.max_body_bytes) return bad(FrameError::kBodyTooLarge, block, true);
     body_bytes_ = static_cast<std::size_t>(length.value);

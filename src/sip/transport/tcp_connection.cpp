@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <utility>
+#include <vector>
 
 #include "sip/transport/errors.h"
 
@@ -17,6 +18,8 @@ using boost::system::error_code;
 namespace {
 
 constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
+// Queued messages one write takes at most (a writev takes 1024 buffers).
+constexpr std::size_t kWriteBatch = 64;
 constexpr std::string_view kPong = "\r\n";
 
 Source make_source(ConnectionId id, const tcp::endpoint& remote, const tcp::endpoint& local) {
@@ -42,6 +45,7 @@ TcpConnection::TcpConnection(tcp::socket socket, ConnectionId id, Owner& owner,
   source_.protocol = Protocol::kTcp;
   source_.connection = id;
   touch();
+  opened_at_ = last_activity_;
 }
 
 void TcpConnection::start_accepted() {
@@ -55,6 +59,7 @@ void TcpConnection::start_accepted() {
 void TcpConnection::start_connect(const tcp::endpoint& remote) {
   source_ = make_source(id(), remote, {});
   state_ = State::kConnecting;
+  confirmed_ = true;  // this side opened it
   arm_timer(settings_.connect_timeout);
   socket_.async_connect(remote, [self = shared_from_this()](const error_code& ec) {
     if (self->state_ != State::kConnecting) return;  // timed out or closed meanwhile
@@ -74,7 +79,7 @@ void TcpConnection::on_connected() {
   socket_.set_option(tcp::no_delay(true), ignored);
   state_ = State::kOpen;
   touch();
-  arm_timer(settings_.idle_timeout);
+  arm_timer(next_deadline().first - std::chrono::steady_clock::now());
   read();
   write_next();
 }
@@ -95,32 +100,45 @@ void TcpConnection::write_next() {
   if (writing_ || queue_.empty() || state_ == State::kConnecting || state_ == State::kClosed) {
     return;
   }
-  // The in-flight write owns its bytes, so they outlive the operation even if the queue is
-  // cleared by a close.
-  auto pending = std::make_shared<PendingWrite>(std::move(queue_.front()));
-  queue_.pop_front();
+  // Everything queued goes in one write (one system call for a burst of answers, not one per
+  // message), up to kWriteBatch messages. The in-flight write owns its bytes, so they outlive
+  // the operation even if the queue is cleared by a close.
+  auto batch = std::make_shared<std::vector<PendingWrite>>();
+  const std::size_t n = std::min(queue_.size(), kWriteBatch);
+  batch->reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    batch->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(n);
+  for (const PendingWrite& w : *batch) buffers.emplace_back(asio::buffer(w.bytes));
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(pending->bytes),
-                    [self = shared_from_this(), pending](const error_code& ec, std::size_t) {
-                      self->writing_ = false;
-                      if (self->state_ == State::kClosed) {
-                        if (pending->done) pending->done(TransportError::kConnectionClosed);
-                        return;
-                      }
-                      if (ec) {
-                        if (pending->done) pending->done(ec);
-                        self->abort(ec);
-                        return;
-                      }
-                      self->touch();
-                      if (pending->done) pending->done(ec);
-                      if (self->writing_ || self->state_ == State::kClosed) return;
-                      if (!self->queue_.empty()) {
-                        self->write_next();
-                      } else if (self->state_ == State::kDraining) {
-                        self->linger();
-                      }
-                    });
+  asio::async_write(socket_, buffers, [self = shared_from_this(), batch](const error_code& ec, std::size_t) {
+    self->writing_ = false;
+    auto complete = [&](const error_code& outcome) {
+      for (PendingWrite& w : *batch) {
+        if (w.done) w.done(outcome);
+      }
+    };
+    if (self->state_ == State::kClosed) {
+      complete(TransportError::kConnectionClosed);
+      return;
+    }
+    if (ec) {
+      complete(ec);
+      self->abort(ec);
+      return;
+    }
+    self->touch();
+    complete(ec);
+    if (self->writing_ || self->state_ == State::kClosed) return;
+    if (!self->queue_.empty()) {
+      self->write_next();
+    } else if (self->state_ == State::kDraining) {
+      self->linger();
+    }
+  });
 }
 
 void TcpConnection::read() {
@@ -161,12 +179,16 @@ void TcpConnection::on_read(const error_code& ec, std::size_t old_size, std::siz
   }
   touch();
   process_input();
-  if (state_ == State::kOpen) read();
+  if (state_ == State::kOpen) {
+    arm_deadline();
+    read();
+  }
 }
 
 void TcpConnection::process_input() {
   auto self = shared_from_this();  // a callback may drop the Owner's reference
   std::size_t offset = 0;
+  bool framed = false;  // a message or ping was taken off: what is left began in this read
   while (state_ == State::kOpen) {
     const std::string_view unframed = std::string_view(inbox_).substr(offset);
     const Frame frame = framer_.next(unframed);
@@ -182,13 +204,20 @@ void TcpConnection::process_input() {
       return;
     }
     offset += frame.consumed;
+    framed = true;
     if (frame.kind == FrameKind::kPing) {
       send(std::string(kPong), {});
     } else if (frame.kind == FrameKind::kMessage && owner_ != nullptr) {
       owner_->on_message(*this, std::string(frame.message));
     }
   }
-  if (state_ != State::kClosed) inbox_.erase(0, std::min(offset, inbox_.size()));
+  if (state_ == State::kClosed) return;
+  inbox_.erase(0, std::min(offset, inbox_.size()));
+  if (inbox_.empty()) {
+    partial_since_.reset();
+  } else if (framed || !partial_since_) {
+    partial_since_ = last_activity_;  // the first bytes of the next message
+  }
 }
 
 void TcpConnection::close_gracefully(const error_code& why) {
@@ -251,11 +280,29 @@ void TcpConnection::finish(const error_code& why, bool notify) {
 
 void TcpConnection::arm_timer(std::chrono::steady_clock::duration after) {
   const std::uint64_t generation = ++timer_generation_;
-  timer_.expires_after(after);
+  armed_for_ = std::chrono::steady_clock::now() + after;
+  timer_.expires_at(armed_for_);
   timer_.async_wait([self = shared_from_this(), generation](const error_code& ec) {
     if (ec || generation != self->timer_generation_) return;
     self->on_timer();
   });
+}
+
+std::pair<std::chrono::steady_clock::time_point, error_code> TcpConnection::next_deadline() const {
+  std::pair<std::chrono::steady_clock::time_point, error_code> next{last_activity_ + settings_.idle_timeout,
+                                                                     asio::error::timed_out};
+  if (partial_since_ && *partial_since_ + settings_.message_timeout < next.first) {
+    next = {*partial_since_ + settings_.message_timeout, TransportError::kSlowMessage};
+  }
+  if (!confirmed_ && opened_at_ + settings_.unconfirmed_timeout < next.first) {
+    next = {opened_at_ + settings_.unconfirmed_timeout, TransportError::kNoValidMessage};
+  }
+  return next;
+}
+
+void TcpConnection::arm_deadline() {
+  const auto deadline = next_deadline().first;
+  if (deadline < armed_for_) arm_timer(deadline - std::chrono::steady_clock::now());
 }
 
 void TcpConnection::on_timer() {
@@ -265,11 +312,12 @@ void TcpConnection::on_timer() {
       return;
     case State::kOpen:
     case State::kDraining: {
-      const auto idle = std::chrono::steady_clock::now() - last_activity_;
-      if (idle >= settings_.idle_timeout) {
-        abort(asio::error::timed_out);
+      const auto [deadline, why] = next_deadline();
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        abort(why);
       } else {
-        arm_timer(settings_.idle_timeout - idle);
+        arm_timer(deadline - now);
       }
       return;
     }

@@ -8,8 +8,11 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
+#include "sip/transport/errors.h"
 #include "sip/transport/stream_framer.h"
 #include "sip/transport/transport_user.h"
 
@@ -20,14 +23,21 @@ struct ConnectionSettings {
   FramerLimits limits;
   std::chrono::steady_clock::duration connect_timeout = std::chrono::seconds(5);
   std::chrono::steady_clock::duration idle_timeout = std::chrono::seconds(600);
+  // Once the first bytes of a message have arrived, the rest must follow within this: a peer
+  // sending a byte now and then (slowloris) would otherwise hold the connection forever.
+  std::chrono::steady_clock::duration message_timeout = std::chrono::seconds(10);
+  // An accepted connection must carry a valid message (confirm()) within this: one that only
+  // holds a slot, or sends what never parses, is closed long before idle_timeout.
+  std::chrono::steady_clock::duration unconfirmed_timeout = std::chrono::seconds(10);
   // After a graceful close has sent its last bytes and a FIN, how long to keep reading (and
   // discarding) so that the peer gets the reply instead of a reset.
   std::chrono::steady_clock::duration linger_timeout = std::chrono::seconds(2);
 };
 
 // One TCP connection: a socket, a StreamFramer, an ordered write queue and one timer (connect
-// timeout, then idle timeout, then lingering close). It answers CRLFCRLF pings with a CRLF pong
-// itself and reports everything else to its Owner.
+// timeout; then the earliest of the idle, message and unconfirmed deadlines; then lingering
+// close). It answers CRLFCRLF pings with a CRLF pong itself and reports everything else to its
+// Owner.
 //
 // Threading: all calls and callbacks on the io_context's thread. Lifetime: shared_ptr; pending
 // operations keep it alive. The Owner must call detach() before it goes away.
@@ -69,6 +79,12 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   void abort(const boost::system::error_code& why);
   // Closes silently: no more Owner callbacks. For the Owner's own shutdown.
   void detach();
+  // The peer has sent a valid message: unconfirmed_timeout no longer applies. Connections this
+  // side opened are confirmed from the start.
+  void confirm() { confirmed_ = true; }
+  bool confirmed() const { return confirmed_; }
+  // When the connection was accepted or opened.
+  std::chrono::steady_clock::time_point opened_at() const { return opened_at_; }
 
   ConnectionId id() const { return source_.connection.value_or(ConnectionId{}); }
   const Source& source() const { return source_; }
@@ -94,6 +110,10 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
   void write_next();
   void linger();
   void arm_timer(std::chrono::steady_clock::duration after);
+  // While open: the earliest deadline (idle, message, unconfirmed) and the error it ends with.
+  std::pair<std::chrono::steady_clock::time_point, boost::system::error_code> next_deadline() const;
+  // Arms the timer for next_deadline() when that is earlier than what it is armed for.
+  void arm_deadline();
   void on_timer();
   void finish(const boost::system::error_code& why, bool notify);
   void touch() { last_activity_ = std::chrono::steady_clock::now(); }
@@ -114,7 +134,12 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
 
   boost::asio::steady_timer timer_;
   std::uint64_t timer_generation_ = 0;  // a timer handler from an older arm is ignored
+  std::chrono::steady_clock::time_point armed_for_;  // when the armed timer fires
   std::chrono::steady_clock::time_point last_activity_;
+  std::chrono::steady_clock::time_point opened_at_;
+  // When the first bytes of the message still incomplete in inbox_ arrived.
+  std::optional<std::chrono::steady_clock::time_point> partial_since_;
+  bool confirmed_ = false;
 };
 
 }  // namespace herald::sip::transport

@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "sip/transport/errors.h"
-#include "sip/transport/socket_options.h"
 
 namespace herald::sip::transport {
 
@@ -30,11 +29,11 @@ constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
 std::shared_ptr<TcpTransport> TcpTransport::create(asio::io_context& io, TransportUser& user,
                                                    TcpOptions options) {
-  return std::shared_ptr<TcpTransport>(new TcpTransport(io, user, options));
+  return std::shared_ptr<TcpTransport>(new TcpTransport(io, user, std::move(options)));
 }
 
 TcpTransport::TcpTransport(asio::io_context& io, TransportUser& user, TcpOptions options)
-    : io_(io), user_(&user), options_(options) {}
+    : io_(io), user_(&user), options_(std::move(options)) {}
 
 TcpTransport::~TcpTransport() { close(); }
 
@@ -44,8 +43,10 @@ error_code TcpTransport::listen(const tcp::endpoint& local) {
   error_code ec;
   acceptor->open(local.protocol(), ec);
   if (!ec && local.address().is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
+  // SO_REUSEADDR only: a restarted server binds again at once despite connections in
+  // TIME_WAIT, while a second listener on the same address still gets EADDRINUSE (no
+  // SO_REUSEPORT, which would let another process share the port and its connections).
   if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor->set_option(ReusePort(true), ec);
   if (!ec) acceptor->bind(local, ec);
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return ec;
@@ -86,11 +87,46 @@ void TcpTransport::accept(tcp::acceptor& acceptor) {
 void TcpTransport::on_accepted(tcp::socket socket) {
   error_code ec;
   const tcp::endpoint remote = socket.remote_endpoint(ec);
-  if (ec || connections_.size() >= options_.max_connections) {
-    socket.close(ec);  // refused: the peer sees an orderly close at once
+  if (ec) {
+    socket.close(ec);
     return;
   }
-  add(std::move(socket), remote)->start_accepted();
+  const SourceKey source = source_key(remote.address());
+  const bool capped = options_.max_connections_per_source > 0 && !contains_any(options_.trusted, remote.address());
+  if (capped) {
+    const auto held = per_source_.find(source);
+    if (held != per_source_.end() && held->second >= options_.max_connections_per_source) {
+      ++counters_.refused_source_limit;
+      socket.close(ec);  // refused: the peer sees an orderly close at once
+      return;
+    }
+  }
+  if (connections_.size() >= options_.max_connections && !evict_for(source)) {
+    ++counters_.refused_limit;
+    socket.close(ec);
+    return;
+  }
+  auto connection = add(std::move(socket), remote);
+  if (capped) {
+    ++per_source_[source];
+    counted_.emplace(connection->id(), source);
+  }
+  connection->start_accepted();
+}
+
+bool TcpTransport::evict_for(const SourceKey& source) {
+  // The oldest inbound connection from another source that has not sent a valid message: a
+  // slot held by someone who may never use it goes to someone new.
+  std::shared_ptr<TcpConnection> oldest;
+  for (const auto& [id, connection] : connections_) {
+    if (connection->confirmed() || connection->state() != TcpConnection::State::kOpen) continue;
+    if (source_key(connection->remote_endpoint().address()) == source) continue;
+    if (!oldest || connection->opened_at() < oldest->opened_at()) oldest = connection;
+  }
+  if (!oldest) return false;
+  ++counters_.evicted;
+  oldest->abort(TransportError::kConnectionLimit);  // on_closed takes it out of the table
+  return connections_.size() < options_.max_connections;
 }
 
 std::shared_ptr<TcpConnection> TcpTransport::add(tcp::socket socket, const tcp::endpoint& remote) {
@@ -149,6 +185,11 @@ void TcpTransport::close_connection(ConnectionId id) {
   if (it != connections_.end()) it->second->close_gracefully({});
 }
 
+void TcpTransport::confirm(ConnectionId id) {
+  const auto it = connections_.find(id);
+  if (it != connections_.end()) it->second->confirm();
+}
+
 void TcpTransport::close() {
   user_ = nullptr;
   for (auto& acceptor : acceptors_) {
@@ -158,6 +199,8 @@ void TcpTransport::close() {
   auto connections = std::move(connections_);
   connections_.clear();
   by_remote_.clear();
+  per_source_.clear();
+  counted_.clear();
   for (auto& [id, connection] : connections) connection->detach();
 }
 
@@ -178,6 +221,12 @@ void TcpTransport::on_closed(TcpConnection& connection, const error_code& why) {
   if (keep_alive != connections_.end()) {
     holder = std::move(keep_alive->second);
     connections_.erase(keep_alive);
+  }
+  if (const auto counted = counted_.find(id); counted != counted_.end()) {
+    if (const auto held = per_source_.find(counted->second); held != per_source_.end() && --held->second == 0) {
+      per_source_.erase(held);
+    }
+    counted_.erase(counted);
   }
   if (user_ != nullptr) user_->on_connection_closed(connection.source(), why);
 }

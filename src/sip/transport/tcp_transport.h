@@ -7,11 +7,13 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <vector>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "sip/transport/source_limits.h"
 #include "sip/transport/tcp_connection.h"
 #include "sip/transport/transport_user.h"
 
@@ -19,13 +21,25 @@ namespace herald::sip::transport {
 
 struct TcpOptions {
   ConnectionSettings connection;
-  // Inbound and outbound connections together. At the limit, accepted connections are closed at
-  // once and outbound sends fail with TransportError::kConnectionLimit.
+  // Inbound and outbound connections together. At the limit, a new inbound connection takes
+  // the place of the oldest unconfirmed one from another source (it has sent no valid message
+  // yet), or is closed at once when there is none; outbound sends fail with
+  // TransportError::kConnectionLimit.
   std::size_t max_connections = 4096;
+  // Inbound connections one source (SourceKey: an IPv4 address, an IPv6 /64) may hold; beyond,
+  // new ones are closed at once. 0: no cap. Sources in `trusted` have none either.
+  std::size_t max_connections_per_source = 64;
+  std::vector<Subnet> trusted;
 };
 
-// The TCP side of one shard: any number of listening sockets (SO_REUSEADDR + SO_REUSEPORT;
-// IPv6 ones are v6-only), outbound connects, and one connection table keyed by ConnectionId and
+struct TcpCounters {
+  std::uint64_t refused_source_limit = 0;  // closed at accept: the source was at its cap
+  std::uint64_t refused_limit = 0;         // closed at accept: the table was full
+  std::uint64_t evicted = 0;               // unconfirmed connections closed to make room
+};
+
+// The TCP side of one shard: any number of listening sockets (SO_REUSEADDR only, so that no other
+// socket can listen on the same address and port; IPv6 ones are v6-only), outbound connects, and one connection table keyed by ConnectionId and
 // by remote endpoint. A send to an address:port reuses an open connection to it whichever side
 // opened it (RFC 3261 §18); otherwise it connects, queueing the bytes meanwhile.
 //
@@ -61,6 +75,9 @@ class TcpTransport final : public std::enable_shared_from_this<TcpTransport>,
 
   // Closes `id` after its queued writes are written (see TcpConnection::close_gracefully).
   void close_connection(ConnectionId id);
+  // Connection `id` carried a valid message (see ConnectionSettings::unconfirmed_timeout).
+  void confirm(ConnectionId id);
+  const TcpCounters& counters() const { return counters_; }
   // Stops accepting and closes every connection; no user callback afterwards. Idempotent.
   void close();
 
@@ -71,6 +88,8 @@ class TcpTransport final : public std::enable_shared_from_this<TcpTransport>,
   void on_accepted(boost::asio::ip::tcp::socket socket);
   std::shared_ptr<TcpConnection> add(boost::asio::ip::tcp::socket socket,
                                      const boost::asio::ip::tcp::endpoint& remote);
+  // Makes room for a connection from `source` at the global limit; false when none can go.
+  bool evict_for(const SourceKey& source);
 
   void on_message(TcpConnection& connection, std::string bytes) override;
   void on_stream_error(TcpConnection& connection, const StreamError& error) override;
@@ -82,6 +101,10 @@ class TcpTransport final : public std::enable_shared_from_this<TcpTransport>,
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::unordered_map<ConnectionId, std::shared_ptr<TcpConnection>> connections_;
   std::map<boost::asio::ip::tcp::endpoint, ConnectionId> by_remote_;
+  // Inbound connections per source (not counted for trusted sources), and the ids counted.
+  std::unordered_map<SourceKey, std::size_t, SourceKeyHash> per_source_;
+  std::unordered_map<ConnectionId, SourceKey> counted_;
+  TcpCounters counters_;
 };
 
 }  // namespace herald::sip::transport

@@ -46,6 +46,7 @@ error_code Transports::start() {
         break;
     }
     if (ec) {
+      failed_ = point;
       close();
       return ec;
     }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sip/transport/errors.h"
+#include "sip/transport/source_limits.h"
 #include "sip/transport/tcp_transport.h"
 #include "sip/transport/transport_user.h"
 #include "sip/transport/udp_transport.h"
@@ -29,12 +30,13 @@ struct ListenPoint {
 struct TransportsConfig {
   std::vector<ListenPoint> listen;
   TcpOptions tcp;
+  RequestBudgetConfig budget;  // applied by MessageTransport to what arrives
 };
 
 // One shard's transports: its UDP sockets, its TCP listeners and its TCP connection table, all on
 // the io_context it is given. Run one Transports per io_context (one io_context per thread); every
-// call, user callback and send completion happens on that io_context's thread. Several shards may
-// listen on the same address and port (SO_REUSEPORT).
+// call, user callback and send completion happens on that io_context's thread. No other socket,
+// of this process or another, can listen on an address and port one of its listeners holds.
 //
 // Lifetime: `io` and `user` must outlive this object; no user callback is made after close() or
 // destruction. Send completions still pending then run later with an error code.
@@ -46,8 +48,11 @@ class Transports {
   ~Transports();
 
   // Opens every configured listening socket. On the first failure, closes the ones already open
-  // and returns the error (e.g. address_in_use, address_not_available); no exception. Call once.
+  // and returns the error (e.g. address_in_use, address_not_available; failed_listen_point()
+  // names the socket); no exception. Call once.
   boost::system::error_code start();
+  // The listening point start() failed on, if it failed.
+  const std::optional<ListenPoint>& failed_listen_point() const { return failed_; }
 
   // Sends one complete message. UDP goes from the socket of the destination's address family
   // (kNoSocketForFamily if none). TCP goes on `to.connection` if it is still open, otherwise on an
@@ -62,6 +67,8 @@ class Transports {
 
   // Closes `id` after its queued writes (e.g. after answering on_stream_error). No-op if gone.
   void close_connection(ConnectionId id);
+  // Connection `id` carried a valid message (TcpOptions: unconfirmed ones are closed soon).
+  void confirm(ConnectionId id) { tcp_->confirm(id); }
 
   // The TCP connection table, for lookups (find by endpoint, connection(id), count).
   const TcpTransport& tcp() const { return *tcp_; }
@@ -76,6 +83,7 @@ class Transports {
   std::vector<std::shared_ptr<UdpTransport>> udp_;
   std::shared_ptr<TcpTransport> tcp_;  // exists from construction, so outbound TCP works unbound
   std::vector<Protocol> order_;        // the protocol of each open listener, in configuration order
+  std::optional<ListenPoint> failed_;  // the listener start() could not open
   bool started_ = false;
   bool closed_ = false;
 };

@@ -9,7 +9,6 @@
 #include <utility>
 
 #include "sip/transport/errors.h"
-#include "sip/transport/socket_options.h"
 
 namespace herald::sip::transport {
 
@@ -46,8 +45,9 @@ error_code UdpTransport::open(const udp::endpoint& local) {
   if (socket_.is_open()) return asio::error::already_open;
   socket_.open(local.protocol(), ec);
   if (!ec && local.address().is_v6()) socket_.set_option(asio::ip::v6_only(true), ec);
-  if (!ec) socket_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) socket_.set_option(ReusePort(true), ec);
+  // Neither SO_REUSEADDR nor SO_REUSEPORT: for UDP on Linux either lets another socket bind
+  // the same address and port and take a share of the datagrams, so a second server (or any
+  // other program) would split the traffic silently. It gets EADDRINUSE instead.
   if (!ec) socket_.bind(local, ec);
   if (!ec) local_ = socket_.local_endpoint(ec);
   if (!ec) socket_.non_blocking(true, ec);  // recvmmsg and sendmmsg never wait

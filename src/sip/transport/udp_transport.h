@@ -16,8 +16,8 @@
 
 namespace herald::sip::transport {
 
-// One UDP socket of one shard, bound with SO_REUSEADDR + SO_REUSEPORT so that every shard can
-// bind the same address and port. Each datagram is delivered as one message; datagrams holding
+// One UDP socket of one shard, bound alone to its address and port (a second socket binding them
+// gets EADDRINUSE). Each datagram is delivered as one message; datagrams holding
 // only CR/LF (keep-alives) are dropped, and CRLFs before a start-line are stripped.
 //
 // System calls are made per batch, not per datagram: one recvmmsg(2) reads up to kReceiveBatch

@@ -13,8 +13,22 @@ Actions ServerNonInviteMachine::start() {
 Actions ServerNonInviteMachine::on_request() {
   assert(state_ != State::kIdle);
   Actions out;
-  if (state_ == State::kProceeding || state_ == State::kCompleted) {
+  if ((state_ == State::kProceeding || state_ == State::kCompleted) && !abandoned_) {
     out.push_back(Action::of(ActionKind::kResendResponse));
+  }
+  return out;
+}
+
+Actions ServerNonInviteMachine::on_tu_abandon() {
+  assert(state_ != State::kIdle);
+  Actions out;
+  if (state_ != State::kTrying && state_ != State::kProceeding) return out;
+  abandoned_ = true;
+  if (const Duration j = timers_.timer_j(reliable()); j > Duration::zero()) {
+    state_ = State::kCompleted;
+    armed_.arm(out, TimerName::kJ, j);
+  } else {
+    terminate(out);
   }
   return out;
 }

@@ -18,6 +18,9 @@ namespace herald::sip::txn {
 //   Trying/Proceeding 200-699 from TU -> send response; Completed (arm J; reliable: J = 0,
 //                                       so Terminated at once)
 //   Proceeding/Completed request     -> resend last response
+//   Trying/Proceeding TU abandons    -> Completed without a response (RFC 4320 §4.2: a request
+//                                       the element cannot answer in time gets none): arm J,
+//                                       and retransmissions are absorbed until it fires
 //   Completed  Timer J               -> Terminated
 //   Proceeding/Completed transport error -> report transport error, Terminated
 // Any other input is ignored: TU responses after the final, timers that are not armed, a
@@ -37,11 +40,14 @@ class ServerNonInviteMachine {
   // A retransmission of the request arrived.
   Actions on_request();
   Actions on_tu_response(ResponseClass response);
+  Actions on_tu_abandon();
   Actions on_timer(TimerName timer);
   Actions on_transport_error();
 
   State state() const { return state_; }
   bool terminated() const { return state_ == State::kTerminated; }
+  // Completed by on_tu_abandon(): no final response was sent.
+  bool abandoned() const { return abandoned_; }
 
  private:
   bool reliable() const { return reliability_ == Reliability::kReliable; }
@@ -50,6 +56,7 @@ class ServerNonInviteMachine {
   TimerValues timers_;
   Reliability reliability_;
   State state_ = State::kIdle;
+  bool abandoned_ = false;
   ArmedTimers armed_;
 };
 

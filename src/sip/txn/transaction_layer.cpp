@@ -104,6 +104,23 @@ bool TransactionLayer::respond(ServerTransactionId id, const Message& response) 
   return true;
 }
 
+bool TransactionLayer::abandon(ServerTransactionId id) {
+  auto it = servers_.find(id);
+  if (it == servers_.end()) return false;
+  auto* machine = std::get_if<ServerNonInviteMachine>(&it->second->machine);
+  if (machine == nullptr || (machine->state() != ServerNonInviteMachine::State::kTrying &&
+                             machine->state() != ServerNonInviteMachine::State::kProceeding)) {
+    return false;
+  }
+  run_or_queue([this, id] {
+    auto found = servers_.find(id);
+    if (found == servers_.end()) return;
+    auto* m = std::get_if<ServerNonInviteMachine>(&found->second->machine);
+    if (m != nullptr) execute(*found->second, m->on_tu_abandon());
+  });
+  return true;
+}
+
 void TransactionLayer::send_stateless(const Message& response, const transport::Source& request_source) {
   sender_.send_response(response, request_source, {});
 }
@@ -337,11 +354,16 @@ void TransactionLayer::execute(ServerTransaction& txn, const Actions& actions) {
   }
   // A non-INVITE transaction with its final response only resends it to retransmissions of
   // the request until Timer J ends it: the messages go, the response's bytes stay.
+  // An abandoned one keeps nothing: it absorbs retransmissions without answering.
   const auto* non_invite = std::get_if<ServerNonInviteMachine>(&txn.machine);
   if (non_invite != nullptr && non_invite->state() == ServerNonInviteMachine::State::kCompleted &&
-      txn.exchange != nullptr && txn.exchange->last_response) {
-    txn.final_response = serialize(*txn.exchange->last_response);
-    txn.exchange.reset();
+      txn.exchange != nullptr) {
+    if (!non_invite->abandoned() && txn.exchange->last_response) {
+      txn.final_response = serialize(*txn.exchange->last_response);
+      txn.exchange.reset();
+    } else if (non_invite->abandoned()) {
+      txn.exchange.reset();
+    }
   }
 }
 
@@ -478,6 +500,12 @@ void TransactionLayer::erase_server(ServerTransactionId id) {
     if (found != server_index_.end() && found->second == id) server_index_.erase(found);
   }
   servers_.erase(it);
+}
+
+bool TransactionLayer::terminate(ClientTransactionId id) {
+  if (clients_.find(id) == clients_.end()) return false;
+  run_or_queue([this, id] { erase_client(id); });
+  return true;
 }
 
 void TransactionLayer::erase_client(ClientTransactionId id) {

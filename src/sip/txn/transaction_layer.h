@@ -137,6 +137,11 @@ class TransactionLayer {
   // transaction is gone or `response` is not a response with a status 100-699. A response
   // the machine does not accept (e.g. one after a final) is dropped.
   bool respond(ServerTransactionId id, const Message& response);
+  // RFC 4320 §4.2: the TU will not answer non-INVITE server transaction `id` (it could not in
+  // time, and a 408 would only mislead): no response is sent; the transaction absorbs
+  // retransmissions of the request until Timer J, then ends. False (and nothing done) for an
+  // INVITE transaction, a gone one, or one already answered with a final response.
+  bool abandon(ServerTransactionId id);
   // A response sent without a transaction (from TransactionUser::on_stateless_request), to
   // where RFC 3261 §18.2.2 says for a request from `request_source`; nothing is kept.
   void send_stateless(const Message& response, const transport::Source& request_source);
@@ -148,6 +153,11 @@ class TransactionLayer {
   // and the first transmission follows when the upcall returns.
   ClientTransactionId send_request(const Message& request, const transport::Destination& to,
                                    ClientCallbacks callbacks);
+
+  // Ends client transaction `id` at once, reporting nothing: its TU gave up on it (a proxy
+  // branch whose INVITE stays in Proceeding after Timer C and the CANCEL it sent, RFC 3261
+  // §16.8; nothing else would end it). Later responses to it are stray. False if it is gone.
+  bool terminate(ClientTransactionId id);
 
   // The INVITE server transaction a CANCEL refers to (§9.2: same branch/top Via, method
   // INVITE), if live.

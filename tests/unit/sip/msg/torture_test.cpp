@@ -29,7 +29,7 @@ struct TortureCase {
 };
 
 std::string read_torture(const std::string& name) {
-  std::ifstream in(std::string(HERALD_SHARED_DIR) + "/torture/" + name + ".dat", std::ios::binary);
+  std::ifstream in(std::string(HERALD_TEST_DATA_DIR) + "/torture/" + name + ".dat", std::ios::binary);
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();

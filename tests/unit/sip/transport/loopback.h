@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -102,8 +103,15 @@ class RawClient {
  public:
   explicit RawClient(asio::io_context& io) : socket_(io) {}
 
-  boost::system::error_code connect(const asio::ip::tcp::endpoint& to) {
+  // From `from` (another loopback address, say), when given.
+  boost::system::error_code connect(const asio::ip::tcp::endpoint& to,
+                                    const std::optional<asio::ip::address>& from = std::nullopt) {
     boost::system::error_code ec;
+    if (from) {
+      socket_.open(to.protocol(), ec);
+      if (!ec) socket_.bind({*from, 0}, ec);
+      if (ec) return ec;
+    }
     socket_.connect(to, ec);
     if (!ec) read();
     return ec;

@@ -250,6 +250,27 @@ TEST(StreamFramerTest, ErrorIsSticky) {
   EXPECT_EQ(framer.next(options_message()).status, FrameStatus::kComplete);
 }
 
+// The framer ends a header block where the message parser does: at the first empty line, a
+// line ending with LF with or without CR before it. Framing only at CRLFCRLF let a bare LF
+// move the next message's boundary (stream_framer_fuzz found it): "…Content-Length: 4\r\n\n
+// ABCD" was framed with four bytes of the next request, which then began "ONS sip:".
+TEST(StreamFramerTest, ABareLfEndsTheHeadersAsTheParserReadsThem) {
+  const std::string odd = "MESSAGE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"
+                          "Content-Length: 4\r\n\nABCD";
+  const std::string lf_only = "MESSAGE sip:bob@example.com SIP/2.0\nl: 2\n\nhi";
+  const std::string stream = odd + options_message() + lf_only + options_message();
+  for (const std::vector<std::size_t>& cuts :
+       {std::vector<std::size_t>{}, std::vector<std::size_t>{odd.size() - 5, odd.size() - 4, odd.size() + 3}}) {
+    const FeedResult run = feed(stream, cuts);
+    EXPECT_EQ(run.error, FrameError::kNone);
+    EXPECT_EQ(messages(run), (std::vector<std::string>{odd, options_message(), lf_only, options_message()}));
+    EXPECT_TRUE(run.left.empty());
+  }
+  // Folded lines are no empty line.
+  const std::string folded = "OPTIONS sip:a SIP/2.0\nX: a\n b\nContent-Length: 0\n\n";
+  EXPECT_EQ(messages(feed_all(folded)), std::vector<std::string>{folded});
+}
+
 TEST(StreamFramerTest, ErrorNames) {
   EXPECT_EQ(to_string(FrameError::kBodyTooLarge), "message body too large");
 }

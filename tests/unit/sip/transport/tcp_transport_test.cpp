@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "loopback.h"
@@ -24,7 +26,7 @@ class TcpLoopbackTest : public ::testing::TestWithParam<bool> {
 
   asio::ip::address address() const { return loopback(GetParam()); }
   TransportsConfig config(TcpOptions tcp = {}) const {
-    return {{{Protocol::kTcp, address(), 0}}, tcp};
+    return {{{Protocol::kTcp, address(), 0}}, tcp, {}};
   }
   tcp::endpoint endpoint_of(const Transports& t) const {
     return {address(), *t.local_port(Protocol::kTcp)};
@@ -241,6 +243,7 @@ TEST_P(TcpLoopbackTest, ConnectionsBeyondTheLimitAreRefused) {
   ASSERT_FALSE(first.connect(endpoint_of(server)));
   first.write(testing::options_request("first"));
   ASSERT_TRUE(run_until(io_, [&] { return user.messages.size() == 1; }));
+  server.confirm(*user.messages[0].source.connection);  // a valid message: it keeps its place
   RawClient second(io_);
   ASSERT_FALSE(second.connect(endpoint_of(server)));
   ASSERT_TRUE(run_until(io_, [&] { return second.ended; }));
@@ -288,6 +291,116 @@ TEST_P(TcpLoopbackTest, NoCallbacksAfterClose) {
   ASSERT_TRUE(run_until(io_, [&] { return client.ended; }));
   EXPECT_EQ(user.messages.size(), 1U);
   EXPECT_TRUE(user.closed.empty());
+}
+
+// A peer that sends a byte now and then (slowloris) is closed message_timeout after its
+// message began, however often it sends.
+TEST_P(TcpLoopbackTest, AMessageThatDoesNotArriveWholeInTimeClosesTheConnection) {
+  Recorder user;
+  TcpOptions options;
+  options.connection.message_timeout = std::chrono::milliseconds(300);
+  Transports server(io_, user, config(options));
+  ASSERT_FALSE(server.start());
+  RawClient client(io_);
+  ASSERT_FALSE(client.connect(endpoint_of(server)));
+  client.write(testing::options_request("whole"));  // a whole message is fine
+  ASSERT_TRUE(run_until(io_, [&] { return user.messages.size() == 1; }));
+  server.confirm(*user.messages[0].source.connection);
+  const std::string slow = testing::options_request("slow");
+  const auto began = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < slow.size() && !client.ended; ++i) {
+    client.write(slow.substr(i, 1));
+    io_.run_for(std::chrono::milliseconds(40));
+  }
+  ASSERT_TRUE(run_until(io_, [&] { return client.ended && !user.closed.empty(); }));
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(2));
+  EXPECT_EQ(user.messages.size(), 1U);
+  EXPECT_EQ(user.closed[0].why, TransportError::kSlowMessage);
+}
+
+// An accepted connection that carries no valid message (the user never confirms it) is closed
+// after unconfirmed_timeout, long before idle_timeout; a confirmed one stays.
+TEST_P(TcpLoopbackTest, AConnectionWithoutAValidMessageIsClosedSoon) {
+  Recorder user;
+  TcpOptions options;
+  options.connection.unconfirmed_timeout = std::chrono::milliseconds(200);
+  Transports server(io_, user, config(options));
+  ASSERT_FALSE(server.start());
+  RawClient silent(io_);
+  ASSERT_FALSE(silent.connect(endpoint_of(server)));
+  RawClient good(io_);
+  ASSERT_FALSE(good.connect(endpoint_of(server)));
+  good.write(testing::options_request("good"));
+  ASSERT_TRUE(run_until(io_, [&] { return user.messages.size() == 1; }));
+  server.confirm(*user.messages[0].source.connection);
+  ASSERT_TRUE(run_until(io_, [&] { return silent.ended; }));
+  ASSERT_EQ(user.closed.size(), 1U);
+  EXPECT_EQ(user.closed[0].why, TransportError::kNoValidMessage);
+  run_a_while(io_);
+  EXPECT_FALSE(good.ended);
+  EXPECT_EQ(server.tcp().connection_count(), 1U);
+}
+
+// One source holds at most max_connections_per_source; others are still accepted.
+TEST_P(TcpLoopbackTest, OneSourceCannotTakeEveryConnection) {
+  if (GetParam()) GTEST_SKIP() << "needs a second loopback address";
+  Recorder user;
+  TcpOptions options;
+  options.max_connections_per_source = 3;
+  Transports server(io_, user, config(options));
+  ASSERT_FALSE(server.start());
+  std::vector<std::unique_ptr<RawClient>> flood;
+  for (int i = 0; i < 5; ++i) {
+    flood.push_back(std::make_unique<RawClient>(io_));
+    ASSERT_FALSE(flood.back()->connect(endpoint_of(server)));
+  }
+  ASSERT_TRUE(run_until(io_, [&] { return flood[3]->ended && flood[4]->ended; }));
+  run_a_while(io_);
+  EXPECT_FALSE(flood[0]->ended);
+  EXPECT_EQ(server.tcp().connection_count(), 3U);
+  EXPECT_EQ(server.tcp().counters().refused_source_limit, 2U);
+  RawClient other(io_);
+  ASSERT_FALSE(other.connect(endpoint_of(server), asio::ip::make_address("127.0.0.2")));
+  other.write(testing::options_request("other"));
+  ASSERT_TRUE(run_until(io_, [&] { return user.messages.size() == 1; }));
+  EXPECT_EQ(user.messages[0].source.remote_address.to_string(), "127.0.0.2");
+  // Closing one frees a place for its source.
+  flood[0]->close();
+  ASSERT_TRUE(run_until(io_, [&] { return user.closed.size() == 1; }));
+  RawClient again(io_);
+  ASSERT_FALSE(again.connect(endpoint_of(server)));
+  run_a_while(io_);
+  EXPECT_FALSE(again.ended);
+}
+
+// At the global limit, a newcomer takes the place of the oldest connection from another source
+// that has sent nothing valid; confirmed connections keep theirs.
+TEST_P(TcpLoopbackTest, AtTheLimitANewcomerEvictsTheOldestUnconfirmedConnection) {
+  if (GetParam()) GTEST_SKIP() << "needs a second loopback address";
+  Recorder user;
+  TcpOptions options;
+  options.max_connections = 3;
+  Transports server(io_, user, config(options));
+  ASSERT_FALSE(server.start());
+  RawClient confirmed(io_);
+  ASSERT_FALSE(confirmed.connect(endpoint_of(server), asio::ip::make_address("127.0.0.3")));
+  confirmed.write(testing::options_request("valid"));
+  ASSERT_TRUE(run_until(io_, [&] { return user.messages.size() == 1; }));
+  server.confirm(*user.messages[0].source.connection);
+  RawClient idle1(io_);
+  ASSERT_FALSE(idle1.connect(endpoint_of(server)));
+  RawClient idle2(io_);
+  ASSERT_FALSE(idle2.connect(endpoint_of(server)));
+  ASSERT_TRUE(run_until(io_, [&] { return server.tcp().connection_count() == 3; }));
+  RawClient newcomer(io_);
+  ASSERT_FALSE(newcomer.connect(endpoint_of(server), asio::ip::make_address("127.0.0.2")));
+  ASSERT_TRUE(run_until(io_, [&] { return idle1.ended; }));
+  newcomer.write(testing::options_request("new"));
+  ASSERT_TRUE(run_until(io_, [&] { return user.messages.size() == 2; }));
+  EXPECT_FALSE(confirmed.ended);
+  EXPECT_FALSE(idle2.ended);
+  EXPECT_EQ(server.tcp().counters().evicted, 1U);
+  EXPECT_EQ(server.tcp().connection_count(), 3U);
 }
 
 INSTANTIATE_TEST_SUITE_P(Loopback, TcpLoopbackTest, ::testing::Values(false, true),

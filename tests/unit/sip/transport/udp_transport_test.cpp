@@ -32,7 +32,7 @@ class UdpLoopbackTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override { HERALD_SKIP_WITHOUT_IPV6(GetParam()); }
 
-  TransportsConfig config() const { return {{{Protocol::kUdp, loopback(GetParam()), 0}}, {}}; }
+  TransportsConfig config() const { return {{{Protocol::kUdp, loopback(GetParam()), 0}}, {}, {}}; }
   Destination to(const Transports& peer) const {
     return {Protocol::kUdp, loopback(GetParam()), *peer.local_port(Protocol::kUdp), std::nullopt};
   }
@@ -171,14 +171,21 @@ TEST_P(UdpLoopbackTest, CloseSendsWhatIsQueued) {
   EXPECT_EQ(peers.bob_user.messages.front().bytes, testing::options_request("last"));
 }
 
-TEST_P(UdpLoopbackTest, TwoShardsShareOnePort) {
+// A second server on the same address would silently take a share of the datagrams: it gets
+// EADDRINUSE instead, for UDP and TCP alike.
+TEST_P(UdpLoopbackTest, ASecondListenerOnThePortIsRefused) {
   Recorder user;
-  Transports first(io_, user, config());
+  TransportsConfig both = config();
+  both.listen.push_back({Protocol::kTcp, both.listen[0].address, 0});
+  Transports first(io_, user, both);
   ASSERT_FALSE(first.start());
-  TransportsConfig same = config();
-  same.listen[0].port = *first.local_port(Protocol::kUdp);
-  Transports second(io_, user, same);
-  EXPECT_FALSE(second.start()) << "SO_REUSEPORT lets a second shard bind the same port";
+  for (Protocol protocol : {Protocol::kUdp, Protocol::kTcp}) {
+    TransportsConfig same = config();
+    same.listen[0].protocol = protocol;
+    same.listen[0].port = *first.local_port(protocol);
+    Transports second(io_, user, same);
+    EXPECT_EQ(second.start(), boost::asio::error::address_in_use) << to_string(protocol);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Loopback, UdpLoopbackTest, ::testing::Values(false, true),

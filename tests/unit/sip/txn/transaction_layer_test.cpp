@@ -25,7 +25,7 @@ using std::chrono::seconds;
 using test::parse_lf;
 
 Message parse_file(const std::string& name) {
-  std::ifstream in(std::string(HERALD_SHARED_DIR) + "/torture/" + name, std::ios::binary);
+  std::ifstream in(std::string(HERALD_TEST_DATA_DIR) + "/torture/" + name, std::ios::binary);
   EXPECT_TRUE(in.good()) << name;
   std::stringstream ss;
   ss << in.rdbuf();
@@ -231,6 +231,48 @@ TEST_F(TransactionLayerTest, NonInviteRetransmissionsAbsorbedThenAnsweredThenNew
   layer_.receive(options, udp_source());  // now a new transaction
   ASSERT_EQ(tu_.requests.size(), 2u);
   EXPECT_NE(tu_.requests[1].id, id);
+}
+
+// RFC 4320 §4.2: a TU that cannot answer in time sends nothing; the transaction absorbs the
+// request's retransmissions until Timer J, then ends.
+TEST_F(TransactionLayerTest, AnAbandonedNonInviteAbsorbsRetransmissionsWithoutAnswering) {
+  const Message options = request("OPTIONS");
+  layer_.receive(options, udp_source());
+  const ServerTransactionId id = tu_.requests.at(0).id;
+  EXPECT_TRUE(layer_.abandon(id));
+  EXPECT_FALSE(layer_.abandon(id));  // once
+  EXPECT_EQ(layer_.request_of(id), nullptr);  // nothing kept
+  layer_.receive(options, udp_source());
+  EXPECT_TRUE(sender_.sent.empty());
+  EXPECT_EQ(tu_.requests.size(), 1u);
+  layer_.respond(id, make_response(options, 200, "", "late"));  // too late: dropped
+  EXPECT_TRUE(sender_.sent.empty());
+  advance(seconds(33));
+  EXPECT_EQ(layer_.server_transactions(), 0u);
+  EXPECT_TRUE(service_.empty());
+
+  // An INVITE cannot be abandoned (its TU always answers).
+  layer_.receive(request("INVITE", "z9hG4bKinvite"), udp_source());
+  EXPECT_FALSE(layer_.abandon(tu_.requests.back().id));
+}
+
+// A TU that gives up on a client INVITE in Proceeding (a proxy after Timer C and a CANCEL
+// left unanswered) ends it: no timer of its own would.
+TEST_F(TransactionLayerTest, AClientTransactionInProceedingCanBeTerminated) {
+  const Message invite = request("INVITE", layer_.new_branch());
+  int responses = 0;
+  const ClientTransactionId id =
+      layer_.send_request(invite, udp_destination(), {[&](const Message&) { ++responses; }, nullptr, nullptr});
+  layer_.receive(on_wire(make_response(invite, 180, "", "uas")), udp_source());
+  advance(seconds(300));
+  EXPECT_EQ(layer_.client_transactions(), 1u);  // Proceeding: nothing ends it
+  EXPECT_TRUE(layer_.terminate(id));
+  EXPECT_EQ(layer_.client_transactions(), 0u);
+  EXPECT_TRUE(service_.empty());
+  layer_.receive(on_wire(make_response(invite, 486, "", "uas")), udp_source());
+  EXPECT_EQ(responses, 1);  // the late final is stray
+  EXPECT_EQ(tu_.strays.size(), 1u);
+  EXPECT_FALSE(layer_.terminate(id));
 }
 
 TEST_F(TransactionLayerTest, CompletedNonInviteResendsItsFinalResponseByteForByte) {
