@@ -61,7 +61,12 @@ PresenceSummary summarize(const Notification& n, std::string_view presentity) {
   s.state = n.state;
   s.reason = n.reason;
   if (n.body.empty()) return s;
-  auto doc = presence::parse_pidf(n.body, presentity);
+  // The server's composed document: several publications, each within the server's own limits
+  // (presence::PidfLimits), so more elements than one publication may hold.
+  presence::PidfLimits limits;
+  limits.max_depth = 64;
+  limits.max_elements = std::size_t{1} << 16;
+  auto doc = presence::parse_pidf(n.body, presentity, limits);
   if (!doc.ok()) {
     s.error = std::string(doc.why());
     return s;

@@ -34,6 +34,10 @@ sip::transport::TransportsConfig transports_config(const boost::asio::ip::addres
   t.listen = {{Protocol::kUdp, local, 0}, {Protocol::kTcp, local, 0}};
   // A registered client keeps its connection for as long as it runs (RFC 5626 flows).
   t.tcp.connection.idle_timeout = std::chrono::hours(24);
+  // A client talks to its server: no per-source budget or connection cap against it (a
+  // fan-out of NOTIFYs comes in bursts).
+  t.budget.rate = 0;
+  t.tcp.max_connections_per_source = 0;
   return t;
 }
 

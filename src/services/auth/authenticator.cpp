@@ -59,6 +59,7 @@ std::string_view outcome_name(Outcome outcome) {
     case Outcome::kUnsupportedAlgorithm: return "unsupported algorithm";
     case Outcome::kReplay: return "replay";
     case Outcome::kWrongRealm: return "wrong realm";
+    case Outcome::kThrottled: return "throttled";
   }
   return "unknown";
 }
@@ -101,11 +102,12 @@ void Authenticator::add_challenge(sip::Message& response, std::string_view realm
   for (const std::string& value : c.values) response.append(c.header, value);
 }
 
-Verdict Authenticator::verify(const sip::Message& request, bool proxy) {
-  return verify(request, realm_for(request), proxy);
+Verdict Authenticator::verify(const sip::Message& request, bool proxy, const boost::asio::ip::address* source) {
+  return verify(request, realm_for(request), proxy, source);
 }
 
-Verdict Authenticator::verify(const sip::Message& request, std::string_view realm, bool proxy) {
+Verdict Authenticator::verify(const sip::Message& request, std::string_view realm, bool proxy,
+                              const boost::asio::ip::address* source) {
   Verdict v;
   v.realm = std::string(realm);
   auto verdict = [&v](Outcome outcome, std::string_view reason) {
@@ -190,10 +192,20 @@ Verdict Authenticator::verify(const sip::Message& request, std::string_view real
                                                       : uri_text == request.request_uri_text();
   if (!same_uri) return verdict(Outcome::kMalformed, "digest uri does not match Request-URI");
 
+  std::string user = unescape_quoted(*username);
+  Throttle* throttle = source != nullptr ? throttle_ : nullptr;
+  std::string account;
+  if (throttle != nullptr) {
+    account = user + "@" + std::string(realm);
+    if (auto wait = throttle->account_blocked(account, *source)) {
+      v.retry_after = *wait;
+      return verdict(Outcome::kThrottled, "too many failed authentications for this account");
+    }
+  }
+
   // The digest, with the same work whether or not the user exists.
   std::string nonce_text = unescape_quoted(*nonce);
   NonceStatus nonce_status = nonces_.check(nonce_text, realm);
-  std::string user = unescape_quoted(*username);
   std::optional<Credentials> credentials = lookup_(user, realm);
   std::string stored;
   if (credentials) {
@@ -207,7 +219,11 @@ Verdict Authenticator::verify(const sip::Message& request, std::string_view real
                ha2(alg, request.method_name(), uri_text));
   bool match = expected.size() == got.size() &&
                CRYPTO_memcmp(expected.data(), got.data(), expected.size()) == 0;
-  if (!match || !known) return verdict(Outcome::kBadCredentials, "bad credentials");
+  if (!match || !known) {
+    if (throttle != nullptr) throttle->failed(*source, account, Failure::kBadCredentials);
+    return verdict(Outcome::kBadCredentials, "bad credentials");
+  }
+  if (throttle != nullptr) throttle->succeeded(*source, account);
 
   if (nonce_status != NonceStatus::kValid) return verdict(Outcome::kStale, "stale nonce");
   if (!counts_.accept(nonce_text, *nc)) {

@@ -52,6 +52,7 @@
 #include "services/auth/digest.h"
 #include "services/auth/nonce.h"
 #include "services/auth/nonce_counts.h"
+#include "services/auth/throttle.h"
 #include "sip/msg/header_table.h"
 #include "sip/msg/message.h"
 
@@ -80,6 +81,7 @@ enum class Outcome {
   kUnsupportedAlgorithm,  // → 401/407 with a challenge
   kReplay,                // → 401/407 with a challenge, stale=true
   kWrongRealm,            // → 401/407 with a challenge
+  kThrottled,             // not checked: the account is guarded (throttle.h) → 503 with Retry-After
 };
 
 std::string_view outcome_name(Outcome outcome);
@@ -93,6 +95,8 @@ struct Verdict {
   // kOk only: the authenticated username (unquoted) and the algorithm used.
   std::string username;
   Algorithm algorithm = Algorithm::kMd5;
+  // kThrottled only: seconds for Retry-After.
+  std::uint32_t retry_after = 0;
 
   bool ok() const { return outcome == Outcome::kOk; }
   // Whether the challenge answering this verdict should carry stale=true.
@@ -131,16 +135,23 @@ class Authenticator {
   void add_challenge(sip::Message& response, std::string_view realm, bool stale,
                      bool proxy) const;
 
+  // Failed-authentication throttling, when set (it must outlive the Authenticator): verify()
+  // with a source reports each kBadCredentials and kOk to it, and does not check credentials
+  // for a guarded account from a source the account does not know (kThrottled).
+  void set_throttle(Throttle* throttle) { throttle_ = throttle; }
+
   // Checks the request's Authorization (proxy: Proxy-Authorization) headers against
-  // realm_for(request) or the given realm.
-  Verdict verify(const sip::Message& request, bool proxy);
-  Verdict verify(const sip::Message& request, std::string_view realm, bool proxy);
+  // realm_for(request) or the given realm; `source`, the address it came from, for the throttle.
+  Verdict verify(const sip::Message& request, bool proxy, const boost::asio::ip::address* source = nullptr);
+  Verdict verify(const sip::Message& request, std::string_view realm, bool proxy,
+                 const boost::asio::ip::address* source = nullptr);
 
  private:
   const NonceFactory& nonces_;
   NonceCounts& counts_;
   CredentialsLookup lookup_;
   RealmForDomain realm_for_domain_;
+  Throttle* throttle_ = nullptr;
   std::vector<Algorithm> algorithms_ = {Algorithm::kSha256, Algorithm::kMd5};
 };
 

@@ -1,10 +1,12 @@
 #include "services/auth/nonce.h"
 
+#include "services/auth/hmac.h"
+
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
+#include <span>
 #include <atomic>
 #include <chrono>
 #include <stdexcept>
@@ -88,66 +90,19 @@ Clock system_clock() {
   };
 }
 
-// HMAC-SHA256 (RFC 2104) with the key's two padded blocks absorbed once: OpenSSL's one-shot
-// HMAC() looks up its SHA-256 implementation and keys a context on every call, 2-3 µs each,
-// once for every 401 and once more for every REGISTER with credentials.
+// The first kMacSize bytes of HMAC-SHA256(secret, the nonce's timestamp and unique part ||
+// realm). Thread-safe (Hmac::sign is).
 class NonceFactory::Mac {
  public:
-  explicit Mac(std::string_view secret) {
-    constexpr std::size_t kBlock = 64;
-    std::array<unsigned char, kBlock> key{};
-    if (secret.size() > kBlock) {
-      unsigned int len = 0;
-      EVP_Digest(secret.data(), secret.size(), key.data(), &len, EVP_sha256(), nullptr);
-    } else {
-      std::copy(secret.begin(), secret.end(), key.begin());
-    }
-    std::array<unsigned char, kBlock> pad{};
-    for (std::size_t i = 0; i < kBlock; ++i) pad[i] = key[i] ^ 0x36;
-    absorb(inner_.get(), pad);
-    for (std::size_t i = 0; i < kBlock; ++i) pad[i] = key[i] ^ 0x5c;
-    absorb(outer_.get(), pad);
-    OPENSSL_cleanse(key.data(), key.size());
-    OPENSSL_cleanse(pad.data(), pad.size());
-  }
+  explicit Mac(std::string_view secret) : hmac_(secret) {}
 
-  // The first kMacSize bytes of HMAC-SHA256(secret, raw's timestamp and unique part || realm).
-  // Thread-safe: the keyed states are only read (copied into a scratch context per thread).
-  void sign(const Raw& raw, std::string_view realm, unsigned char* out /* kMacSize */) const {
-    thread_local const Context scratch;
-    std::array<unsigned char, EVP_MAX_MD_SIZE> inner{};
-    unsigned int len = 0;
-    EVP_MD_CTX_copy_ex(scratch.get(), inner_.get());
-    EVP_DigestUpdate(scratch.get(), raw.data(), kTimestampSize + kRandomSize);
-    EVP_DigestUpdate(scratch.get(), realm.data(), realm.size());
-    EVP_DigestFinal_ex(scratch.get(), inner.data(), &len);
-    std::array<unsigned char, EVP_MAX_MD_SIZE> full{};
-    EVP_MD_CTX_copy_ex(scratch.get(), outer_.get());
-    EVP_DigestUpdate(scratch.get(), inner.data(), len);
-    EVP_DigestFinal_ex(scratch.get(), full.data(), &len);
-    std::copy_n(full.begin(), kMacSize, out);
+  bool sign(const Raw& raw, std::string_view realm, unsigned char* out /* kMacSize */) const {
+    const std::string_view signed_part(reinterpret_cast<const char*>(raw.data()), kTimestampSize + kRandomSize);
+    return hmac_.sign({signed_part, realm}, std::span<unsigned char>(out, kMacSize));
   }
 
  private:
-  struct Context {
-    Context() : ctx(EVP_MD_CTX_new()) {
-      if (ctx == nullptr) throw std::runtime_error("auth: EVP_MD_CTX_new failed");
-    }
-    ~Context() { EVP_MD_CTX_free(ctx); }
-    Context(const Context&) = delete;
-    Context& operator=(const Context&) = delete;
-    EVP_MD_CTX* get() const { return ctx; }
-    EVP_MD_CTX* ctx;
-  };
-
-  static void absorb(EVP_MD_CTX* ctx, const std::array<unsigned char, 64>& pad) {
-    if (EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) != 1 || EVP_DigestUpdate(ctx, pad.data(), pad.size()) != 1) {
-      throw std::runtime_error("auth: SHA-256 is not available for the nonce MAC");
-    }
-  }
-
-  Context inner_;
-  Context outer_;
+  Hmac hmac_;
 };
 
 namespace {
@@ -165,14 +120,7 @@ std::uint64_t random_start() {
 }  // namespace
 
 NonceFactory::NonceFactory(Clock clock, std::int64_t lifetime)
-    : clock_(std::move(clock)), lifetime_(lifetime), next_(random_start()) {
-  secret_.resize(kSecretSize);
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(secret_.data()),
-                 static_cast<int>(secret_.size())) != 1) {
-    throw std::runtime_error("auth: RAND_bytes failed to produce the nonce secret");
-  }
-  mac_ = std::make_unique<Mac>(secret_);
-}
+    : NonceFactory(random_bytes(kSecretSize), std::move(clock), lifetime) {}
 
 NonceFactory::NonceFactory(std::string secret, Clock clock, std::int64_t lifetime)
     : secret_(std::move(secret)),
@@ -195,7 +143,9 @@ std::string NonceFactory::make(std::string_view realm) const {
   for (std::size_t i = 0; i < kRandomSize; ++i) {
     raw[kTimestampSize + i] = static_cast<unsigned char>(n >> (8 * i));
   }
-  mac_->sign(raw, realm, raw.data() + kTimestampSize + kRandomSize);
+  // A nonce whose MAC could not be made (out of memory) is left unsigned: it never verifies,
+  // and the client's next request is challenged again.
+  static_cast<void>(mac_->sign(raw, realm, raw.data() + kTimestampSize + kRandomSize));
   return encode(raw);
 }
 
@@ -203,7 +153,7 @@ NonceStatus NonceFactory::check(std::string_view nonce, std::string_view realm) 
   auto raw = decode(nonce);
   if (!raw) return NonceStatus::kInvalid;
   std::array<unsigned char, kMacSize> expected{};
-  mac_->sign(*raw, realm, expected.data());
+  if (!mac_->sign(*raw, realm, expected.data())) return NonceStatus::kInvalid;
   if (CRYPTO_memcmp(expected.data(), raw->data() + kTimestampSize + kRandomSize, kMacSize) != 0) {
     return NonceStatus::kInvalid;
   }

@@ -42,7 +42,7 @@ void ServerCore::respond(sip::txn::ServerTransactionId id, const Message& reques
   send(id, request, std::move(response));
 }
 
-void ServerCore::send(sip::txn::ServerTransactionId id, const Message& request, Message response) {
+void ServerCore::send(sip::txn::ServerTransactionId id, const Message& request, Message response, bool routine) {
   int code = response.status_code();
   std::string_view reason = response.reason_phrase();
   // Server goes before Content-Length, which stays last where readers of a trace expect it.
@@ -52,7 +52,7 @@ void ServerCore::send(sip::txn::ServerTransactionId id, const Message& request, 
     response.append(HeaderId::kContentLength, std::to_string(response.body().size()));
   }
   ++counters_.responses[std::clamp(code / 100, 1, 6)];
-  if (code >= 300 && code != 401 && code != 407) {  // challenges are routine: debug only
+  if (code >= 300 && code != 401 && code != 407 && !routine) {  // challenges are routine: debug only
     spdlog::info("call-id={} {} {} -> {} {}", call_id_of(request), request.method_name(), request.request_uri_text(),
                  code, reason.empty() ? sip::default_reason(code) : reason);
   } else {
@@ -89,6 +89,12 @@ bool ServerCore::on_stateless_request(const Message& request, std::string_view s
 
 void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& request,
                             const sip::transport::Source& source) {
+  if (throttle_ != nullptr) {
+    if (auto wait = throttle_->source_blocked(source.remote_address)) {
+      respond_throttled(id, request, "Too many failed attempts from this address", *wait);
+      return;
+    }
+  }
   const sip::Uri& uri = request.request_uri().value();
   // §8.2.2.1 / §16.3 step 1: a scheme Herald cannot route.
   if (!uri.is_sip()) {
@@ -116,7 +122,8 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
       return;
     }
   }
-  if (!authorized_as_sender(id, request)) return;
+  Sender sender = check_sender(id, request, source, /*always=*/false);
+  if (sender == Sender::kRefused) return;
   if (request.method() == Method::kSubscribe && notifier_ != nullptr && for_notifier(request)) {
     notifier_->handle_subscribe(id, request, source);
     return;
@@ -128,7 +135,20 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
   }
   if (proxy_ != nullptr && request.method() != Method::kRegister && request.method() != Method::kCancel &&
       !proxy_->addressed_to_server(request)) {
-    proxy_->handle(id, request, source);
+    // RFC 3261 §16.4: once the Route values naming Herald are off, a foreign hop or target is
+    // served only for an authenticated local user or inside a dialog Herald record-routed. A
+    // local sender not challenged yet (in-dialog, OPTIONS) proves itself now.
+    bool may_relay = sender == Sender::kAuthenticated;
+    if (!may_relay) {
+      const proxy::Routing routing = proxy_->routing_of(request);
+      may_relay = !routing.foreign || routing.in_dialog;
+      if (!may_relay && sender == Sender::kUnchecked) {
+        sender = check_sender(id, request, source, /*always=*/true);
+        if (sender == Sender::kRefused) return;
+        may_relay = sender == Sender::kAuthenticated;
+      }
+    }
+    proxy_->handle(id, request, source, may_relay);
     return;
   }
   switch (request.method()) {
@@ -174,28 +194,46 @@ void ServerCore::on_request(sip::txn::ServerTransactionId id, const Message& req
   }
 }
 
-bool ServerCore::authorized_as_sender(sip::txn::ServerTransactionId id, const Message& request) {
+void ServerCore::respond_throttled(sip::txn::ServerTransactionId id, const Message& request, std::string_view reason,
+                                   std::uint32_t retry_after) {
+  Message response = sip::make_response(request, 503, reason, new_tag());
+  response.remove(HeaderId::kContentLength);
+  response.append(HeaderId::kRetryAfter, std::to_string(retry_after));
+  response.append(HeaderId::kContentLength, "0");
+  // The throttle logged the block once (warn); each request refused under it is debug only.
+  send(id, request, std::move(response), /*routine=*/true);
+}
+
+ServerCore::Sender ServerCore::check_sender(sip::txn::ServerTransactionId id, const Message& request,
+                                            const sip::transport::Source& source, bool always) {
   // Requests that go through the server on behalf of a local user must prove who sends
   // them (RFC 3261 §22.3): out-of-dialog requests whose From is in a served domain. The
   // server's own OPTIONS, ACK, CANCEL (§22.1: never challenged) and REGISTER (401 in the
-  // registrar's path) are not challenged here, nor are in-dialog requests (To has a tag).
-  if (authenticator_ == nullptr || registrar_ == nullptr) return true;
+  // registrar's path) are not challenged here, nor are in-dialog requests (To has a tag),
+  // unless `always` (a local user's request for a foreign target): ACK and CANCEL never.
+  if (authenticator_ == nullptr || registrar_ == nullptr) return Sender::kUnchecked;
   switch (request.method()) {
-    case Method::kOptions:
     case Method::kAck:
     case Method::kCancel:
     case Method::kRegister:
-      return true;
+      return Sender::kUnchecked;
+    case Method::kOptions:
+      if (!always) return Sender::kUnchecked;
+      break;
     default:
       break;
   }
-  if (request.get<sip::hdr::To>()->tag()) return true;
+  if (!always && request.get<sip::hdr::To>()->tag()) return Sender::kUnchecked;
   auto from = request.get<sip::hdr::From>();
-  if (!from->uri.is_sip() || !registrar_->serves_domain(from->uri.host)) return true;
-  auth::Verdict verdict = authenticator_->verify(request, /*proxy=*/true);
+  if (!from->uri.is_sip() || !registrar_->serves_domain(from->uri.host)) return Sender::kUnchecked;
+  auth::Verdict verdict = authenticator_->verify(request, /*proxy=*/true, &source.remote_address);
   if (verdict.outcome == auth::Outcome::kMalformed) {
     respond(id, request, 400, verdict.reason);
-    return false;
+    return Sender::kRefused;
+  }
+  if (verdict.outcome == auth::Outcome::kThrottled) {
+    respond_throttled(id, request, "Too many failed authentications for this account", verdict.retry_after);
+    return Sender::kRefused;
   }
   if (!verdict.ok()) {
     Message challenge = sip::make_response(request, 407, "Proxy Authentication Required", new_tag());
@@ -206,14 +244,14 @@ bool ServerCore::authorized_as_sender(sip::txn::ServerTransactionId id, const Me
     spdlog::debug("call-id={} {} challenged: {}", call_id_of(request), request.method_name(),
                   auth::outcome_name(verdict.outcome));
     send(id, request, std::move(challenge));
-    return false;
+    return Sender::kRefused;
   }
   // The credentials must be those of the From AOR.
   if ("sip:" + verdict.username + "@" + verdict.realm != sip::address_of_record(from->uri)) {
     respond(id, request, 403, "Authenticated identity does not match From");
-    return false;
+    return Sender::kRefused;
   }
-  return true;
+  return Sender::kAuthenticated;
 }
 
 void ServerCore::handle_register(sip::txn::ServerTransactionId id, const Message& request,
@@ -225,9 +263,13 @@ void ServerCore::handle_register(sip::txn::ServerTransactionId id, const Message
   }
   std::optional<std::string> identity;
   if (authenticator_ != nullptr) {
-    auth::Verdict verdict = authenticator_->verify(request, /*proxy=*/false);
+    auth::Verdict verdict = authenticator_->verify(request, /*proxy=*/false, &source.remote_address);
     if (verdict.outcome == auth::Outcome::kMalformed) {
       respond(id, request, 400, verdict.reason);
+      return;
+    }
+    if (verdict.outcome == auth::Outcome::kThrottled) {
+      respond_throttled(id, request, "Too many failed authentications for this account", verdict.retry_after);
       return;
     }
     if (!verdict.ok()) {

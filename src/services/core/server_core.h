@@ -50,6 +50,11 @@ class ServerCore final : public sip::txn::TransactionUser {
 
   // Requests for users and other servers go to the proxy, which must outlive the core.
   void serve_proxy(proxy::Proxy& proxy);
+  // Failed-authentication throttling (auth/throttle.h; it must outlive the core): a request
+  // from a source in back-off gets 503 with Retry-After before anything else is done with it,
+  // and credentials for a guarded account from a source it does not know are not checked
+  // (503 with Retry-After). Give the authenticator the same throttle.
+  void protect(auth::Throttle& throttle) { throttle_ = &throttle; }
   // SUBSCRIBE for the packages the notifier serves (and in its dialogs) goes to it; PUBLISH
   // for local presentities to the presence agent. Both must outlive the core. SUBSCRIBE for
   // other packages still goes to the proxy (the user's own devices may serve them).
@@ -85,13 +90,24 @@ class ServerCore final : public sip::txn::TransactionUser {
   const Capabilities& capabilities() const { return capabilities_; }
 
  private:
-  // Sends a response built elsewhere, with Server, counters and a log line.
-  void send(sip::txn::ServerTransactionId id, const sip::Message& request, sip::Message response);
+  // Sends a response built elsewhere, with Server, counters and a log line (info for failures,
+  // debug for challenges and whatever is `routine`).
+  void send(sip::txn::ServerTransactionId id, const sip::Message& request, sip::Message response,
+            bool routine = false);
   void handle_register(sip::txn::ServerTransactionId id, const sip::Message& request,
                        const sip::transport::Source& source);
-  // 407 / 400 / 403 for a request from a local user that does not prove its sender; true
-  // when the request may go on (authenticated, or not subject to authentication).
-  bool authorized_as_sender(sip::txn::ServerTransactionId id, const sip::Message& request);
+  enum class Sender : std::uint8_t {
+    kRefused,        // answered here (407 challenge, 400, 403): the request goes no further
+    kAuthenticated,  // a local user proved to be the From AOR
+    kUnchecked,      // not subject to authentication (or auth off): may go on, proves nothing
+  };
+  // 407 / 400 / 403 for a request from a local user that does not prove its sender. With
+  // `always`, also in-dialog requests and OPTIONS are checked (a foreign target needs it).
+  Sender check_sender(sip::txn::ServerTransactionId id, const sip::Message& request,
+                      const sip::transport::Source& source, bool always);
+  // 503 with Retry-After for a request refused by the throttle.
+  void respond_throttled(sip::txn::ServerTransactionId id, const sip::Message& request, std::string_view reason,
+                         std::uint32_t retry_after);
   std::string new_tag();
   // Whether a SUBSCRIBE is the notifier's to answer: in one of its dialogs, for the server
   // itself, or for a served domain with no, a malformed or a served Event package.
@@ -103,6 +119,7 @@ class ServerCore final : public sip::txn::TransactionUser {
   sip::txn::TransactionLayer* layer_ = nullptr;
   registrar::Registrar* registrar_ = nullptr;
   auth::Authenticator* authenticator_ = nullptr;
+  auth::Throttle* throttle_ = nullptr;
   proxy::Proxy* proxy_ = nullptr;
   events::Notifier* notifier_ = nullptr;
   presence::PresenceAgent* presence_ = nullptr;

@@ -25,6 +25,10 @@ using sip::transport::Protocol;
 // from the stored ceiling, above every one sent before.
 constexpr std::uint32_t kCSeqBlock = 64;
 
+// RFC 3261 §18.1.1: a request larger than this goes over a congestion-controlled transport
+// when the path MTU is not known.
+constexpr std::size_t kUdpLimit = 1300;
+
 std::string_view value_of(const Message& m, HeaderId id) {
   const sip::HeaderField* f = m.find(id);
   return f ? f->value : std::string_view();
@@ -67,7 +71,7 @@ std::string_view to_string(Reason reason) {
 Notifier::Notifier(NotifierConfig config, sip::txn::TransactionLayer& layer, sip::txn::TimerService& timers,
                    proxy::Network& network, sip::transport::HostsFile hosts, store::SubscriptionStore* store,
                    Clock now, Responder responder)
-    : config_(config),
+    : config_(std::move(config)),
       layer_(layer),
       timers_(timers),
       network_(network),
@@ -160,14 +164,18 @@ void Notifier::add_to_index(Entry& e) {
   e.position = w.entries.size();
   w.entries.push_back(&e);
   ++w.live;
+  if (e.s.state == State::kPending) ++w.pending;
+  count(e, +1);
 }
 
 void Notifier::remove_from_index(Entry& e) {
   by_key_.erase(e.s.key);
+  count(e, -1);
   if (e.watchers == nullptr) return;
   Watchers& w = *e.watchers;
   w.entries[e.position] = nullptr;
   --w.live;
+  if (e.s.state == State::kPending && w.pending > 0) --w.pending;
   e.watchers = nullptr;
   tidy(*e.slot, w, e.s.resource);
 }
@@ -313,6 +321,9 @@ void Notifier::handle_in_dialog(sip::txn::ServerTransactionId id, const Message&
     end(e, Reason::kTimeout, true);
     return;
   }
+  if (s.state == State::kPending) {
+    granted = std::min<std::uint32_t>(granted, static_cast<std::uint32_t>(config_.pending_expires.count()));
+  }
   s.expires_at = now_() + granted;
   arm_expiry(e);
   answer_ok(id, request, s, granted);
@@ -383,10 +394,25 @@ void Notifier::handle_initial(sip::txn::ServerTransactionId id, const Message& r
     spdlog::info("call-id={} {} subscription of {} to {} refused: {} {}", s.call_id, s.package, s.watcher,
                  s.resource, refusal->code, refusal->reason);
     responder_(id, request, refusal->code, refusal->reason, refusal->headers, {});
+    if (refusal->code == 404 && unknown_resource_) unknown_resource_(source);
     return;
   }
   s.state = slot.package->authorize(s);
   fresh.slot = &slot;
+  if (granted != 0 && s.state != State::kTerminated) {
+    if (const auto why = over_limit(s, slot, source)) {
+      ++counters_.refused_limit;
+      spdlog::info("call-id={} {} subscription of {} to {} from {} refused: {}", s.call_id, s.package, s.watcher,
+                   s.resource, source.remote_address, *why);
+      responder_(id, request, 503, *why, {{HeaderId::kRetryAfter, "60"}}, {});
+      return;
+    }
+    if (s.state == State::kPending && granted > config_.pending_expires.count()) {
+      granted = static_cast<std::uint32_t>(config_.pending_expires.count());  // pending costs little and ends soon
+      s.expires_at = now_() + granted;
+    }
+    if (!trusted(source.remote_address)) fresh.source = sip::transport::source_key(source.remote_address);
+  }
 
   if (granted == 0 || s.state == State::kTerminated) {
     // A fetch (RFC 6665 §4.4.3) or a rejection (§4.2.1.1): one NOTIFY that ends it; nothing kept.
@@ -474,9 +500,6 @@ bool Notifier::send_notify(Entry& e) {
   std::optional<Body> body;
   if (e.ended ? e.final_body : s.state == State::kActive) body = e.slot->package->body_for(s);
 
-  const bool tcp = destination->protocol == Protocol::kTcp;
-  std::string via_by = network_.sent_by(destination->protocol);
-  if (via_by.empty()) via_by = network_.sent_by(Protocol::kUdp);
   const std::string contact = contact_value(!s.flow.empty());
   const std::string branch = layer_.new_branch();
   NotifyParts parts;
@@ -484,28 +507,72 @@ bool Notifier::send_notify(Entry& e) {
   parts.state = s.state;
   if (e.ended) parts.reason = e.final_reason;
   parts.expires_in = s.expires_at - now_();
-  parts.via_transport = tcp ? "TCP" : "UDP";
-  parts.via_sent_by = via_by;
   parts.branch = branch;
   parts.contact = contact;
   parts.body = body ? &*body : nullptr;
-  std::string text = notify_text(s, parts);
-  auto notify = sip::parse_message(std::move(text));
+  auto build = [&](Protocol protocol) {
+    std::string via_by = network_.sent_by(protocol);
+    if (via_by.empty()) via_by = network_.sent_by(Protocol::kUdp);
+    parts.via_transport = protocol == Protocol::kTcp ? "TCP" : "UDP";
+    parts.via_sent_by = via_by;
+    return sip::parse_message(notify_text(s, parts));
+  };
+  if (e.force_udp) destination->protocol = Protocol::kUdp;  // TCP was refused: §18.1.1's fallback
+  auto notify = build(destination->protocol);
+  // RFC 3261 §18.1.1: a request over 1300 bytes (the path MTU being unknown) goes over TCP,
+  // to the same address, with the top Via saying so.
+  e.over_tcp = false;
+  if (notify.ok() && destination->protocol == Protocol::kUdp && !e.force_udp &&
+      sip::serialized_size(notify.value()) > kUdpLimit) {
+    destination->protocol = Protocol::kTcp;
+    destination->connection.reset();
+    e.over_tcp = true;
+    notify = build(Protocol::kTcp);
+  }
   if (!notify.ok() || !notify->defect().empty()) {
     spdlog::error("call-id={} NOTIFY not sent: the dialog's values make no valid request ({})", s.call_id,
                   notify.ok() ? notify->defect() : notify.why());
     return false;
   }
+  switch (admit_notify(e, *destination)) {
+    case Admission::kGo:
+      break;
+    case Admission::kHeld:
+      e.in_flight = true;  // changes meanwhile are coalesced; it goes when the destination answers
+      e.dirty = false;
+      return true;
+    case Admission::kUnresponsive:
+      ++counters_.unresponsive_ended;
+      spdlog::info("call-id={} NOTIFY to {} not sent: it has not answered a NOTIFY lately", s.call_id,
+                   destination->address);
+      return false;
+  }
+  if (e.over_tcp) ++counters_.notifies_over_tcp;
 
   sip::txn::ClientCallbacks callbacks;
   const std::uint64_t entry_id = e.id;
-  callbacks.on_response = [this, entry_id](const Message& response) {
-    if (response.status_code() >= 200) on_notify_done(entry_id, Outcome::kAnswered, response.status_code());
+  const std::optional<sip::transport::SourceKey> dest = e.dest;
+  const bool over_tcp = e.over_tcp;
+  callbacks.on_response = [this, entry_id, dest](const Message& response) {
+    if (response.status_code() < 200) return;
+    if (dest) notify_ended(*dest, Outcome::kAnswered);
+    on_notify_done(entry_id, Outcome::kAnswered, response.status_code());
   };
-  callbacks.on_timeout = [this, entry_id] { on_notify_done(entry_id, Outcome::kTimedOut, 408); };
-  callbacks.on_transport_error = [this, entry_id](const boost::system::error_code& ec) {
+  callbacks.on_timeout = [this, entry_id, dest] {
+    if (dest) notify_ended(*dest, Outcome::kTimedOut);
+    on_notify_done(entry_id, Outcome::kTimedOut, 408);
+  };
+  callbacks.on_transport_error = [this, entry_id, dest, over_tcp](const boost::system::error_code& ec) {
     spdlog::debug("NOTIFY transport error: {}", ec.message());
-    on_notify_done(entry_id, Outcome::kTransportFailed, 503);
+    const bool refused = ec == boost::asio::error::connection_refused || ec == boost::asio::error::connection_reset;
+    if (dest) {
+      if (refused && over_tcp) {
+        forget_in_flight(*dest);  // TCP refused is no sign of an unresponsive peer: UDP follows
+      } else {
+        notify_ended(*dest, Outcome::kTransportFailed);
+      }
+    }
+    on_notify_done(entry_id, Outcome::kTransportFailed, 503, refused);
   };
   s.local_cseq = cseq;
   e.in_flight = true;
@@ -519,19 +586,41 @@ bool Notifier::send_notify(Entry& e) {
   if (layer_.send_request(notify.value(), *destination, std::move(callbacks)) == 0) {
     --counters_.notifies_sent;
     e.in_flight = false;
+    if (dest) forget_in_flight(*dest);  // nothing went out
     spdlog::error("call-id={} NOTIFY not sent: no client transaction", s.call_id);
     return false;
   }
   return true;  // `e` may be gone already
 }
 
-void Notifier::on_notify_done(std::uint64_t entry_id, Outcome outcome, int code) {
+void Notifier::on_notify_done(std::uint64_t entry_id, Outcome outcome, int code, bool refused) {
   const bool ok = outcome == Outcome::kAnswered && code < 300;
   if (!ok) ++counters_.notifies_failed;
   auto found = entries_.find(entry_id);
   if (found == entries_.end()) return;  // a fetch's or a rejection's NOTIFY, or one no longer wanted
   Entry& e = *found->second;
   e.in_flight = false;
+  e.dest.reset();
+  // RFC 3261 §18.1.1: a NOTIFY sent over TCP for its size whose connection was refused or
+  // reset is sent again over UDP; if UDP will not carry it either, that failure ends it.
+  if (outcome == Outcome::kTransportFailed && refused && e.over_tcp) {
+    spdlog::info("call-id={} NOTIFY too large for UDP: TCP refused, sent over UDP", e.s.call_id);
+    e.force_udp = true;
+    e.over_tcp = false;
+    e.dirty = false;
+    if (e.ended) {
+      e.final_pending = true;
+      finish(e);
+    } else {
+      send_current(e);
+    }
+    return;
+  }
+  if (outcome == Outcome::kTransportFailed && e.force_udp) {
+    spdlog::warn("call-id={} NOTIFY to {} could not be sent: too large for UDP, and TCP was refused", e.s.call_id,
+                 e.s.remote_target);
+  }
+  e.force_udp = false;
   // RFC 6665 §4.2.2: a NOTIFY that times out (408, Timer F) or fails in transport ends the
   // subscription (giveup: Herald gave up reaching the subscriber); a 481 says the subscriber
   // holds no such subscription any more (deactivated: it may subscribe again at once). Other
@@ -627,6 +716,10 @@ void Notifier::apply_authorization(Entry& e, State next) {
   }
   spdlog::info("call-id={} {} subscription of {} to {} now {}", e.s.call_id, e.s.package, e.s.watcher, e.s.resource,
                to_string(next));
+  if (e.watchers != nullptr) {
+    if (e.s.state == State::kPending && e.watchers->pending > 0) --e.watchers->pending;
+    if (next == State::kPending) ++e.watchers->pending;
+  }
   e.s.state = next;
   persist(e);
   const std::uint64_t entry_id = e.id;

@@ -15,6 +15,7 @@
 #include "services/proxy/proxy.h"
 #include "sip/msg/message.h"
 #include "sip/transport/resolver.h"
+#include "sip/transport/source_limits.h"
 #include "sip/transport/transport_user.h"
 #include "sip/txn/timer_service.h"
 #include "sip/txn/transaction_layer.h"
@@ -102,6 +103,23 @@ struct NotifierConfig {
   std::chrono::seconds min_expires{60};       // below: 423 with Min-Expires
   std::chrono::seconds max_expires{3600};     // above: shortened to this
   std::chrono::seconds default_expires{3600};  // no Expires header (RFC 3856 §6.4: 3600)
+  // Limits on what others can make Herald keep (new subscriptions beyond one get 503 with
+  // Retry-After and a reason naming it): live subscriptions to one resource, of one watcher
+  // AOR, made from one source (SourceKey; `trusted` sources have no such limit), and pending
+  // ones to one resource. A pending subscription is granted at most pending_expires.
+  std::size_t max_per_resource = 1000;
+  std::size_t max_per_watcher = 200;
+  std::size_t max_per_source = 1000;
+  std::size_t max_pending_per_resource = 100;
+  std::chrono::seconds pending_expires{600};
+  std::vector<sip::transport::Subnet> trusted;
+  // A destination (an address) that has not answered any NOTIFY yet gets at most this many
+  // at a time: the rest wait for its first answer. One whose NOTIFY went unanswered (timeout,
+  // transport failure) is left alone for unresponsive_for: its waiting and new subscriptions
+  // end (giveup) without a NOTIFY. So a SUBSCRIBE naming someone else's Contact costs that
+  // someone one NOTIFY's retransmissions, not one per SUBSCRIBE. Trusted addresses are exempt.
+  std::size_t max_unanswered_per_destination = 2;
+  std::chrono::seconds unresponsive_for{600};
 };
 
 struct NotifierCounters {
@@ -111,6 +129,10 @@ struct NotifierCounters {
   std::uint64_t notifies_sent = 0;       // NOTIFY transactions started
   std::uint64_t notifies_failed = 0;     // NOTIFYs answered >= 300, timed out or not sent
   std::uint64_t notifies_superseded = 0;  // states replaced by a newer one before being sent
+  std::uint64_t refused_limit = 0;        // new subscriptions refused by a limit (503)
+  std::uint64_t notifies_held = 0;        // NOTIFYs that waited for their destination's first answer
+  std::uint64_t unresponsive_ended = 0;   // subscriptions ended unsent: their destination never answers
+  std::uint64_t notifies_over_tcp = 0;    // NOTIFYs too large for UDP sent over TCP (RFC 3261 §18.1.1)
 };
 
 // The notifier of one shard. It answers SUBSCRIBE (new, refresh, fetch with Expires: 0,
@@ -135,7 +157,9 @@ struct NotifierCounters {
 // above the last, Route from the route set, Contact Herald's), with Event (and id),
 // Subscription-State, Max-Forwards 70 and the body. Sent over the subscription's TCP
 // connection while it is open and the route set is empty, else to the first Route or the
-// remote target (resolver.h). At most one NOTIFY per subscription is outstanding; state
+// remote target (resolver.h). A NOTIFY over 1300 bytes bound for UDP goes over TCP to the
+// same address instead (RFC 3261 §18.1.1), and over UDP after all when the TCP connection is
+// refused or reset; one that fits neither ends the subscription (giveup) with a warn line. At most one NOTIFY per subscription is outstanding; state
 // changes meanwhile are coalesced, and the newest state is sent once the previous NOTIFY
 // is answered. A NOTIFY answered 481, or timed out (408), or failing in transport, ends
 // the subscription without another NOTIFY; other failures keep it. A subscription that ends
@@ -183,6 +207,12 @@ class Notifier {
   // do not rehash all at once (holding the loop) below 4 x buckets subscriptions.
   void presize(std::size_t buckets);
 
+  // A package refused a new subscription with 404 (its resource does not exist): `source`
+  // probed for users. For the failure throttle.
+  void set_unknown_resource_reporter(std::function<void(const sip::transport::Source&)> report) {
+    unknown_resource_ = std::move(report);
+  }
+
   // A SUBSCRIBE for a served package (initial, or in one of Herald's dialogs), or one with
   // no or an unknown Event that Herald must answer (489).
   void handle_subscribe(sip::txn::ServerTransactionId id, const sip::Message& request,
@@ -219,6 +249,14 @@ class Notifier {
   };
   // How a NOTIFY transaction ended.
   enum class Outcome : std::uint8_t { kAnswered, kTimedOut, kTransportFailed };
+  // What the notifier knows of one NOTIFY destination (an address: SourceKey) while NOTIFYs
+  // to it are out, or while it counts as unresponsive.
+  struct Recipient {
+    std::uint32_t in_flight = 0;              // NOTIFYs out to it now
+    bool answered = false;                    // it has answered one since it was first seen
+    std::int64_t unresponsive_until = 0;      // unix seconds
+    std::vector<std::uint64_t> waiting;       // entries whose NOTIFY waits for its first answer
+  };
 
   PackageSlot* slot_named(std::string_view name) const;
   Watchers* watchers_of(std::string_view package, std::string_view resource) const;
@@ -247,7 +285,8 @@ class Notifier {
   // started (no route to the subscriber); `e` is then untouched. After a true return `e` may
   // already be gone (a send that fails at once is reported before the call returns).
   bool send_notify(Entry& e);
-  void on_notify_done(std::uint64_t entry_id, Outcome outcome, int code);
+  // `refused`: a transport failure of a TCP connection refused or reset.
+  void on_notify_done(std::uint64_t entry_id, Outcome outcome, int code, bool refused = false);
   // Ends a live subscription: out of the indices and the store at once, the package told, then
   // the final NOTIFY (when `final_notify`) now or after the outstanding one.
   void end(Entry& e, Reason reason, bool final_notify);
@@ -260,6 +299,23 @@ class Notifier {
 
   void persist(const Entry& e);
   void unpersist(const Entry& e);
+
+  // ---- limits (notifier_limits.cpp)
+  // The reason for a 503 when a new subscription `s` from `source` would exceed a limit.
+  std::optional<std::string_view> over_limit(const Subscription& s, const PackageSlot& slot,
+                                             const sip::transport::Source& source) const;
+  // Counts `e` against its watcher and source (when created from one), and undoes it.
+  void count(Entry& e, int delta);
+  // Whether `e`'s NOTIFY to `to` may go now. When not, it waits (true: see held()) or its
+  // destination is unresponsive (false). Not for trusted addresses.
+  enum class Admission : std::uint8_t { kGo, kHeld, kUnresponsive };
+  Admission admit_notify(Entry& e, const sip::transport::Destination& to);
+  // A NOTIFY to destination `key` ended with `outcome`: the destination answered, or proved
+  // unresponsive; NOTIFYs waiting for it go, or their subscriptions end.
+  void notify_ended(const sip::transport::SourceKey& key, Outcome outcome);
+  // A NOTIFY counted against destination `key` ended without telling anything about it.
+  void forget_in_flight(const sip::transport::SourceKey& key);
+  bool trusted(const boost::asio::ip::address& address) const;
   std::string contact_value(bool tcp) const;
   std::string new_tag();
 
@@ -280,6 +336,13 @@ class Notifier {
   std::uint64_t next_id_ = 1;
   std::mt19937_64 random_;
   NotifierCounters counters_;
+  std::function<void(const sip::transport::Source&)> unknown_resource_;
+  std::unordered_map<std::string, std::size_t> per_watcher_;  // live subscriptions by watcher AOR
+  std::unordered_map<sip::transport::SourceKey, std::size_t, sip::transport::SourceKeyHash> per_source_;
+  std::unordered_map<sip::transport::SourceKey, Recipient, sip::transport::SourceKeyHash> destinations_;
+  // Past this many destinations, those that owe nothing are forgotten (then it doubles).
+  static constexpr std::size_t kSweepAt = 4096;
+  std::size_t sweep_at_ = kSweepAt;
 };
 
 }  // namespace herald::services::events

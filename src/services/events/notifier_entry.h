@@ -19,6 +19,7 @@ namespace herald::services::events {
 struct Notifier::Watchers {
   std::vector<Entry*> entries;
   std::size_t live = 0;
+  std::size_t pending = 0;  // live ones in state pending
   int walks = 0;  // walks in progress
 };
 
@@ -46,6 +47,17 @@ struct Notifier::Entry {
   bool final_pending = false;      // the final NOTIFY is still to be sent
   bool final_body = false;         // and carries the state
   Reason final_reason = Reason::kTimeout;
+  // The source the SUBSCRIBE that made it came from, when it counts against max_per_source.
+  std::optional<sip::transport::SourceKey> source;
+  bool counted = false;            // counted in per_watcher_ (and per_source_)
+  // The destination of its outstanding NOTIFY, when that is limited (admit_notify), and
+  // whether it waits there for the destination's first answer.
+  std::optional<sip::transport::SourceKey> dest;
+  bool held = false;
+  // RFC 3261 §18.1.1: its NOTIFY went over TCP for its size; the next goes over UDP after
+  // all (the TCP connection was refused).
+  bool over_tcp = false;
+  bool force_udp = false;
 };
 
 }  // namespace herald::services::events

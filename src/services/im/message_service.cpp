@@ -7,6 +7,7 @@
 #include <random>
 
 #include "services/registrar/registrar.h"
+#include "sip/msg/grammar.h"
 
 namespace herald::services::im {
 namespace {
@@ -28,19 +29,26 @@ bool worth_storing(const std::vector<int>& codes) {
   });
 }
 
+// The AOR a From value names ("" when it does not parse).
+std::string sender_aor(std::string_view from_value) {
+  auto from = sip::parse_name_addr(from_value);
+  return from.ok() ? sip::address_of_record(from->uri) : std::string();
+}
+
 }  // namespace
 
 MessageService::MessageService(ImConfig config, proxy::Proxy& proxy, registrar::LocationService& location,
                                store::MessageStore* store, sip::txn::TimerService& timers, Clock now,
                                proxy::Proxy::Responder responder)
-    : config_(config),
+    : config_(std::move(config)),
       proxy_(proxy),
       location_(location),
-      store_(config.store ? store : nullptr),
+      store_(config_.store ? store : nullptr),
       timers_(timers),
       now_(std::move(now)),
       responder_(std::move(responder)),
       instance_(std::random_device{}()) {
+  for (std::string& d : config_.domains) d = sip::grammar::lower(d);
   location_.observe([this](const std::string& aor, bool registered) {
     if (registered) on_registered(aor);
   });
@@ -75,32 +83,139 @@ bool MessageService::on_forward(sip::txn::ServerTransactionId id, const Message&
   return true;
 }
 
-bool MessageService::on_unavailable(sip::txn::ServerTransactionId id, const Message& request, const std::string& aor) {
+bool MessageService::may_store(const Message& request) const {
   if (store_ == nullptr || request.method() != sip::Method::kMessage) return false;
+  return config_.store_from_anyone || is_local(sender_aor(value_of(request, HeaderId::kFrom)));
+}
+
+bool MessageService::is_local(std::string_view sender) const {
+  const std::size_t at = sender.rfind('@');
+  if (at == std::string_view::npos) return false;
+  const std::string_view host = sender.substr(at + 1);
+  return std::find(config_.domains.begin(), config_.domains.end(), host) != config_.domains.end();
+}
+
+bool MessageService::on_unavailable(sip::txn::ServerTransactionId id, const Message& request, const std::string& aor,
+                                    bool exists) {
+  if (!may_store(request)) return false;
+  if (!exists) {
+    // hide_unknown_users: answered as a message for an offline user would be; nothing kept.
+    ++counters_.discarded;
+    spdlog::debug("call-id={} MESSAGE for {}, who does not exist, answered 202 and dropped",
+                  value_of(request, HeaderId::kCallId), aor);
+    responder_(id, request, 202, "Accepted for later delivery", {});
+    return true;
+  }
   store_and_answer(id, request, aor);
   return true;
 }
 
 bool MessageService::on_failed(sip::txn::ServerTransactionId id, const Message& request, const std::string& aor,
                                const proxy::Outcome& outcome) {
-  if (store_ == nullptr || request.method() != sip::Method::kMessage || !worth_storing(outcome.codes)) return false;
+  if (!may_store(request) || !worth_storing(outcome.codes)) return false;
   store_and_answer(id, request, aor);
   retry_later(aor);  // the user is registered, but no device took it now
   return true;
 }
 
-void MessageService::store_and_answer(sip::txn::ServerTransactionId id, const Message& request,
+std::uint64_t MessageService::on_slow(sip::txn::ServerTransactionId id, const Message& request,
                                       const std::string& aor) {
-  auto count = store_->count_messages(aor);
-  if (!count.ok()) {
-    spdlog::error("store: {}", count.status().message());
-    responder_(id, request, 500, "Message store unavailable", {});
-    return;
+  if (!may_store(request)) return 0;
+  Mailbox* box = mailbox(aor);
+  const std::string sender = sender_aor(value_of(request, HeaderId::kFrom));
+  if (box == nullptr || refusal(*box, sender)) return 0;  // it waits for its branches instead
+  const std::int64_t stored = store_and_answer(id, request, aor);
+  if (stored <= 0) return 0;
+  spdlog::info("call-id={} MESSAGE for {}: no device answered in {} s; stored and answered 202",
+               value_of(request, HeaderId::kCallId), aor, config_.answer_within.count());
+  ++deliveries_[aor].forks;
+  slow_.emplace(static_cast<std::uint64_t>(stored), aor);
+  return static_cast<std::uint64_t>(stored);
+}
+
+void MessageService::on_slow_done(std::uint64_t ticket, bool delivered) {
+  const auto found = slow_.find(ticket);
+  if (found == slow_.end()) return;
+  const std::string aor = found->second;
+  slow_.erase(found);
+  Delivery& d = deliveries_[aor];
+  if (d.forks > 0) --d.forks;
+  const auto message_id = static_cast<std::int64_t>(ticket);
+  if (delivered) {
+    // A device took it after all: the stored copy goes, or it would arrive twice.
+    ++counters_.late_deliveries;
+    if (auto s = store_->remove_message(message_id); !s.ok() && !s.is_not_found()) {
+      spdlog::error("store: {}", s.message());
+    }
+    forget_stored(aor, message_id);
+    spdlog::info("stored message #{} for {} removed: a device took it after its 202", message_id, aor);
   }
-  if (count.value() >= config_.max_per_user) {
-    ++counters_.refused_full;
-    responder_(id, request, 486, "Recipient's message store is full", {});
-    return;
+  if (d.forks > 0 || d.in_flight) return;
+  if (delivered) {
+    on_registered(aor);  // whatever else waits goes now
+  } else {
+    retry_later(aor);
+  }
+}
+
+std::optional<std::string_view> MessageService::refusal(const Mailbox& box, const std::string& sender) const {
+  if (box.total >= config_.max_per_user) return "Recipient's message store is full";
+  if (const auto from = box.by_sender.find(sender); from != box.by_sender.end() && from->second >= config_.max_per_sender) {
+    return "Too many stored messages from this sender";
+  }
+  if (!is_local(sender) && box.from_outside >= config_.max_from_outside) {
+    return "Too many stored messages from other domains";
+  }
+  return std::nullopt;
+}
+
+MessageService::Mailbox* MessageService::mailbox(const std::string& aor) {
+  if (const auto found = mailboxes_.find(aor); found != mailboxes_.end()) return &found->second;
+  auto stored = store_->pending_messages(aor);
+  if (!stored.ok()) {
+    spdlog::error("store: {}", stored.status().message());
+    return nullptr;
+  }
+  Mailbox box;
+  for (const store::StoredMessage& m : stored.value()) {
+    std::string sender = sender_aor(m.from);
+    ++box.total;
+    if (!is_local(sender)) ++box.from_outside;
+    ++box.by_sender[sender];
+    box.sender_of.emplace(m.id, std::move(sender));
+  }
+  return &mailboxes_.emplace(aor, std::move(box)).first->second;
+}
+
+void MessageService::forget_stored(const std::string& aor, std::int64_t message_id) {
+  const auto found = mailboxes_.find(aor);
+  if (found == mailboxes_.end()) return;
+  Mailbox& box = found->second;
+  const auto sender = box.sender_of.find(message_id);
+  if (sender == box.sender_of.end()) return;
+  if (box.total > 0) --box.total;
+  if (!is_local(sender->second) && box.from_outside > 0) --box.from_outside;
+  if (auto count = box.by_sender.find(sender->second); count != box.by_sender.end() && --count->second == 0) {
+    box.by_sender.erase(count);
+  }
+  box.sender_of.erase(sender);
+  if (box.total == 0) mailboxes_.erase(found);
+}
+
+std::int64_t MessageService::store_and_answer(sip::txn::ServerTransactionId id, const Message& request,
+                                              const std::string& aor) {
+  Mailbox* box = mailbox(aor);
+  if (box == nullptr) {
+    responder_(id, request, 500, "Message store unavailable", {});
+    return 0;
+  }
+  std::string sender = sender_aor(value_of(request, HeaderId::kFrom));
+  if (auto why = refusal(*box, sender)) {
+    ++(box->total >= config_.max_per_user ? counters_.refused_full : counters_.refused_quota);
+    spdlog::info("call-id={} MESSAGE from {} for {} not stored: {}", value_of(request, HeaderId::kCallId), sender, aor,
+                 *why);
+    responder_(id, request, 486, *why, {});
+    return 0;
   }
   const std::int64_t now = now_();
   store::StoredMessage m;
@@ -117,13 +232,18 @@ void MessageService::store_and_answer(sip::txn::ServerTransactionId id, const Me
   if (!stored.ok()) {
     spdlog::error("store: {}", stored.status().message());
     responder_(id, request, 500, "Message store unavailable", {});
-    return;
+    return 0;
   }
   ++counters_.stored;
   pending_.insert(aor);
+  ++box->total;
+  if (!is_local(sender)) ++box->from_outside;
+  ++box->by_sender[sender];
+  box->sender_of.emplace(stored.value(), std::move(sender));
   spdlog::info("call-id={} MESSAGE for {} stored for later delivery (#{})", value_of(request, HeaderId::kCallId), aor,
                stored.value());
   responder_(id, request, 202, "Accepted for later delivery", {});
+  return stored.value();
 }
 
 void MessageService::on_registered(const std::string& aor) {
@@ -138,7 +258,7 @@ void MessageService::on_registered(const std::string& aor) {
 
 void MessageService::deliver_next(const std::string& aor) {
   Delivery& d = deliveries_[aor];
-  if (d.in_flight) return;
+  if (d.in_flight || d.forks > 0) return;  // a message answered early is still being forked: it ends that wait
   auto messages = store_->pending_messages(aor);
   if (!messages.ok()) {
     spdlog::error("store: {}", messages.status().message());
@@ -153,6 +273,7 @@ void MessageService::deliver_next(const std::string& aor) {
       break;
     }
     store_->remove_message(m.id);
+    forget_stored(aor, m.id);
     ++counters_.expired;
   }
   if (next == nullptr) {
@@ -186,6 +307,7 @@ void MessageService::on_delivered(const std::string& aor, std::int64_t message_i
     ++counters_.delivered;
     d.failures = 0;
     if (auto s = store_->remove_message(message_id); !s.ok()) spdlog::error("store: {}", s.message());
+    forget_stored(aor, message_id);
     spdlog::info("stored message #{} delivered to {}", message_id, aor);
     deliver_next(aor);
     return;
@@ -217,6 +339,7 @@ void MessageService::sweep() {
     spdlog::error("store: {}", removed.status().message());
   } else if (removed.value() > 0) {
     counters_.expired += removed.value();
+    mailboxes_.clear();  // counted again from the store when next needed
     spdlog::info("{} stored messages expired undelivered", removed.value());
   }
   sweep_timer_ = timers_.schedule_after(config_.sweep_interval, [this] { sweep(); });

@@ -11,11 +11,7 @@ namespace {
 
 using RuleMap = std::unordered_map<std::string, std::unordered_map<std::string, Action>>;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), sip::grammar::to_lower);
-  return out;
-}
+using sip::grammar::lower;
 
 // The domain of an AOR: the part after '@' ("sip:example.com" has no user: all after the
 // scheme), lower case.

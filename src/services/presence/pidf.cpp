@@ -1,7 +1,9 @@
 #include "services/presence/pidf.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <map>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -31,6 +33,77 @@ std::pair<std::string_view, std::string_view> split_qname(std::string_view name)
   const auto colon = name.find(':');
   if (colon == std::string_view::npos) return {{}, name};
   return {name.substr(0, colon), name.substr(colon + 1)};
+}
+
+// Calls f(element) for `root` and every element below it, in document order, without
+// recursion (a document's depth must not decide the stack's).
+template <class F>
+void for_each_element(pugi::xml_node root, F&& f) {
+  for (pugi::xml_node node = root; node;) {
+    if (node.type() == pugi::node_element) f(node);
+    if (pugi::xml_node child = node.first_child()) {
+      node = child;
+      continue;
+    }
+    while (node != root && !node.next_sibling()) node = node.parent();
+    if (node == root) break;
+    node = node.next_sibling();
+  }
+}
+
+// Whether `text` holds a character XML 1.0 forbids (C0 controls but tab, LF and CR): pugixml
+// reads them, also from character references, and writes them back as references that no
+// strict parser reads.
+bool has_control_character(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 && u != '\t' && u != '\n' && u != '\r';
+  });
+}
+
+// What is wrong with `document` beyond what pugixml checks: kTooDeep or kTooManyElements
+// against `limits`, kRepeatedAttribute, kControlCharacter; empty when nothing is.
+std::string_view exceeded(pugi::xml_document& document, const PidfLimits& limits) {
+  class Walker final : public pugi::xml_tree_walker {
+   public:
+    explicit Walker(const PidfLimits& limits) : limits_(limits) {}
+    bool for_each(pugi::xml_node& node) override {
+      if (node.type() == pugi::node_pcdata || node.type() == pugi::node_cdata) {
+        if (has_control_character(node.value())) why = kControlCharacter;
+        return why.empty();
+      }
+      if (node.type() != pugi::node_element) return true;
+      for (auto a = node.first_attribute(); a; a = a.next_attribute()) {
+        if (has_control_character(a.value())) {
+          why = kControlCharacter;
+          return false;
+        }
+        for (auto b = a.next_attribute(); b; b = b.next_attribute()) {
+          if (std::string_view(a.name()) == b.name()) {
+            why = kRepeatedAttribute;
+            return false;
+          }
+        }
+      }
+      if (static_cast<std::size_t>(depth()) + 1 > limits_.max_depth) {
+        why = kTooDeep;
+        return false;
+      }
+      if (++elements_ > limits_.max_elements) {
+        why = kTooManyElements;
+        return false;
+      }
+      return true;
+    }
+    std::string_view why;
+
+   private:
+    const PidfLimits& limits_;
+    std::size_t elements_ = 0;
+  };
+  Walker walker(limits);
+  document.traverse(walker);
+  return walker.why;
 }
 
 bool is_namespace_declaration(std::string_view attribute_name) {
@@ -67,27 +140,12 @@ pugi::xml_node first_pidf_child(pugi::xml_node parent, std::string_view local_na
   return {};
 }
 
-// `element` serialized alone, carrying every namespace declaration in scope at it (the
-// nearest one for each prefix) that it does not make itself.
-std::string serialize_standalone(pugi::xml_node element) {
-  pugi::xml_document copy;
-  auto root = copy.append_copy(element);
-  std::set<std::string, std::less<>> declared;
-  for (auto a : root.attributes()) {
-    if (is_namespace_declaration(a.name())) declared.emplace(a.name());
-  }
-  const auto first_attribute = root.first_attribute();
-  for (auto n = element.parent(); n.type() == pugi::node_element; n = n.parent()) {
-    for (auto a : n.attributes()) {
-      if (!is_namespace_declaration(a.name()) || declared.contains(a.name())) continue;
-      declared.emplace(a.name());
-      auto added = first_attribute ? root.insert_attribute_before(a.name(), first_attribute)
-                                   : root.append_attribute(a.name());
-      added.set_value(a.value());
-    }
-  }
+// A top-level child of <presence> serialized as it is. The declarations of <presence> that it
+// may use are kept apart (PresenceDocument::namespaces): copied onto every element they would
+// make a composed document grow with the square of its input.
+std::string serialize_element(pugi::xml_node element) {
   std::ostringstream out;
-  root.print(out, "", pugi::format_raw);
+  element.print(out, "", pugi::format_raw);
   return out.str();
 }
 
@@ -149,7 +207,7 @@ sip::Parsed<Tuple> parse_tuple(pugi::xml_node element) {
   }
   if (const auto note = first_pidf_child(element, "note")) tuple.note = trimmed_text(note);
   if (const auto timestamp = first_pidf_child(element, "timestamp")) tuple.timestamp = trimmed_text(timestamp);
-  tuple.xml = serialize_standalone(element);
+  tuple.xml = serialize_element(element);
   return tuple;
 }
 
@@ -184,14 +242,12 @@ void append_tuple_from_fields(pugi::xml_node presence, const Tuple& tuple, std::
 
 // Rewrites every declaration of either PIDF namespace in `element`'s subtree to `target`.
 void convert_namespace(pugi::xml_node element, std::string_view target) {
-  for (auto a : element.attributes()) {
-    if (is_namespace_declaration(a.name()) && flavor_of_namespace(a.value())) {
-      a.set_value(std::string(target).c_str());
+  const std::string value(target);
+  for_each_element(element, [&](pugi::xml_node node) {
+    for (auto a : node.attributes()) {
+      if (is_namespace_declaration(a.name()) && flavor_of_namespace(a.value())) a.set_value(value.c_str());
     }
-  }
-  for (auto child : element.children()) {
-    if (child.type() == pugi::node_element) convert_namespace(child, target);
-  }
+  });
 }
 
 // Parses a standalone element written by serialize_standalone() and appends it to
@@ -210,21 +266,56 @@ pugi::xml_node append_carried(pugi::xml_node presence, std::string_view xml, std
   return presence.append_copy(element);
 }
 
-std::string unique_id(const std::string& id, std::set<std::string, std::less<>>& taken) {
-  if (taken.insert(id).second) return id;
-  for (int n = 2;; ++n) {
-    auto candidate = id + "-" + std::to_string(n);
-    if (taken.insert(candidate).second) return candidate;
-  }
+// Renames the prefixes in `renames` throughout `element` (a null node: nothing): in element and
+// attribute names and in its own declarations of them, so its bindings stay what they were.
+void rename_prefixes(pugi::xml_node element, const std::map<std::string, std::string, std::less<>>& renames) {
+  if (!element || renames.empty()) return;
+  auto renamed = [&](std::string_view qname) -> std::optional<std::string> {
+    const auto [prefix, local] = split_qname(qname);
+    if (prefix.empty()) return std::nullopt;
+    const auto found = renames.find(prefix);
+    if (found == renames.end()) return std::nullopt;
+    return found->second + ":" + std::string(local);
+  };
+  for_each_element(element, [&](pugi::xml_node node) {
+    if (auto name = renamed(node.name())) node.set_name(name->c_str());
+    for (auto a : node.attributes()) {
+      const std::string_view name = a.name();
+      if (name.starts_with(kXmlnsPrefix)) {
+        const auto found = renames.find(name.substr(kXmlnsPrefix.size()));
+        if (found != renames.end()) a.set_name((std::string(kXmlnsPrefix) + found->second).c_str());
+      } else if (auto qname = renamed(name)) {
+        a.set_name(qname->c_str());
+      }
+    }
+  });
 }
 
-// A short stable tuple id for `text`: "t" + 64-bit FNV-1a in hex (an XML NCName).
+// Gives every `id` attribute under `root` a value no earlier one has (document order): a
+// repeated id gets the first free suffix "-2", "-3", … Ids written by the publications that a
+// suffixed one might take are seen first, since the pass runs over the finished document.
+void make_ids_unique(pugi::xml_node root) {
+  std::set<std::string, std::less<>> ids;
+  for_each_element(root, [&](pugi::xml_node node) {
+    if (const auto id = node.attribute("id")) ids.emplace(id.value());
+  });
+  std::set<std::string, std::less<>> taken;
+  for_each_element(root, [&](pugi::xml_node node) {
+    auto id = node.attribute("id");
+    if (!id || taken.emplace(id.value()).second) return;
+    for (int n = 2;; ++n) {
+      std::string candidate = std::string(id.value()) + "-" + std::to_string(n);
+      if (ids.contains(candidate) || taken.contains(candidate)) continue;
+      id.set_value(candidate.c_str());
+      taken.insert(std::move(candidate));
+      return;
+    }
+  });
+}
+
+// A short stable tuple id for `text`: "t" + its 64-bit hash in hex (an XML NCName).
 std::string stable_id(std::string_view text) {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (const char c : text) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ULL;
-  }
+  const std::uint64_t hash = sip::grammar::hash64(text);
   constexpr std::string_view kHex = "0123456789abcdef";
   std::string id = "t";
   for (int shift = 60; shift >= 0; shift -= 4) id += kHex[(hash >> shift) & 0xF];
@@ -248,11 +339,14 @@ std::optional<PidfFlavor> flavor_of(std::string_view content_type_value) {
   return std::nullopt;
 }
 
-sip::Parsed<PresenceDocument> parse_pidf(std::string_view body, std::string_view presentity) {
+sip::Parsed<PresenceDocument> parse_pidf(std::string_view body, std::string_view presentity,
+                                         const PidfLimits& limits) {
   using Result = sip::Parsed<PresenceDocument>;
   pugi::xml_document xml;
+  // pugixml parses without recursion; the limits are checked before anything walks the tree.
   const auto loaded = xml.load_buffer(body.data(), body.size(), pugi::parse_default, pugi::encoding_utf8);
   if (!loaded) return Result::error(malformed_reason(loaded.status));
+  if (const std::string_view why = exceeded(xml, limits); !why.empty()) return Result::error(why);
 
   const auto presence = xml.document_element();
   const auto flavor = flavor_of_namespace(namespace_of_element(presence));
@@ -264,6 +358,13 @@ sip::Parsed<PresenceDocument> parse_pidf(std::string_view body, std::string_view
   if (!presentity.empty() && !same_presentity(doc.entity, presentity)) {
     return Result::error("entity does not match the presentity");
   }
+  for (auto a : presence.attributes()) {
+    const std::string_view name = a.name();
+    if (!name.starts_with(kXmlnsPrefix)) continue;
+    const std::string_view prefix = name.substr(kXmlnsPrefix.size());
+    if (prefix.empty() || prefix == "xml" || prefix == "xmlns") continue;  // reserved
+    doc.namespaces.emplace_back(prefix, a.value());
+  }
   for (auto child : presence.children()) {
     if (child.type() != pugi::node_element) continue;
     if (is_pidf_element(child, "tuple")) {
@@ -273,7 +374,7 @@ sip::Parsed<PresenceDocument> parse_pidf(std::string_view body, std::string_view
     } else if (is_pidf_element(child, "note")) {
       doc.notes.push_back(trimmed_text(child));
     } else if (!flavor_of_namespace(namespace_of_element(child))) {
-      doc.extensions.push_back(serialize_standalone(child));
+      doc.extensions.push_back(serialize_element(child));
     }
     // Any other element of the PIDF namespace is not in RFC 3863's schema: dropped.
   }
@@ -291,18 +392,40 @@ std::string compose(std::string_view presentity, const std::vector<PresenceDocum
   presence.append_attribute("xmlns").set_value(std::string(target).c_str());
   presence.append_attribute("entity").set_value(std::string(presentity).c_str());
 
-  std::set<std::string, std::less<>> taken;
-  for (const auto& publication : publications) {
-    for (const auto& tuple : publication.tuples) {
-      const auto id = unique_id(tuple.id, taken);
+  // The publications' <presence> declarations, once each; a prefix bound to another namespace
+  // by an earlier publication is renamed in the later one.
+  std::map<std::string, std::string, std::less<>> declared;
+  std::vector<std::map<std::string, std::string, std::less<>>> renames(publications.size());
+  for (std::size_t i = 0; i < publications.size(); ++i) {
+    for (const auto& [prefix, uri] : publications[i].namespaces) {
+      const std::string value = flavor_of_namespace(uri) ? std::string(target) : uri;
+      auto bound = declared.find(prefix);
+      if (bound != declared.end() && bound->second == value) continue;
+      std::string name = prefix;
+      for (int n = 2; bound != declared.end(); ++n) {
+        name = prefix + "-" + std::to_string(n);
+        bound = declared.find(name);
+        if (bound != declared.end() && bound->second == value) break;
+      }
+      if (name != prefix) renames[i][prefix] = name;
+      if (bound == declared.end()) {
+        declared.emplace(name, value);
+        presence.append_attribute((std::string(kXmlnsPrefix) + name).c_str()).set_value(value.c_str());
+      }
+    }
+  }
+
+  for (std::size_t i = 0; i < publications.size(); ++i) {
+    for (const auto& tuple : publications[i].tuples) {
       pugi::xml_node element;
       if (!tuple.xml.empty()) element = append_carried(presence, tuple.xml, target);
+      rename_prefixes(element, renames[i]);
       if (element) {
         auto id_attribute = element.attribute("id");
         if (!id_attribute) id_attribute = element.append_attribute("id");
-        id_attribute.set_value(id.c_str());
+        id_attribute.set_value(tuple.id.c_str());
       } else {
-        append_tuple_from_fields(presence, tuple, id);
+        append_tuple_from_fields(presence, tuple, tuple.id);
       }
     }
   }
@@ -311,12 +434,16 @@ std::string compose(std::string_view presentity, const std::vector<PresenceDocum
     for (const auto& note : it->notes) append_text_child(presence, "note", note);
     break;
   }
-  for (const auto& publication : publications) {
-    for (const auto& extension : publication.extensions) append_carried(presence, extension, target);
+  for (std::size_t i = 0; i < publications.size(); ++i) {
+    for (const auto& extension : publications[i].extensions) {
+      rename_prefixes(append_carried(presence, extension, target), renames[i]);
+    }
   }
+  make_ids_unique(presence);
 
+  // One element a line, not indented: indentation would grow with the square of the depth.
   std::ostringstream out;
-  xml.save(out, "  ", pugi::format_indent, pugi::encoding_utf8);
+  xml.save(out, "", pugi::format_indent, pugi::encoding_utf8);
   return out.str();
 }
 

@@ -28,15 +28,8 @@ std::size_t index_of(PidfFlavor flavor) { return flavor == PidfFlavor::kPidf ? 0
 
 // RFC 3858 §5.4 wants a watcher id unique per subscription and stable across documents;
 // the subscription key itself would show the presentity the watcher's dialog identifiers.
-// FNV-1a of the key: stable across restarts, unique enough for one resource's list.
-std::string watcher_id(std::string_view key) {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (char c : key) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 1099511628211ULL;
-  }
-  return fmt::format("{:016x}", hash);
-}
+// A hash of the key: stable across restarts, unique enough for one resource's list.
+std::string watcher_id(std::string_view key) { return fmt::format("{:016x}", sip::grammar::hash64(key)); }
 
 events::State state_for(Action action) {
   switch (action) {
@@ -149,7 +142,9 @@ void PresenceAgent::load_publications() {
       }
       continue;
     }
-    auto document = parse_pidf(record.body, record.presentity);
+    auto document = record.body.size() > config_.max_document_bytes
+                        ? sip::Parsed<PresenceDocument>::error("larger than max_document_bytes")
+                        : parse_pidf(record.body, record.presentity, config_.document_limits);
     if (!document.ok()) {
       spdlog::warn("store: publication {} of {} does not parse ({}); removed", record.etag, record.presentity,
                    document.why());
@@ -244,9 +239,21 @@ void PresenceAgent::handle_publish(sip::txn::ServerTransactionId id, const Messa
       answer(id, request, 415, "Unsupported Media Type", {{HeaderId::kAccept, std::string(kAcceptedTypes)}});
       return;
     }
-    auto parsed = parse_pidf(request.body(), presentity);
+    if (request.body().size() > config_.max_document_bytes) {
+      answer(id, request, 413, fmt::format("Presence document larger than {} bytes", config_.max_document_bytes));
+      return;
+    }
+    auto parsed = parse_pidf(request.body(), presentity, config_.document_limits);
     if (!parsed.ok()) {
-      answer(id, request, 400, parsed.why());
+      if (parsed.why() == kTooDeep) {
+        answer(id, request, 400,
+               fmt::format("Presence document nested deeper than {} elements", config_.document_limits.max_depth));
+      } else if (parsed.why() == kTooManyElements) {
+        answer(id, request, 400,
+               fmt::format("Presence document has more than {} elements", config_.document_limits.max_elements));
+      } else {
+        answer(id, request, 400, parsed.why());
+      }
       return;
     }
     document = std::move(parsed).value();
@@ -307,6 +314,15 @@ void PresenceAgent::publish(const Message& request, const std::string& presentit
     node.key() = etag;
     publication = &publications_.insert(std::move(node)).position->second;
   } else {
+    // Room for it: the presentity's oldest publication makes way (its state is the stalest).
+    if (auto index = by_presentity_.find(presentity);
+        index != by_presentity_.end() && config_.max_publications > 0 &&
+        index->second.size() >= config_.max_publications) {
+      const std::string oldest = index->second.begin()->second;
+      spdlog::info("call-id={} publication {} of {} replaced: {} publications is the limit", call_id_of(request),
+                   oldest, presentity, config_.max_publications);
+      remove_publication(oldest, fmt::format("call-id={}", call_id_of(request)));
+    }
     publication = &publications_.emplace(etag, Publication{}).first->second;
     publication->record.presentity = presentity;
     publication->record.event = kPresence;
@@ -465,7 +481,7 @@ void PresenceAgent::poll_rules() {
 // ---- the presence package
 
 std::optional<events::Refusal> PresenceAgent::admit_presence(const events::Subscription& s) const {
-  if (!knows(s.resource)) return events::Refusal{404, "User not found", {}};
+  if (!config_.hide_unknown_users && !knows(s.resource)) return events::Refusal{404, "User not found", {}};
   return std::nullopt;
 }
 

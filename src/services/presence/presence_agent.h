@@ -31,6 +31,15 @@ struct PresenceConfig {
   std::chrono::seconds publish_max_expires{3600};      // above: shortened
   std::chrono::seconds publish_default_expires{3600};  // no Expires (RFC 3903 §5 leaves it to the ESC)
   bool registration_state = true;  // no publication: open while registered, else closed
+  // A PUBLISH body beyond this many bytes gets 413; beyond the depth or element count, 400.
+  std::size_t max_document_bytes = 8192;
+  PidfLimits document_limits;
+  // Live publications a presentity may have (one per device, typically); a new one beyond
+  // replaces the oldest. The composed document is at most about this many documents long.
+  std::size_t max_publications = 8;
+  // A SUBSCRIBE to a user that does not exist is answered as one to a user who is offline and
+  // has set no rules (by the policy), instead of 404.
+  bool hide_unknown_users = false;
   AuthorizationPolicy policy;
   std::chrono::milliseconds rules_poll{1000};  // how often the store's rules are checked
 };
@@ -58,9 +67,12 @@ struct PresenceCounters {
 //  - SIP-If-Match naming no live publication of this presentity → 412 Conditional Request
 //    Failed;
 //  - no SIP-If-Match and no body → 400; a body of another type → 415 with Accept; a body
-//    that does not parse (pidf.h) → 400 with its reason;
+//    over max_document_bytes → 413 naming the limit; nested deeper or with more elements
+//    than document_limits → 400 naming the limit; a body that does not parse (pidf.h) → 400
+//    with its reason;
 //  - otherwise 200 OK with a new SIP-ETag and Expires (Expires: 0 removes, 200 with
-//    Expires: 0). Watchers are notified when the composed document changes.
+//    Expires: 0). A new publication beyond max_publications replaces the presentity's
+//    oldest. Watchers are notified when the composed document changes.
 //
 // Threading: one per shard, on its thread. Lifetime: every reference must outlive it.
 class PresenceAgent {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <deque>
 #include <random>
+#include <utility>
 
 #include "services/proxy/flow.h"
 #include "sip/msg/grammar.h"
@@ -32,14 +33,6 @@ bool creates_dialog(Method method) {
   return method == Method::kInvite || method == Method::kSubscribe || method == Method::kRefer;
 }
 
-std::uint64_t fnv1a(std::uint64_t h, std::string_view text) {
-  for (char c : text) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  return (h ^ 0xff) * 1099511628211ULL;  // field separator
-}
-
 // The URI of the first Route value, if any.
 std::optional<sip::NameAddr> top_route(const Message& m) {
   std::optional<sip::NameAddr> top;
@@ -48,12 +41,6 @@ std::optional<sip::NameAddr> top_route(const Message& m) {
     return false;
   });
   return top;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace
@@ -77,6 +64,7 @@ struct Proxy::Branch {
   std::optional<Message> response;  // the final response, Herald's Via removed
   bool synthetic = false;           // Herald made `response` (timeout, transport error …)
   sip::txn::TimerId timer_c;
+  sip::txn::ClientTransactionId client = 0;
 };
 
 struct Proxy::Transaction {
@@ -96,17 +84,22 @@ struct Proxy::Transaction {
   bool stop_forking = false;  // a 6xx came
   bool starting = false;      // a group's branches are being started
   std::function<void(const Message&)> done;
+  sip::txn::TimerId answer_due;  // Hooks::on_slow once answer_within has passed
+  std::uint64_t slow_ticket = 0;  // on_slow answered it: the ticket for on_slow_done
 };
 
 std::string loop_hash(const Message& request) {
-  std::uint64_t h = 14695981039346656037ULL;
-  h = fnv1a(h, request.request_uri_text());
-  h = fnv1a(h, request.get<sip::hdr::From>().ok() ? request.get<sip::hdr::From>()->tag().value_or("") : "");
-  h = fnv1a(h, request.get<sip::hdr::To>().ok() ? request.get<sip::hdr::To>()->tag().value_or("") : "");
-  h = fnv1a(h, call_id_of(request));
-  auto cseq = request.get<sip::hdr::CSeq>();
-  h = fnv1a(h, cseq.ok() ? std::to_string(cseq->number) : "");
-  return fmt::format("{:016x}", h);
+  // The fields, each ended by a NUL (none can hold one), hashed together.
+  std::string fields(request.request_uri_text());
+  fields.push_back('\0');
+  if (auto from = request.get<sip::hdr::From>(); from.ok()) fields.append(from->tag().value_or(""));
+  fields.push_back('\0');
+  if (auto to = request.get<sip::hdr::To>(); to.ok()) fields.append(to->tag().value_or(""));
+  fields.push_back('\0');
+  fields.append(call_id_of(request));
+  fields.push_back('\0');
+  if (auto cseq = request.get<sip::hdr::CSeq>(); cseq.ok()) fields.append(std::to_string(cseq->number));
+  return fmt::format("{:016x}", sip::grammar::hash64(fields));
 }
 
 std::optional<std::size_t> best_response(const std::vector<int>& codes) {
@@ -134,18 +127,20 @@ Proxy::Proxy(ProxyConfig config, sip::txn::TransactionLayer& layer, sip::txn::Ti
       network_(network),
       user_exists_(std::move(user_exists)),
       hosts_(std::move(hosts)),
+      tokens_(config_.dialog_secret.empty() ? auth::random_bytes(32) : config_.dialog_secret),
       random_(std::random_device{}()) {
-  for (std::string& d : config_.domains) d = lower(d);
+  for (std::string& d : config_.domains) d = sip::grammar::lower(d);
 }
 
 Proxy::~Proxy() {
   for (auto& [id, txn] : transactions_) {
     for (Branch& b : txn->branches) timers_.cancel(b.timer_c);
+    timers_.cancel(txn->answer_due);
   }
 }
 
 bool Proxy::serves_domain(std::string_view host) const {
-  std::string h = lower(host);
+  std::string h = sip::grammar::lower(host);
   return std::find(config_.domains.begin(), config_.domains.end(), h) != config_.domains.end();
 }
 
@@ -188,18 +183,59 @@ void Proxy::answer(sip::txn::ServerTransactionId id, const Message& request, int
   responder_(id, request, code, reason, extra);
 }
 
-void Proxy::handle(sip::txn::ServerTransactionId id, const Message& request, const sip::transport::Source& source) {
+void Proxy::handle(sip::txn::ServerTransactionId id, const Message& request, const sip::transport::Source& source,
+                   bool may_relay) {
   std::string hash = loop_hash(request);
   if (is_loop(request, hash)) {
     ++counters_.loops;
     answer(id, request, 482, "Loop Detected");
     return;
   }
-  route(id, request, source, std::move(hash));
+  route(id, request, source, std::move(hash), may_relay || config_.relay);
+}
+
+bool Proxy::carries_token(const sip::Uri& uri, const Message& request) const {
+  auto token = uri.params.find(DialogTokens::kParam);
+  if (!token || !is_me(uri)) return false;
+  auto from = request.get<sip::hdr::From>();
+  auto to = request.get<sip::hdr::To>();
+  if (!from.ok() || !to.ok()) return false;
+  return tokens_.check(*token, call_id_of(request), from->tag().value_or(""), to->tag().value_or(""));
+}
+
+Routing Proxy::routing_of(const Message& request) const {
+  Routing routing;
+  const sip::Uri& request_uri = request.request_uri().value();
+  std::vector<sip::Uri> routes;
+  request.for_each<sip::hdr::Route>([&](const sip::NameAddr& route) {
+    routes.push_back(route.uri);
+    return true;
+  });
+  // The same steps as route(): a strict router's Request-URI naming Herald (the target is then
+  // the last Route), then the leading Route values naming Herald.
+  sip::Uri target = request_uri;
+  std::size_t first = 0;
+  std::size_t end = routes.size();
+  if (!request_uri.has_user && is_me(request_uri) && !routes.empty()) {
+    routing.in_dialog = carries_token(request_uri, request);
+    target = routes.back();
+    --end;
+  }
+  while (first < end && is_me(routes[first])) {
+    routing.in_dialog = routing.in_dialog || carries_token(routes[first], request);
+    ++first;
+  }
+  if (first < end) {
+    routing.foreign = true;  // the next hop is another host
+    return routing;
+  }
+  if (is_me(target)) return routing;  // a local user, or Herald itself
+  routing.foreign = target.is_sip() ? location_.find_by_contact(target) == nullptr : true;
+  return routing;
 }
 
 void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, const sip::transport::Source& source,
-                  std::string hash) {
+                  std::string hash, bool may_relay) {
   auto txn = std::make_unique<Transaction>();
   txn->server = id;
   txn->original = request;
@@ -221,18 +257,16 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
       for (const std::string& r : kept) out.append(HeaderId::kRoute, "<" + r + ">");
     }
   }
-  // §16.4: Route values naming Herald are removed (two with double Record-Route).
-  bool routed_via_me = false;
+  // §16.4: Route values naming Herald are removed (two with double Record-Route). What is left
+  // is judged as if they had never been there: a foreign hop or target only with may_relay.
   while (auto route = top_route(out)) {
     if (!is_me(route->uri)) break;
     out.pop_first_value(HeaderId::kRoute);
-    routed_via_me = true;
   }
 
   if (top_route(out)) {
-    // A further hop on the route set: it decides; the Request-URI stays. A route Herald is
-    // not part of is a relay like any other.
-    if (!routed_via_me && !config_.relay) {
+    // A further hop on the route set: it decides; the Request-URI stays.
+    if (!may_relay) {
       answer(id, request, 403, "Relaying denied");
       return;
     }
@@ -252,11 +286,15 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
         start_to_contact(std::move(txn), *binding);
         return;
       }
-      if (!user_exists_(aor)) {
-        answer(id, request, 404, "Not Found");
-        return;
+      const bool exists = user_exists_(aor);
+      if (!exists) {
+        if (unknown_user_) unknown_user_(source);
+        if (!config_.hide_unknown_users) {
+          answer(id, request, 404, "Not Found");
+          return;
+        }
       }
-      if (hooks_ != nullptr && hooks_->on_unavailable(id, request, aor)) return;
+      if (hooks_ != nullptr && hooks_->on_unavailable(id, request, aor, exists)) return;
       answer(id, request, 480, "Temporarily Unavailable");
       return;
     }
@@ -270,6 +308,10 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
     for (Target& t : targets) {
       if (txn->groups.empty() || txn->groups.back().front().q != t.q) txn->groups.emplace_back();
       txn->groups.back().push_back(std::move(t));
+    }
+    if (!txn->invite && hooks_ != nullptr && config_.answer_within.count() > 0) {
+      const std::uint64_t txn_id = next_id_;  // the id start() gives it
+      txn->answer_due = timers_.schedule_after(config_.answer_within, [this, txn_id] { on_answer_due(txn_id); });
     }
     start(std::move(txn));
     return;
@@ -287,7 +329,7 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
     answer(id, request, 404, "Not Found");
     return;
   }
-  if (routed_via_me || config_.relay) {
+  if (may_relay) {
     txn->groups.push_back({Target{}});
     start(std::move(txn));
     return;
@@ -371,11 +413,12 @@ void Proxy::start_next_group(Transaction& txn) {
   static_cast<void>(id);
 }
 
-std::string Proxy::record_route_value(Protocol protocol, bool double_route) const {
+std::string Proxy::record_route_value(Protocol protocol, bool double_route, std::string_view token) const {
   std::string value = "<sip:" + network_.sent_by(protocol);
   if (protocol == Protocol::kTcp) value += ";transport=tcp";
   value += ";lr";
   if (double_route) value += ";r2=on";
+  value.append(";").append(DialogTokens::kParam).append("=").append(token);
   value += ">";
   return value;
 }
@@ -429,13 +472,18 @@ void Proxy::start_branch(Transaction& txn, const Target& target) {
   // transport changes, RFC 5658), and Herald's Via, its branch carrying the loop hash.
   const bool record_route = config_.record_route && creates_dialog(out.method()) && txn.server != 0 &&
                             !out.get<sip::hdr::To>()->tag();
+  std::string token;
+  if (record_route) {
+    auto from = txn.original.get<sip::hdr::From>();
+    token = tokens_.make(call_id_of(txn.original), from.ok() ? from->tag().value_or("") : "");
+  }
   auto finish = [&](Message m, Protocol protocol) {
     if (record_route) {
       if (txn.inbound != protocol) {
-        m.prepend(HeaderId::kRecordRoute, record_route_value(txn.inbound, true));
-        m.prepend(HeaderId::kRecordRoute, record_route_value(protocol, true));
+        m.prepend(HeaderId::kRecordRoute, record_route_value(txn.inbound, true, token));
+        m.prepend(HeaderId::kRecordRoute, record_route_value(protocol, true, token));
       } else {
-        m.prepend(HeaderId::kRecordRoute, record_route_value(protocol, false));
+        m.prepend(HeaderId::kRecordRoute, record_route_value(protocol, false, token));
       }
     }
     std::string sent_by = network_.sent_by(protocol);
@@ -468,7 +516,8 @@ void Proxy::start_branch(Transaction& txn, const Target& target) {
   callbacks.on_transport_error = [this, txn_id, index](const boost::system::error_code& ec) {
     on_branch_failure(txn_id, index, 503, "Service Unavailable: " + ec.message());
   };
-  if (layer_.send_request(out, *destination, std::move(callbacks)) == 0) {
+  branch.client = layer_.send_request(out, *destination, std::move(callbacks));
+  if (branch.client == 0) {
     on_branch_failure(txn_id, index, 500, "Cannot start client transaction");
     return;
   }
@@ -548,6 +597,15 @@ void Proxy::on_branch_failure(std::uint64_t txn_id, std::size_t index, int code,
   finish_if_done(txn);
 }
 
+void Proxy::on_answer_due(std::uint64_t txn_id) {
+  auto found = transactions_.find(txn_id);
+  if (found == transactions_.end()) return;
+  Transaction& txn = *found->second;
+  if (txn.final_sent || txn.server == 0 || hooks_ == nullptr) return;
+  txn.slow_ticket = hooks_->on_slow(txn.server, txn.original, txn.aor);
+  if (txn.slow_ticket != 0) txn.final_sent = true;  // answered; the branches go on
+}
+
 void Proxy::on_timer_c(std::uint64_t txn_id, std::size_t index) {
   auto found = transactions_.find(txn_id);
   if (found == transactions_.end()) return;
@@ -555,10 +613,12 @@ void Proxy::on_timer_c(std::uint64_t txn_id, std::size_t index) {
   Branch& branch = txn.branches[index];
   if (branch.done) return;
   if (branch.proceeding && !branch.cancelled) {
-    // §16.8: cancel the branch; if it still does not end, give up on it one Timer F later.
+    // §16.8: cancel the branch; if it still does not end, give up on it one Timer F later,
+    // and on its client transaction too: in Proceeding no timer of its own would end it.
     cancel_branch(txn, branch);
-    branch.timer_c = timers_.schedule_after(std::chrono::seconds(32), [this, txn_id, index] {
+    branch.timer_c = timers_.schedule_after(std::chrono::seconds(32), [this, txn_id, index, client = branch.client] {
       on_branch_failure(txn_id, index, 408, "Request Timeout");
+      layer_.terminate(client);
     });
     return;
   }
@@ -615,10 +675,31 @@ void Proxy::finish_if_done(Transaction& txn) {
     return;
   }
   const std::uint64_t id = txn.id;
+  if (txn.slow_ticket != 0 && hooks_ != nullptr) {
+    const bool delivered = std::any_of(txn.branches.begin(), txn.branches.end(),
+                                       [](const Branch& b) { return b.code >= 200 && b.code < 300; });
+    hooks_->on_slow_done(std::exchange(txn.slow_ticket, 0), delivered);
+  }
   if (!txn.final_sent) {
     std::vector<int> codes;
     for (const Branch& b : txn.branches) codes.push_back(b.response ? b.code : 0);
-    auto best_index = best_response(codes);
+    // RFC 4320 §4.2: no 408 to a non-INVITE request; a branch's 408 is passed over, and when
+    // nothing else came the request gets no answer at all (its sender's Timer F ends it).
+    std::vector<int> candidates = codes;
+    if (!txn.invite) std::replace(candidates.begin(), candidates.end(), 408, 0);
+    auto best_index = best_response(candidates);
+    if (!best_index && !txn.invite && txn.server != 0) {
+      txn.final_sent = true;
+      Message timeout = sip::make_response(txn.original, 408, "Request Timeout");
+      Outcome outcome{timeout, codes};
+      if (!(!txn.aor.empty() && hooks_ != nullptr && hooks_->on_failed(txn.server, txn.original, txn.aor, outcome))) {
+        spdlog::info("call-id={} {} not answered: no branch answered in time (RFC 4320: no 408)",
+                     call_id_of(txn.original), txn.original.method_name());
+        layer_.abandon(txn.server);
+      }
+      erase(id);
+      return;
+    }
     Message best = best_index ? *txn.branches[*best_index].response
                               : sip::make_response(txn.original, 408, "Request Timeout");
     const int code = best.status_code();
@@ -660,6 +741,7 @@ void Proxy::erase(std::uint64_t txn_id) {
   auto found = transactions_.find(txn_id);
   if (found == transactions_.end()) return;
   for (Branch& b : found->second->branches) timers_.cancel(b.timer_c);
+  timers_.cancel(found->second->answer_due);
   if (found->second->server != 0) by_server_.erase(found->second->server);
   transactions_.erase(found);
 }
@@ -667,16 +749,21 @@ void Proxy::erase(std::uint64_t txn_id) {
 void Proxy::on_ack(const Message& ack, const sip::transport::Source& source) {
   static_cast<void>(source);
   Message out = ack;
-  bool routed_via_me = false;
+  // An ACK cannot be challenged (RFC 3261 §22.1): to a foreign target it goes only inside a
+  // dialog Herald record-routed (or with relay on).
+  const bool may_relay = config_.relay || routing_of(ack).in_dialog;
   while (auto route = top_route(out)) {
     if (!is_me(route->uri)) break;
     out.pop_first_value(HeaderId::kRoute);
-    routed_via_me = true;
   }
   std::optional<Destination> destination;
   sip::transport::Resolution resolution;
   const sip::Uri& uri = out.request_uri().value();
   if (auto route = top_route(out)) {
+    if (!may_relay) {
+      spdlog::debug("call-id={} ACK for a foreign route dropped (not in a dialog through Herald)", call_id_of(ack));
+      return;
+    }
     resolution = sip::transport::resolve(route->uri, hosts_);
   } else if (uri.has_user && is_me(uri)) {
     spdlog::debug("call-id={} ACK for an AOR dropped: ACKs for 2xx go to a contact", call_id_of(ack));
@@ -688,10 +775,10 @@ void Proxy::on_ack(const Message& ack, const sip::transport::Source& source) {
     } else {
       resolution = sip::transport::resolve(uri, hosts_);
     }
-  } else if (routed_via_me || config_.relay) {
+  } else if (may_relay) {
     resolution = sip::transport::resolve(uri, hosts_);
   } else {
-    spdlog::debug("call-id={} ACK for a foreign target dropped (relay off)", call_id_of(ack));
+    spdlog::debug("call-id={} ACK for a foreign target dropped (not in a dialog through Herald)", call_id_of(ack));
     return;
   }
   if (!destination) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "services/proxy/dialog_token.h"
 #include "services/registrar/location_service.h"
 #include "sip/msg/message.h"
 #include "sip/transport/resolver.h"
@@ -47,6 +48,27 @@ struct ProxyConfig {
   std::chrono::milliseconds timer_c{std::chrono::seconds(181)};
   std::vector<std::string> domains;  // served domains, lower case
   std::uint32_t shard = 0;
+  // The key of the dialog token in Herald's Record-Route (dialog_token.h); empty: a random one
+  // (tokens then die with the process).
+  std::string dialog_secret;
+  // A non-INVITE request for a local user still unanswered after this goes to
+  // Hooks::on_slow (the IM relay stores a MESSAGE and answers 202 well before the sender's
+  // Timer F, 32 s); 0: never.
+  std::chrono::milliseconds answer_within{0};
+  // Requests for users that do not exist are answered as for users who are offline (480; a
+  // MESSAGE goes to Hooks::on_unavailable), so that no answer tells them apart.
+  bool hide_unknown_users = false;
+};
+
+// Where a request goes once the Route values naming Herald are taken off (RFC 3261 §16.4), as
+// far as the relay rule cares: a request Herald may not relay for everyone.
+struct Routing {
+  // A Route remains that names another host, or the Request-URI names neither a local user,
+  // nor a registered contact, nor Herald itself.
+  bool foreign = false;
+  // A Route value (or a strict router's Request-URI) naming Herald carried Herald's dialog token
+  // for this request's Call-ID and tags: the request belongs to a dialog Herald record-routed.
+  bool in_dialog = false;
 };
 
 // The final response a proxied request got (or Herald made for it), as given to a Hooks
@@ -64,12 +86,21 @@ class Hooks {
   // A request for `aor`, which has bindings, about to be forwarded to them. Return true
   // after answering it instead (a MESSAGE queued behind stored ones).
   virtual bool on_forward(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor) = 0;
-  // A request for `aor`, a known user with no binding. Return true after answering it.
-  virtual bool on_unavailable(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor) = 0;
+  // A request for `aor`, with no binding: a known user's (`exists`), or, with
+  // hide_unknown_users, one that does not exist. Return true after answering it.
+  virtual bool on_unavailable(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor,
+                              bool exists) = 0;
   // Every branch of a request for `aor` ended without a 2xx; `outcome.best` is about to be
   // sent. Return true after answering the request instead.
   virtual bool on_failed(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor,
                          const Outcome& outcome) = 0;
+  // A non-INVITE request for `aor` has had no final response for answer_within; its branches
+  // go on. Return a non-zero ticket after answering it (202 for a MESSAGE it stored), 0 to let
+  // it wait; the ticket comes back to on_slow_done once every branch has ended.
+  virtual std::uint64_t on_slow(sip::txn::ServerTransactionId id, const sip::Message& request,
+                                const std::string& aor) = 0;
+  // The branches of a request answered by on_slow ended; `delivered`: one took it (2xx).
+  virtual void on_slow_done(std::uint64_t ticket, bool delivered) = 0;
 };
 
 struct ProxyCounters {
@@ -116,8 +147,22 @@ class Proxy {
   // Whether `host` is one of the served domains.
   bool serves_domain(std::string_view host) const;
 
+  // How `request` would be routed (see Routing); the caller decides with it whether the sender
+  // must prove who it is before a foreign target is served.
+  Routing routing_of(const sip::Message& request) const;
+  // A request for a user that does not exist was answered (404, or as if offline with
+  // hide_unknown_users): `source` probed for users. For the failure throttle.
+  void set_unknown_user_reporter(std::function<void(const sip::transport::Source&)> report) {
+    unknown_user_ = std::move(report);
+  }
   // Routes and forwards a request (any method but ACK, CANCEL and REGISTER) or answers it.
-  void handle(sip::txn::ServerTransactionId id, const sip::Message& request, const sip::transport::Source& source);
+  // A non-INVITE request never gets a 408 (RFC 4320 §4.2): when every branch timed out it gets
+  // no answer at all, unless Hooks::on_slow gave one first.
+  // `may_relay`: the request may go to a foreign target (its sender is an authenticated local
+  // user, it is in a dialog Herald record-routed, or relay is on); otherwise a foreign target
+  // gets 403 Relaying denied.
+  void handle(sip::txn::ServerTransactionId id, const sip::Message& request, const sip::transport::Source& source,
+              bool may_relay);
   // CANCEL of a forwarded INVITE: sends CANCEL on its pending branches and stops further
   // ones; the INVITE ends with the branches' answers. False if the proxy does not hold the
   // transaction.
@@ -141,7 +186,7 @@ class Proxy {
   struct Transaction;
 
   void route(sip::txn::ServerTransactionId id, const sip::Message& request, const sip::transport::Source& source,
-             std::string hash);
+             std::string hash, bool may_relay);
   void redirect(sip::txn::ServerTransactionId id, const sip::Message& request,
                 const std::vector<store::Binding>& bindings);
   std::vector<Target> targets_of(const std::vector<store::Binding>& bindings) const;
@@ -154,6 +199,7 @@ class Proxy {
   void on_branch_response(std::uint64_t txn_id, std::size_t branch, const sip::Message& response);
   void on_branch_failure(std::uint64_t txn_id, std::size_t branch, int code, std::string_view reason);
   void on_timer_c(std::uint64_t txn_id, std::size_t branch);
+  void on_answer_due(std::uint64_t txn_id);
   void cancel_branch(Transaction& txn, Branch& branch);
   void cancel_pending(Transaction& txn, std::size_t except);
   void finish_if_done(Transaction& txn);
@@ -161,7 +207,9 @@ class Proxy {
   void erase(std::uint64_t txn_id);
   void answer(sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
               const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});
-  std::string record_route_value(sip::transport::Protocol protocol, bool double_route) const;
+  std::string record_route_value(sip::transport::Protocol protocol, bool double_route, std::string_view token) const;
+  // Whether `uri` names Herald and carries a dialog token valid for `request`.
+  bool carries_token(const sip::Uri& uri, const sip::Message& request) const;
   bool is_loop(const sip::Message& request, const std::string& hash) const;
 
   ProxyConfig config_;
@@ -173,6 +221,8 @@ class Proxy {
   sip::transport::HostsFile hosts_;
   Hooks* hooks_ = nullptr;
   Responder responder_;
+  std::function<void(const sip::transport::Source&)> unknown_user_;
+  DialogTokens tokens_;
 
   std::mt19937_64 random_;
   std::uint64_t next_id_ = 1;

@@ -28,11 +28,7 @@ struct ContactChange {
   std::string instance;
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = sip::grammar::to_lower(c);
-  return out;
-}
+using sip::grammar::lower;
 
 // Whether the REGISTER says Supported: path (RFC 3327 §5.3: the 200 then echoes Path).
 bool supports_path(const Message& request) {
@@ -305,11 +301,13 @@ Message Registrar::judge(const Message& request, const sip::transport::Source& s
     return true;
   });
   std::int64_t now = location_.now();
+  std::size_t removed = 0;
   for (std::size_t i = 0; i < changes.size(); ++i) {
     ContactChange& c = changes[i];
     const std::string& key = c.contact;
     if (c.expires == 0) {
       if (auto s = location_.remove(aor, key); !s.ok() && !s.is_not_found()) spdlog::error("store: {}", s.message());
+      ++removed;
       continue;
     }
     store::Binding b;
@@ -324,7 +322,16 @@ Message Registrar::judge(const Message& request, const sip::transport::Source& s
     b.received = source_text(source);
     if (auto s = location_.put(std::move(b)); !s.ok()) spdlog::error("store: {}", s.message());
   }
-  spdlog::info("call-id={} {} registered {} contact(s)", call_id, aor, changes.size());
+  if (changes.empty()) {
+    spdlog::debug("call-id={} {} bindings fetched", call_id, aor);
+  } else if (removed == changes.size()) {
+    spdlog::info("call-id={} {} unregistered {} contact(s)", call_id, aor, removed);
+  } else if (removed == 0) {
+    spdlog::info("call-id={} {} registered {} contact(s)", call_id, aor, changes.size());
+  } else {
+    spdlog::info("call-id={} {} registered {} and unregistered {} contact(s)", call_id, aor, changes.size() - removed,
+                 removed);
+  }
   return accepted();
 }
 

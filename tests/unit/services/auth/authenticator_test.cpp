@@ -201,6 +201,40 @@ TEST_F(AuthenticatorTest, WrongPasswordAndUnknownUserLookTheSame) {
   EXPECT_EQ(verify(credentials(nonce(), swapped)).outcome, Outcome::kBadCredentials);
 }
 
+// With a throttle: failures and successes are reported per source and account, and a guarded
+// account's credentials from a source it does not know are not checked at all.
+TEST_F(AuthenticatorTest, TheThrottleHearsEveryVerdictAndGuardsAnAccount) {
+  ThrottleConfig config;
+  config.account_failures = 3;
+  auto steady = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  Throttle throttle(config, [&] { return steady; });
+  auth_.set_throttle(&throttle);
+  const auto phone = boost::asio::ip::make_address("198.51.100.7");
+  const auto attacker = boost::asio::ip::make_address("203.0.113.5");
+  auto verify_from = [&](const std::string& authorization, const boost::asio::ip::address& source) {
+    return auth_.verify(register_with(authorization), false, &source);
+  };
+  EXPECT_EQ(verify_from(credentials(nonce()), phone).outcome, Outcome::kOk);  // alice's phone is known now
+  ClientParams wrong;
+  wrong.password = "guess";
+  for (int i = 0; i < 4; ++i) {
+    wrong.nc = "0000000" + std::to_string(i + 1);
+    EXPECT_EQ(verify_from(credentials(nonce(), wrong), attacker).outcome, Outcome::kBadCredentials);
+  }
+  EXPECT_EQ(throttle.counters().failures, 4u);
+  EXPECT_EQ(throttle.counters().account_guards, 1u);
+  const int lookups = lookups_;
+  const Verdict refused = verify_from(credentials(nonce(), wrong), attacker);
+  EXPECT_EQ(refused.outcome, Outcome::kThrottled);
+  EXPECT_GT(refused.retry_after, 0u);
+  EXPECT_EQ(lookups_, lookups);  // not checked
+  ClientParams again;
+  again.nc = "00000002";
+  EXPECT_EQ(verify_from(credentials(nonce(), again), phone).outcome, Outcome::kOk);  // its own device
+  // Without a source (no throttle asked) the verdict is the plain one.
+  EXPECT_EQ(verify(credentials(nonce(), wrong)).outcome, Outcome::kBadCredentials);
+}
+
 TEST_F(AuthenticatorTest, UserWithoutHa1ForTheAlgorithmIsBadCredentials) {
   users_["alice"].ha1_sha256.clear();
   EXPECT_EQ(verify(credentials(nonce())).outcome, Outcome::kBadCredentials);

@@ -63,7 +63,7 @@ class CounterPackage final : public Package {
   }
   std::optional<Body> body_for(const Subscription& s) override {
     ++bodies;
-    const std::string value = std::to_string(values[s.resource]);
+    const std::string value = std::to_string(values[s.resource]) + padding;
     if (s.content_type == "application/x-counter") return Body{"application/x-counter", "count=" + value};
     return Body{"text/plain", value};
   }
@@ -80,6 +80,7 @@ class CounterPackage final : public Package {
 
   std::map<std::string, int> values;
   std::map<std::string, State> policy;  // by watcher AOR
+  std::string padding;                  // appended to every body (a large document)
   std::vector<Change> changes;
   int bodies = 0;
   std::function<void(const Subscription&, std::optional<Reason>)> hook;  // called from on_change
@@ -92,7 +93,8 @@ class CounterPackage final : public Package {
 class Network final : public test::RecordingNetwork {
  public:
   void send_request(const Message& request, const sip::transport::Destination& to, sip::txn::SendDone done) override {
-    if (unreachable.contains(to.address.to_string())) {
+    if (unreachable.contains(to.address.to_string()) ||
+        (to.protocol == Protocol::kTcp && tcp_refused.contains(to.address.to_string()))) {
       failed_sends.push_back(request);
       if (done) done(make_error_code(boost::asio::error::connection_refused));
       return;
@@ -100,6 +102,7 @@ class Network final : public test::RecordingNetwork {
     test::RecordingNetwork::send_request(request, to, std::move(done));
   }
   std::set<std::string> unreachable;
+  std::set<std::string> tcp_refused;  // TCP connections to these are refused
   std::vector<Message> failed_sends;
 };
 
@@ -140,7 +143,11 @@ struct Subscribe {
 
 class NotifierTest : public ::testing::Test {
  protected:
-  NotifierTest() { make_notifier(nullptr); }
+  // Every address trusted: the limits on unanswered destinations are tested apart (Limits).
+  NotifierTest() {
+    config_.trusted = {*sip::transport::parse_subnet("0.0.0.0/0"), *sip::transport::parse_subnet("::/0")};
+    make_notifier(nullptr);
+  }
 
   void make_notifier(store::SubscriptionStore* store) {
     router_.notifier = nullptr;
@@ -217,7 +224,16 @@ class NotifierTest : public ::testing::Test {
   static std::uint32_t cseq_of(const Message& m) { return m.get<sip::hdr::CSeq>()->number; }
   static std::string to_tag_of(const Message& m) { return std::string(m.get<sip::hdr::To>()->tag().value_or("")); }
 
-  NotifierConfig config_{seconds(60), seconds(7200), seconds(3600)};
+  // Limits out of reach, but where a test sets them (NotifierLimitsTest).
+  static NotifierConfig base_config() {
+    NotifierConfig c;
+    c.min_expires = seconds(60);
+    c.max_expires = seconds(7200);
+    c.default_expires = seconds(3600);
+    c.max_per_resource = c.max_per_watcher = c.max_per_source = c.max_pending_per_resource = 1'000'000;
+    return c;
+  }
+  NotifierConfig config_ = base_config();
   sip::txn::ManualClock clock_;
   sip::txn::TimerService timers_{clock_};
   Network net_;
@@ -851,6 +867,143 @@ TEST_F(NotifierTest, StrictRouterTakesTheRequestUri) {
   EXPECT_EQ(n.request_uri_text(), "sip:192.0.2.50");
   EXPECT_EQ(header_text(n, HeaderId::kRoute), "<sip:alice@192.0.2.20:5070>");
   EXPECT_EQ(notifies()[0].to.address.to_string(), "192.0.2.50");
+}
+
+// ---- what others can make the notifier keep and send
+
+class NotifierLimitsTest : public NotifierTest {
+ protected:
+  NotifierLimitsTest() {
+    config_.trusted.clear();
+    make_notifier(nullptr);
+  }
+  Message subscribe_n(int n, const Source& from = alice(), std::string uri = "sip:bob@example.com") {
+    Subscribe s;
+    s.uri = std::move(uri);
+    s.call_id = "limits" + std::to_string(n) + "@192.0.2.20";
+    s.from_tag = "l" + std::to_string(n);
+    return subscribe(s, from);
+  }
+  void expect_refused(const Message& r, std::string_view reason) {
+    EXPECT_EQ(r.status_code(), 503);
+    EXPECT_EQ(r.reason_phrase(), reason);
+    EXPECT_EQ(header_text(r, HeaderId::kRetryAfter), "60");
+  }
+  // Answers every NOTIFY not answered yet.
+  void answer_all() {
+    for (const test::SentRequest& n : notifies()) {
+      const std::string branch(n.message.get<sip::hdr::Via>()->branch().value_or(""));
+      if (answered_.insert(branch).second) answer(n.message);
+    }
+  }
+  std::set<std::string> answered_;
+};
+
+TEST_F(NotifierLimitsTest, SubscriptionsFromOneSourceAreCapped) {
+  config_.max_per_source = 2;
+  make_notifier(nullptr);
+  EXPECT_EQ(subscribe_n(1).status_code(), 200);
+  EXPECT_EQ(subscribe_n(2).status_code(), 200);
+  expect_refused(subscribe_n(3), "Too many subscriptions from this address");
+  EXPECT_EQ(subscribe_n(4, source("192.0.2.21", 5070)).status_code(), 200);  // another source
+  EXPECT_EQ(notifier_->counters().refused_limit, 1u);
+  // One ends: its place is free again.
+  Subscribe bye;
+  bye.call_id = "limits1@192.0.2.20";
+  bye.from_tag = "l1";
+  bye.to_tag = to_tag_of(net_.responses[0]);
+  bye.cseq = 2;
+  bye.expires = 0;
+  answer_all();
+  EXPECT_EQ(subscribe(bye).status_code(), 200);
+  EXPECT_EQ(subscribe_n(5).status_code(), 200);
+}
+
+TEST_F(NotifierLimitsTest, SubscriptionsOfOneWatcherAndToOneResourceAreCapped) {
+  config_.max_per_watcher = 2;
+  make_notifier(nullptr);
+  EXPECT_EQ(subscribe_n(1, alice(), "sip:bob@example.com").status_code(), 200);
+  EXPECT_EQ(subscribe_n(2, alice(), "sip:carol@example.com").status_code(), 200);
+  expect_refused(subscribe_n(3, source("192.0.2.99", 5070), "sip:dave@example.com"),
+                 "Too many subscriptions from this watcher");
+
+  config_ = base_config();
+  config_.max_per_resource = 1;
+  make_notifier(nullptr);
+  EXPECT_EQ(subscribe_n(4).status_code(), 200);
+  expect_refused(subscribe_n(5, source("192.0.2.21", 5070)), "Too many subscriptions to this resource");
+  EXPECT_EQ(subscribe_n(6, alice(), "sip:carol@example.com").status_code(), 200);
+}
+
+TEST_F(NotifierLimitsTest, PendingSubscriptionsAreFewAndShort) {
+  config_.max_pending_per_resource = 1;
+  config_.pending_expires = seconds(120);
+  make_notifier(nullptr);
+  counter_.policy["sip:alice@example.com"] = State::kPending;
+  const Message first = subscribe_n(1);
+  EXPECT_EQ(first.status_code(), 200);
+  EXPECT_EQ(header_text(first, HeaderId::kExpires), "120");  // asked for 600
+  expect_refused(subscribe_n(2), "Too many pending subscriptions to this resource");
+  counter_.policy.clear();  // an active one is not pending: it goes in
+  EXPECT_EQ(subscribe_n(3).status_code(), 200);
+  answer_all();
+  advance(seconds(121));  // the pending one expired: room again
+  answer_all();
+  counter_.policy["sip:alice@example.com"] = State::kPending;
+  EXPECT_EQ(subscribe_n(4).status_code(), 200);
+}
+
+// A destination that has not answered yet gets two NOTIFYs at a time; the rest wait for its
+// first answer, then all go.
+TEST_F(NotifierLimitsTest, ADestinationThatNeverAnsweredGetsTwoNotifiesAtATime) {
+  for (int i = 1; i <= 4; ++i) EXPECT_EQ(subscribe_n(i).status_code(), 200);
+  EXPECT_EQ(notifies().size(), 2u);
+  EXPECT_EQ(notifier_->counters().notifies_held, 2u);
+  answer(notifies()[0].message);
+  EXPECT_EQ(notifies().size(), 4u);
+  EXPECT_EQ(notifier_->size(), 4u);
+}
+
+// One that never answers costs one NOTIFY's retransmissions per unresponsive_for, whatever
+// the number of SUBSCRIBEs naming it.
+TEST_F(NotifierLimitsTest, AnUnresponsiveDestinationGetsNothingMoreForAWhile) {
+  for (int i = 1; i <= 5; ++i) EXPECT_EQ(subscribe_n(i).status_code(), 200);
+  EXPECT_EQ(notifies().size(), 2u);
+  advance(seconds(32));  // Timer F: both time out
+  EXPECT_EQ(notifies().size(), 2u);
+  EXPECT_EQ(notifier_->size(), 0u);  // the two timed out, the three waiting ended unsent
+  EXPECT_EQ(notifier_->counters().unresponsive_ended, 3u);
+  EXPECT_EQ(subscribe_n(6).status_code(), 200);
+  EXPECT_EQ(notifies().size(), 2u);  // not even tried
+  EXPECT_EQ(notifier_->size(), 0u);
+  advance(seconds(601));
+  EXPECT_EQ(subscribe_n(7).status_code(), 200);
+  EXPECT_EQ(notifies().size(), 3u);  // tried again
+}
+
+// RFC 3261 §18.1.1: over 1300 bytes, a NOTIFY bound for UDP goes over TCP to the same address,
+// and over UDP after all when TCP is refused.
+TEST_F(NotifierTest, ALargeNotifyGoesOverTcpThenUdpWhenTcpIsRefused) {
+  counter_.padding = std::string(1400, 'x');
+  subscribe(Subscribe{});
+  ASSERT_EQ(notifies().size(), 1u);
+  const test::SentRequest first = notifies()[0];
+  EXPECT_EQ(first.to.protocol, Protocol::kTcp);
+  EXPECT_EQ(first.to.address.to_string(), "192.0.2.20");
+  EXPECT_EQ(first.to.port, 5070);
+  EXPECT_TRUE(header_text(first.message, HeaderId::kVia).starts_with("SIP/2.0/TCP "));
+  EXPECT_EQ(notifier_->counters().notifies_over_tcp, 1u);
+  answer(first.message);
+
+  net_.tcp_refused.insert("192.0.2.20");
+  counter_.set(*notifier_, "sip:bob@example.com", 2);
+  ASSERT_EQ(net_.failed_sends.size(), 1u);
+  ASSERT_EQ(notifies().size(), 2u);
+  const test::SentRequest again = notifies()[1];
+  EXPECT_EQ(again.to.protocol, Protocol::kUdp);
+  EXPECT_TRUE(header_text(again.message, HeaderId::kVia).starts_with("SIP/2.0/UDP "));
+  EXPECT_EQ(again.message.body().substr(0, 1), "2");
+  EXPECT_EQ(notifier_->size(), 1u);  // still there
 }
 
 TEST(SubscribeRequest, KeyJoinsCallIdTagsPackageAndId) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,20 @@ std::string message_text(int n, std::string_view body, std::string_view extra = 
          "Content-Length: " + std::to_string(body.size()) + "\n\n" + std::string(body);
 }
 
+proxy::ProxyConfig proxy_config() {
+  proxy::ProxyConfig c;
+  c.domains = {"example.com"};
+  c.answer_within = seconds(10);
+  return c;
+}
+
+std::string message_from(int n, std::string_view from, std::string_view body = "hi") {
+  std::string text = message_text(n, body);
+  const std::string old = "From: Alice <sip:alice@example.com>";
+  text.replace(text.find(old), old.size(), "From: <" + std::string(from) + ">");
+  return text;
+}
+
 class MessageServiceTest : public ::testing::Test {
  protected:
   MessageServiceTest() {
@@ -84,6 +99,15 @@ class MessageServiceTest : public ::testing::Test {
     }
     return out;
   }
+  // Another MessageService on the fixture's proxy, store and core, with `config`.
+  std::unique_ptr<MessageService> service_with(const ImConfig& config) {
+    return std::make_unique<MessageService>(
+        config, proxy_, location_, &store_, timers_, [this] { return now_; },
+        [this](sip::txn::ServerTransactionId id, const Message& request, int code, std::string_view reason,
+               const std::vector<std::pair<HeaderId, std::string>>& extra) {
+          core_.respond(id, request, code, reason, extra);
+        });
+  }
   int last_final() const {
     for (auto it = net_.responses.rbegin(); it != net_.responses.rend(); ++it) {
       if (it->status_code() >= 200) return it->status_code();
@@ -99,14 +123,22 @@ class MessageServiceTest : public ::testing::Test {
   ServerCore core_{Capabilities{{"OPTIONS"}, {}, {}, {}}, ""};
   sip::txn::TransactionLayer layer_{timers_, net_, core_, {}};
   registrar::LocationService location_{timers_, nullptr, [this] { return now_; }};
-  proxy::Proxy proxy_{proxy::ProxyConfig{proxy::Mode::kProxy, true, false, seconds(181), {"example.com"}, 0},
+  proxy::Proxy proxy_{proxy_config(),
                       layer_,
                       timers_,
                       location_,
                       net_,
                       [this](const std::string& aor) { return store_.find_user(aor).ok(); },
                       {}};
-  ImConfig config_{true, seconds(3600), 2, seconds(10), seconds(40), seconds(600)};
+  ImConfig config_ = [] {
+    ImConfig c;
+    c.expiry = seconds(3600);
+    c.max_per_user = 2;
+    c.retry_interval = seconds(10);
+    c.max_retry_interval = seconds(40);
+    c.sweep_interval = seconds(600);
+    return c;
+  }();
   MessageService service_{config_, proxy_, location_, &store_, timers_, [this] { return now_; },
                           [this](sip::txn::ServerTransactionId id, const Message& request, int code,
                                  std::string_view reason,
@@ -208,6 +240,94 @@ TEST_F(MessageServiceTest, TheCapIsAnswered486) {
   EXPECT_EQ(last_final(), 486);
   EXPECT_EQ(net_.responses.back().reason_phrase(), "Recipient's message store is full");
   EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 2u);
+}
+
+// A MESSAGE no device answers within answer_within is stored and answered 202, long before
+// the sender's Timer F (32 s); the branch goes on, and if the device takes it after all the
+// stored copy is removed, so that it does not arrive twice.
+TEST_F(MessageServiceTest, NoAnswerWithinTenSecondsIsStoredAnd202ThenALateAnswerRemovesIt) {
+  bind();
+  receive(parse_lf(message_text(1, "hello")));
+  ASSERT_EQ(sent_messages().size(), 1u);
+  advance(seconds(9));
+  EXPECT_EQ(last_final(), 0);  // only 100 so far, if anything
+  advance(seconds(1));
+  EXPECT_EQ(last_final(), 202);
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 1u);
+  receive(sip::make_response(sent_messages()[0], 200, "OK", "late"), from("192.0.2.10"));
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
+  EXPECT_EQ(service_.counters().late_deliveries, 1u);
+  int finals = 0;
+  for (const Message& r : net_.responses) finals += r.status_code() >= 200 ? 1 : 0;
+  EXPECT_EQ(finals, 1);  // the 202 only: the late 200 is not passed on
+  const std::size_t sent = sent_messages().size();  // the MESSAGE and its retransmissions
+  advance(seconds(120));
+  EXPECT_EQ(sent_messages().size(), sent);  // nothing left to deliver
+}
+
+// The device never answers (a stale binding): the 202 came at 10 s, the message stays stored
+// and is delivered later.
+TEST_F(MessageServiceTest, AStaleDeviceLeavesTheMessageStoredForLater) {
+  bind();
+  receive(parse_lf(message_text(1, "hello")));
+  advance(seconds(10));
+  EXPECT_EQ(last_final(), 202);
+  advance(seconds(23));  // the branch's Timer F: still only the one 202
+  int finals = 0;
+  for (const Message& r : net_.responses) finals += r.status_code() >= 200 ? 1 : 0;
+  EXPECT_EQ(finals, 1);
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 1u);
+  advance(seconds(10));  // the retry
+  ASSERT_GE(sent_messages().size(), 2u);
+  EXPECT_EQ(sent_messages().back().body(), "hello");
+  receive(sip::make_response(sent_messages().back(), 200, "OK", "t"), from("192.0.2.10"));
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 0u);
+}
+
+TEST_F(MessageServiceTest, QuotasPerSenderAndForStrangers) {
+  ImConfig config;
+  config.max_per_user = 10;
+  config.max_per_sender = 2;
+  config.max_from_outside = 3;
+  config.domains = {"Example.COM"};
+  auto quota = service_with(config);
+  proxy_.set_hooks(quota.get());
+  auto send = [&](int n, std::string_view from) {
+    receive(parse_lf(message_from(n, from)));
+    return std::make_pair(last_final(), std::string(net_.responses.back().reason_phrase()));
+  };
+  EXPECT_EQ(send(1, "sip:carol@example.com").first, 202);
+  EXPECT_EQ(send(2, "sip:carol@example.com").first, 202);
+  EXPECT_EQ(send(3, "sip:carol@example.com"), std::make_pair(486, std::string("Too many stored messages from this sender")));
+  EXPECT_EQ(send(4, "sip:m1@evil.test").first, 202);
+  EXPECT_EQ(send(5, "sip:m1@evil.test").first, 202);
+  EXPECT_EQ(send(6, "sip:m2@evil.test").first, 202);
+  EXPECT_EQ(send(7, "sip:m3@evil.test"),
+            std::make_pair(486, std::string("Too many stored messages from other domains")));
+  EXPECT_EQ(send(8, "sip:dave@example.com").first, 202);  // locals still have room
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 6u);
+  EXPECT_EQ(quota->counters().refused_quota, 2u);
+
+  // A restart counts what is stored again: the quotas hold across it.
+  auto again = service_with(config);
+  proxy_.set_hooks(again.get());
+  EXPECT_EQ(send(9, "sip:m4@evil.test").second, "Too many stored messages from other domains");
+  EXPECT_EQ(send(10, "sip:carol@example.com").second, "Too many stored messages from this sender");
+  proxy_.set_hooks(&service_);
+}
+
+TEST_F(MessageServiceTest, StrangersMayNotLeaveMessagesWhenStoreFromIsLocal) {
+  ImConfig config;
+  config.store_from_anyone = false;
+  config.domains = {"example.com"};
+  auto local = service_with(config);
+  proxy_.set_hooks(local.get());
+  receive(parse_lf(message_from(1, "sip:m1@evil.test")));
+  EXPECT_EQ(last_final(), 480);
+  receive(parse_lf(message_from(2, "sip:carol@example.com")));
+  EXPECT_EQ(last_final(), 202);
+  EXPECT_EQ(store_.count_messages("sip:bob@example.com").value(), 1u);
+  proxy_.set_hooks(&service_);
 }
 
 TEST_F(MessageServiceTest, ExpiredMessagesAreNotDelivered) {

@@ -563,6 +563,71 @@ TEST_F(PresenceAgentTest, UnknownPresentityIsRefused) {
   EXPECT_EQ(r.reason_phrase(), "User not found");
 }
 
+// hide_unknown_users: a SUBSCRIBE to nobody is answered as one to an offline user who set no
+// rule: by the policy (here: alice is in bob's domain, allowed: active, closed).
+TEST_F(PresenceAgentTest, HiddenUnknownPresentityLooksOffline) {
+  teardown();
+  config_.hide_unknown_users = true;
+  build();
+  Subscribe s;
+  s.resource = "sip:nobody@example.com";
+  EXPECT_EQ(subscribe(s).status_code(), 200);
+  const Message unknown = one_notify();
+  Subscribe known;  // bob exists and has no registration either
+  EXPECT_EQ(subscribe(known).status_code(), 200);
+  const Message offline = one_notify();
+  EXPECT_EQ(header_text(unknown, HeaderId::kSubscriptionState), header_text(offline, HeaderId::kSubscriptionState));
+  EXPECT_THAT(basics_of(unknown), ElementsAre("closed"));
+  EXPECT_THAT(basics_of(offline), ElementsAre("closed"));
+}
+
+// ---- what one document may hold
+
+TEST_F(PresenceAgentTest, ADocumentBeyondALimitIsRefusedWithTheLimitNamed) {
+  teardown();
+  config_.max_document_bytes = 600;
+  config_.document_limits.max_depth = 8;
+  config_.document_limits.max_elements = 12;
+  build();
+  std::string big = pidf(kBob, "t1", "open");
+  big.insert(big.find("</tuple>"), "<note>" + std::string(600, 'x') + "</note>");
+  Message r = publish_body(big);
+  EXPECT_EQ(r.status_code(), 413);
+  EXPECT_EQ(r.reason_phrase(), "Presence document larger than 600 bytes");
+
+  std::string deep = pidf(kBob, "t1", "open");
+  std::string chain;
+  for (int i = 0; i < 6; ++i) chain = "<x:e xmlns:x=\"urn:x\">" + chain + "</x:e>";
+  deep.insert(deep.find("</tuple>"), chain);  // presence, tuple, then 6 more: 8 deep, allowed
+  EXPECT_EQ(publish_body(deep).status_code(), 200);
+  chain = "<x:e xmlns:x=\"urn:x\">" + chain + "</x:e>";
+  std::string deeper = pidf(kBob, "t1", "open");
+  deeper.insert(deeper.find("</tuple>"), chain);
+  r = publish_body(deeper);
+  EXPECT_EQ(r.status_code(), 400);
+  EXPECT_EQ(r.reason_phrase(), "Presence document nested deeper than 8 elements");
+
+  std::string wide = pidf(kBob, "t1", "open");
+  // presence, tuple, status, basic and 9 notes: 13 elements
+  wide.insert(wide.find("</tuple>"), "<note>a</note><note>b</note><note>c</note><note>d</note><note>e</note>"
+                                     "<note>f</note><note>g</note><note>h</note><note>i</note>");
+  r = publish_body(wide);
+  EXPECT_EQ(r.status_code(), 400);
+  EXPECT_EQ(r.reason_phrase(), "Presence document has more than 12 elements");
+  EXPECT_EQ(agent_->counters().publications, 1u);  // only the allowed one
+}
+
+TEST_F(PresenceAgentTest, PublicationsBeyondTheLimitReplaceTheOldest) {
+  teardown();
+  config_.max_publications = 3;
+  build();
+  for (const char* id : {"a", "b", "c", "d", "e"}) ASSERT_EQ(publish_body(pidf(kBob, id, "open")).status_code(), 200);
+  EXPECT_EQ(agent_->counters().publications, 3u);
+  EXPECT_EQ(stored().size(), 3u);
+  ASSERT_EQ(subscribe({}).status_code(), 200);
+  EXPECT_THAT(tuples_of(one_notify()), ElementsAre("c=open", "d=open", "e=open"));
+}
+
 // ---- authorization
 
 TEST_F(PresenceAgentTest, AllowConfirmBlockAndPoliteBlock) {

@@ -68,10 +68,21 @@ Message answer(const Message& request, int code, std::string_view to_tag = "call
   return r;
 }
 
+constexpr std::string_view kSecret = "proxy-test-secret";
+constexpr std::string_view kCallId = "a84b4c76e66710@pc33.example.com";
+constexpr std::string_view kFromTag = "1928301774";
+
+// Herald's Record-Route value for the dialog of request_text()'s Call-ID, as a later request
+// in it carries it back in its Route.
+std::string herald_route(std::string_view tag = kFromTag) {
+  return "<sip:192.0.2.100:5060;lr;dlg=" + DialogTokens(kSecret).make(kCallId, tag) + ">";
+}
+
 class ProxyTest : public ::testing::Test {
  protected:
   explicit ProxyTest(ProxyConfig config = {}) {
     config.domains = {"example.com"};
+    config.dialog_secret = kSecret;
     proxy_ = std::make_unique<Proxy>(config, layer_, timers_, location_, net_, [this](const std::string& aor) {
       return aor == "sip:carol@example.com" || !location_.lookup(aor).empty();
     }, sip::transport::HostsFile::parse("192.0.2.50 gateway.example.net\n"));
@@ -165,7 +176,7 @@ TEST_F(ProxyTest, ForwardsToTheContactWithViaMaxForwardsAndRecordRoute) {
   EXPECT_EQ(invites[0].to.address.to_string(), "192.0.2.10");
   EXPECT_EQ(invites[0].to.port, 5062);
   EXPECT_EQ(header_text(out, HeaderId::kMaxForwards), "69");
-  EXPECT_EQ(header_text(out, HeaderId::kRecordRoute), "<sip:192.0.2.100:5060;lr>");
+  EXPECT_EQ(header_text(out, HeaderId::kRecordRoute), herald_route());
   EXPECT_EQ(out.find("X-Custom")->value, "kept");
   auto via = out.get<sip::hdr::Via>();
   EXPECT_EQ(via->host, "192.0.2.100");
@@ -255,10 +266,39 @@ TEST_F(ProxyTest, CancelBeforeAnyProvisionalWaitsForOne) {
   EXPECT_EQ(sent("CANCEL").size(), 1u);
 }
 
-TEST_F(ProxyTest, TimeoutIs408AndUnansweredBranchesEndWithIt) {
+// RFC 4320 §4.2: no 408 to a non-INVITE request. When no branch answered, the request gets no
+// answer at all (the sender's own Timer F ends it) and its retransmissions are absorbed.
+TEST_F(ProxyTest, ANonInviteNoBranchAnsweredGetsNoAnswerAtAll) {
   bind("sip:bob@192.0.2.10");
+  bind("sip:bob@192.0.2.11");
+  const Message options = parse_lf(request_text("OPTIONS"));
+  receive(options);
+  EXPECT_EQ(sent("OPTIONS").size(), 2u);
+  advance(seconds(33));  // Timer F of both branches
+  EXPECT_TRUE(finals().empty());
+  EXPECT_EQ(proxy_->pending(), 0u);
+  const std::size_t branches = net_.requests.size();
+  receive(options);  // a late retransmission: absorbed, not forked again
+  EXPECT_EQ(net_.requests.size(), branches);
+  EXPECT_TRUE(finals().empty());
+  EXPECT_EQ(layer_.server_transactions(), 1u);
+  advance(seconds(33));  // Timer J
+  EXPECT_EQ(layer_.server_transactions(), 0u);
+}
+
+// A branch's own 408 is passed over for another answer; an INVITE still gets its 408.
+TEST_F(ProxyTest, ANonInviteGetsTheBestAnswerThatIsNot408) {
+  bind("sip:bob@192.0.2.10");
+  bind("sip:bob@192.0.2.11");
   receive(parse_lf(request_text("OPTIONS")));
-  advance(seconds(33));  // Timer F
+  const auto options = sent("OPTIONS");
+  receive(answer(options[0].message, 408), callee(0));
+  receive(answer(options[1].message, 486), callee(1));
+  EXPECT_EQ(finals(), std::vector<int>{486});
+
+  net_.responses.clear();
+  receive(parse_lf(request_text("INVITE", "sip:bob@example.com", "", "z9hG4bKinvite")));
+  for (const auto& invite : sent("INVITE")) receive(answer(invite.message, 408), callee(0));
   EXPECT_EQ(finals(), std::vector<int>{408});
 }
 
@@ -273,11 +313,16 @@ TEST_F(ProxyTest, TimerCCancelsAProceedingInvite) {
   EXPECT_EQ(sent("CANCEL").size(), 1u);
   advance(seconds(33));  // no answer to the CANCEL either: the branch counts as 408
   EXPECT_EQ(finals(), std::vector<int>{408});
+  // Nothing is left behind: the INVITE's client transaction, in Proceeding, had no timer of
+  // its own to end it.
+  EXPECT_EQ(layer_.client_transactions(), 0u);
+  receive(answer(invite, 200), callee(0));  // a late answer is stray, and goes upstream (a 2xx)
+  EXPECT_EQ(layer_.client_transactions(), 0u);
 }
 
 TEST_F(ProxyTest, RouteToHeraldIsRemovedAndTheNextRouteFollowed) {
   Message bye = parse_lf(request_text("BYE", "sip:bob@192.0.2.10:5062",
-                                   "Route: <sip:192.0.2.100:5060;lr>, <sip:192.0.2.50;lr>\n"));
+                                   "Route: " + herald_route() + ", <sip:192.0.2.50;lr>\n"));
   receive(bye);
   auto byes = sent("BYE");
   ASSERT_EQ(byes.size(), 1u);
@@ -287,11 +332,104 @@ TEST_F(ProxyTest, RouteToHeraldIsRemovedAndTheNextRouteFollowed) {
 }
 
 TEST_F(ProxyTest, InDialogRequestViaHeraldReachesTheRemoteTargetEvenWithoutRelay) {
-  receive(parse_lf(request_text("BYE", "sip:bob@192.0.2.10:5062", "Route: <sip:192.0.2.100:5060;lr>\n")));
+  receive(parse_lf(request_text("BYE", "sip:bob@192.0.2.10:5062", "Route: " + herald_route() + "\n")));
   auto byes = sent("BYE");
   ASSERT_EQ(byes.size(), 1u);
   EXPECT_EQ(byes[0].to.address.to_string(), "192.0.2.10");
   EXPECT_FALSE(byes[0].message.has(HeaderId::kRoute));
+}
+
+// The other side of the dialog: the creator's tag is its To tag.
+TEST_F(ProxyTest, TheDialogTokenHoldsInBothDirections) {
+  std::string text = request_text("BYE", "sip:alice@192.0.2.1", "Route: " + herald_route("callee-tag") + "\n");
+  text.replace(text.find("To: Bob <sip:bob@example.com>"), 29, "To: Bob <sip:bob@example.com>;tag=callee-tag");
+  receive(parse_lf(text));
+  EXPECT_EQ(sent("BYE").size(), 1u);
+}
+
+// RFC 3261 §16.4: once the Route values naming Herald are removed, the request is judged as if
+// it had come without them. Herald's auth is off here (no authenticator): nobody is an
+// authenticated local user, so only the dialog token lets a request out to a foreign target.
+TEST_F(ProxyTest, APreloadedRouteToHeraldDoesNotMakeARelay) {
+  const std::string foreign = "sip:victim@192.0.2.77";
+  struct Case {
+    std::string name;
+    std::string method;
+    std::string uri;
+    std::string extra;
+  };
+  const std::vector<Case> cases = {
+      {"route to Herald, foreign Request-URI", "MESSAGE", foreign, "Route: <sip:192.0.2.100:5060;lr>\n"},
+      {"route to Herald, foreign Request-URI (INVITE)", "INVITE", foreign, "Route: <sip:192.0.2.100:5060;lr>\n"},
+      {"route to Herald by domain", "MESSAGE", foreign, "Route: <sip:example.com;lr>\n"},
+      {"route to Herald then a foreign route", "MESSAGE", "sip:bob@example.com",
+       "Route: <sip:192.0.2.100:5060;lr>, <sip:192.0.2.77;lr>\n"},
+      {"a foreign route alone", "MESSAGE", "sip:bob@example.com", "Route: <sip:192.0.2.77;lr>\n"},
+      {"strict routing: Herald in the Request-URI", "MESSAGE", "sip:192.0.2.100:5060",
+       "Route: <" + foreign + ">\n"},
+      {"in dialog, Route to Herald without its token", "BYE", foreign,
+       "Route: <sip:192.0.2.100:5060;lr>\n"},
+      {"in dialog, a forged token", "BYE", foreign,
+       "Route: <sip:192.0.2.100:5060;lr;dlg=000000000000000000000000>\n"},
+      {"in dialog, the token of another dialog", "BYE", foreign,
+       "Route: " + herald_route("another-tag") + "\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    net_.requests.clear();
+    net_.responses.clear();
+    std::string text = request_text(c.method, c.uri, c.extra, "z9hG4bK" + std::to_string(&c - cases.data()));
+    if (c.method == "BYE") {
+      text.replace(text.find("To: Bob <sip:bob@example.com>"), 29, "To: Bob <sip:bob@example.com>;tag=b1");
+    }
+    receive(parse_lf(text));
+    EXPECT_TRUE(sent(c.method).empty());
+    ASSERT_EQ(finals(), std::vector<int>{403});
+    EXPECT_EQ(net_.responses.back().reason_phrase(), "Relaying denied");
+  }
+}
+
+TEST_F(ProxyTest, AStrictRouterCarryingTheTokenInTheRequestUriIsFollowed) {
+  // The previous hop strict-routed: Herald's Record-Route value became the Request-URI and the
+  // remote target went to the end of the Route set.
+  const std::string rr = herald_route();
+  std::string text = request_text("BYE", rr.substr(1, rr.size() - 2), "Route: <sip:bob@192.0.2.10:5062>\n");
+  text.replace(text.find("To: Bob <sip:bob@example.com>"), 29, "To: Bob <sip:bob@example.com>;tag=b1");
+  receive(parse_lf(text));
+  auto byes = sent("BYE");
+  ASSERT_EQ(byes.size(), 1u);
+  EXPECT_EQ(byes[0].message.request_uri_text(), "sip:bob@192.0.2.10:5062");
+  EXPECT_EQ(byes[0].to.address.to_string(), "192.0.2.10");
+}
+
+TEST_F(ProxyTest, AnAckWithoutTheTokenIsNotRelayed) {
+  receive(parse_lf(request_text("ACK", "sip:victim@192.0.2.77", "Route: <sip:192.0.2.100:5060;lr>\n")));
+  receive(parse_lf(request_text("ACK", "sip:bob@example.com", "Route: <sip:192.0.2.100:5060;lr>, <sip:192.0.2.77;lr>\n",
+                                "z9hG4bKack2")));
+  EXPECT_TRUE(net_.stateless.empty());
+  EXPECT_TRUE(net_.responses.empty());  // an ACK is never answered
+}
+
+TEST_F(ProxyTest, ACancelMatchingNothingIsNotRelayed) {
+  receive(parse_lf(request_text("CANCEL", "sip:victim@192.0.2.77", "Route: <sip:192.0.2.100:5060;lr>\n")));
+  EXPECT_TRUE(sent("CANCEL").empty());
+  EXPECT_EQ(finals(), std::vector<int>{481});
+}
+
+TEST_F(ProxyTest, RoutingOfSaysWhereARequestGoes) {
+  auto routing = [&](std::string_view uri, std::string_view extra) {
+    return proxy_->routing_of(parse_lf(request_text("MESSAGE", uri, extra)));
+  };
+  bind("sip:bob@192.0.2.10:5062");
+  EXPECT_FALSE(routing("sip:bob@example.com", "").foreign);
+  EXPECT_FALSE(routing("sip:bob@192.0.2.10:5062", "").foreign);  // a registered contact
+  EXPECT_FALSE(routing("sip:192.0.2.100:5060", "").foreign);     // Herald itself
+  EXPECT_TRUE(routing("sip:x@192.0.2.77", "").foreign);
+  EXPECT_TRUE(routing("sip:bob@example.com", "Route: <sip:192.0.2.77;lr>\n").foreign);
+  EXPECT_FALSE(routing("sip:x@192.0.2.77", "Route: <sip:192.0.2.100:5060;lr>\n").in_dialog);
+  const Routing in_dialog = routing("sip:x@192.0.2.77", "Route: " + herald_route() + "\n");
+  EXPECT_TRUE(in_dialog.foreign);
+  EXPECT_TRUE(in_dialog.in_dialog);
 }
 
 TEST_F(ProxyTest, PathBecomesTheRouteSet) {
@@ -336,7 +474,7 @@ TEST_F(ProxyTest, ALoopIs482) {
 }
 
 TEST_F(ProxyTest, AckFor2xxIsForwardedAlongTheRoute) {
-  receive(parse_lf(request_text("ACK", "sip:bob@192.0.2.10:5062", "Route: <sip:192.0.2.100:5060;lr>\n")));
+  receive(parse_lf(request_text("ACK", "sip:bob@192.0.2.10:5062", "Route: " + herald_route() + "\n")));
   ASSERT_EQ(net_.stateless.size(), 1u);
   EXPECT_EQ(net_.stateless[0].to.address.to_string(), "192.0.2.10");
   EXPECT_EQ(header_text(net_.stateless[0].message, HeaderId::kMaxForwards), "69");
