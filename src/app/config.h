@@ -7,9 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "sip/transport/source_limits.h"
 #include "sip/transport/transport.h"
 
 namespace herald::app {
+
+// The sources trusted by default: loopback (127.0.0.0/8, ::1), as fail2ban does.
+std::vector<sip::transport::Subnet> default_trusted();
 
 // Everything `herald serve` can be told, with the defaults it starts with when there is no
 // config file. etc/herald.toml documents each option; load_config() rejects unknown ones.
@@ -26,7 +30,20 @@ struct Config {
   std::size_t max_message_bytes = 65535;
   std::size_t max_header_bytes = std::size_t{16} * 1024;
   std::size_t max_tcp_connections = 4096;
+  std::size_t max_tcp_connections_per_source = 64;
   std::chrono::seconds tcp_idle_timeout{600};
+  std::chrono::seconds tcp_message_timeout{10};
+  std::chrono::seconds tcp_unconfirmed_timeout{10};
+  // security: per-source request budget, failed-authentication throttling, enumeration
+  std::vector<sip::transport::Subnet> trusted = default_trusted();
+  double requests_per_second = 200;
+  double request_burst = 400;
+  std::uint32_t source_failures = 10;
+  std::uint32_t account_failures = 50;
+  std::chrono::seconds failure_window{900};
+  std::chrono::seconds backoff{2};
+  std::chrono::seconds max_backoff{900};
+  bool hide_unknown_users = false;
   // authentication: "required" (digest on REGISTER and requests from local users) or "off"
   std::string auth = "required";
   // digest algorithms offered, in challenge order: "SHA-256", "MD5"
@@ -47,6 +64,10 @@ struct Config {
   std::chrono::seconds im_expiry{7 * 86400};
   std::uint32_t im_max_per_user = 100;
   std::chrono::seconds im_retry_interval{30};
+  std::chrono::seconds im_answer_within{10};
+  std::string im_store_from = "anyone";  // "anyone" or "local"
+  std::uint32_t im_max_per_sender = 20;
+  std::uint32_t im_max_from_outside = 50;
   // presence (RFC 6665 subscriptions, RFC 3903 publications, RFC 5025 authorization)
   std::uint32_t subscribe_default_expires = 3600;  // RFC 3856 §6.4
   std::uint32_t subscribe_min_expires = 60;
@@ -57,6 +78,15 @@ struct Config {
   bool registration_state = true;          // no publication: online while registered
   std::string same_domain = "allow";       // watchers no rule names: allow, block, polite-block, confirm
   std::string other_domains = "confirm";
+  std::size_t max_document_bytes = 8192;
+  std::size_t max_document_depth = 32;
+  std::size_t max_document_elements = 1024;
+  std::size_t max_publications = 8;
+  std::size_t max_watchers = 1000;                  // subscriptions to one presentity
+  std::size_t max_subscriptions_per_watcher = 200;  // from one watcher AOR
+  std::size_t max_subscriptions_per_source = 1000;  // from one source address
+  std::size_t max_pending = 100;                    // pending subscriptions to one presentity
+  std::uint32_t pending_expires = 600;              // the longest a pending subscription is granted
   // RFC 3261 timers
   std::chrono::milliseconds t1{500};
   std::chrono::milliseconds t2{4000};

@@ -16,6 +16,7 @@
 
 #include "app/client_command.h"
 #include "app/config.h"
+#include "app/data_directory.h"
 #include "app/presence_command.h"
 #include "app/shard.h"
 #include "app/user_command.h"
@@ -62,10 +63,10 @@ int serve(const ServeOptions& options) {
   if (!options.log_level.empty()) config.log_level = options.log_level;
 
   spdlog::set_level(spdlog::level::from_str(config.log_level));
-  std::error_code fs_error;
-  std::filesystem::create_directories(config.data_dir, fs_error);
-  if (fs_error) {
-    spdlog::critical("cannot create data directory {}: {}", config.data_dir.string(), fs_error.message());
+  std::string data_error;
+  const std::unique_ptr<herald::app::DataDirectory> data_dir = herald::app::DataDirectory::open(config.data_dir, data_error);
+  if (!data_dir) {
+    spdlog::critical("{}", data_error);
     return 1;
   }
 
@@ -81,9 +82,16 @@ int serve(const ServeOptions& options) {
       spdlog::critical("cannot open the store in {}: {}", config.data_dir.string(), store.status().message());
       return 1;
     }
-    shards.push_back(std::make_unique<herald::app::Shard>(config, i, std::move(store).value(), nonces));
+    shards.push_back(std::make_unique<herald::app::Shard>(config, i, std::move(store).value(), nonces, data_dir->key()));
     if (auto ec = shards.back()->start()) {
-      spdlog::critical("cannot listen: {}", ec.message());
+      std::string where;
+      if (const auto& point = shards.back()->transport().transports().failed_listen_point()) {
+        where = std::string(" on ") + std::string(herald::sip::transport::to_string(point->protocol)) + ":";
+        herald::sip::transport::append_endpoint(where, point->address, point->port);
+      }
+      spdlog::critical("cannot listen{}: {}{}", where, ec.message(),
+                       ec == boost::asio::error::address_in_use ? " (another herald serve, or another program, has it)"
+                                                                 : "");
       return 1;
     }
     if (i == 0) {

@@ -11,9 +11,27 @@ sip::transport::TransportsConfig transports_config(const Config& config) {
   sip::transport::TransportsConfig t;
   t.listen = config.listen;
   t.tcp.max_connections = config.max_tcp_connections;
+  t.tcp.max_connections_per_source = config.max_tcp_connections_per_source;
+  t.tcp.trusted = config.trusted;
   t.tcp.connection.idle_timeout = config.tcp_idle_timeout;
+  t.tcp.connection.message_timeout = config.tcp_message_timeout;
+  t.tcp.connection.unconfirmed_timeout = config.tcp_unconfirmed_timeout;
   t.tcp.connection.limits.max_header_bytes = config.max_header_bytes;
   t.tcp.connection.limits.max_body_bytes = config.max_message_bytes;
+  t.budget.rate = config.requests_per_second;
+  t.budget.burst = config.request_burst;
+  t.budget.trusted = config.trusted;
+  return t;
+}
+
+services::auth::ThrottleConfig throttle_config(const Config& config) {
+  services::auth::ThrottleConfig t;
+  t.source_failures = config.source_failures;
+  t.account_failures = config.account_failures;
+  t.window = config.failure_window;
+  t.backoff = config.backoff;
+  t.max_backoff = config.max_backoff;
+  t.trusted = config.trusted;
   return t;
 }
 
@@ -48,7 +66,7 @@ services::registrar::RegistrarConfig registrar_config(const Config& config) {
   return r;
 }
 
-services::proxy::ProxyConfig proxy_config(const Config& config, std::uint32_t index) {
+services::proxy::ProxyConfig proxy_config(const Config& config, std::uint32_t index, const std::string& key) {
   services::proxy::ProxyConfig p;
   p.mode = config.proxy_mode == "redirect" ? services::proxy::Mode::kRedirect : services::proxy::Mode::kProxy;
   p.record_route = config.record_route;
@@ -56,6 +74,9 @@ services::proxy::ProxyConfig proxy_config(const Config& config, std::uint32_t in
   p.timer_c = config.timer_c;
   p.domains = config.domains;
   p.shard = index;
+  p.dialog_secret = key;
+  p.answer_within = config.im_store ? config.im_answer_within : std::chrono::seconds(0);
+  p.hide_unknown_users = config.hide_unknown_users;
   return p;
 }
 
@@ -65,6 +86,11 @@ services::im::ImConfig im_config(const Config& config) {
   c.expiry = config.im_expiry;
   c.max_per_user = config.im_max_per_user;
   c.retry_interval = config.im_retry_interval;
+  c.store_from_anyone = config.im_store_from == "anyone";
+  c.max_per_sender = config.im_max_per_sender;
+  c.max_from_outside = config.im_max_from_outside;
+  c.domains = config.domains;
+  c.answer_within = config.im_answer_within;
   return c;
 }
 
@@ -73,6 +99,12 @@ services::events::NotifierConfig notifier_config(const Config& config) {
   c.default_expires = std::chrono::seconds(config.subscribe_default_expires);
   c.min_expires = std::chrono::seconds(config.subscribe_min_expires);
   c.max_expires = std::chrono::seconds(config.subscribe_max_expires);
+  c.max_per_resource = config.max_watchers;
+  c.max_per_watcher = config.max_subscriptions_per_watcher;
+  c.max_per_source = config.max_subscriptions_per_source;
+  c.max_pending_per_resource = config.max_pending;
+  c.pending_expires = std::chrono::seconds(config.pending_expires);
+  c.trusted = config.trusted;
   return c;
 }
 
@@ -83,6 +115,11 @@ services::presence::PresenceConfig presence_config(const Config& config) {
   c.publish_min_expires = std::chrono::seconds(config.publish_min_expires);
   c.publish_max_expires = std::chrono::seconds(config.publish_max_expires);
   c.registration_state = config.registration_state;
+  c.max_document_bytes = config.max_document_bytes;
+  c.document_limits.max_depth = config.max_document_depth;
+  c.document_limits.max_elements = config.max_document_elements;
+  c.max_publications = config.max_publications;
+  c.hide_unknown_users = config.hide_unknown_users;
   // load_config() admits only the four actions.
   c.policy.same_domain = parse_action(config.same_domain).value_or(c.policy.same_domain);
   c.policy.other_domains = parse_action(config.other_domains).value_or(c.policy.other_domains);
@@ -104,7 +141,7 @@ services::Capabilities server_capabilities() {
 }
 
 Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::Store> store,
-             const services::auth::NonceFactory& nonces)
+             const services::auth::NonceFactory& nonces, const std::string& server_key)
     : io_(1),
       timers_(clock_),
       timer_driver_(io_, timers_),
@@ -114,10 +151,11 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
       registrar_(registrar_config(config), location_,
                  [this](std::string_view aor) { return users_.find(aor) != nullptr; }),
       nonce_counts_(unix_now),
+      throttle_(throttle_config(config)),
       core_(server_capabilities(), config.server_header),
       layer_(timers_, *this, core_, layer_config(config, index)),
       transport_(io_, transports_config(config), *this),
-      proxy_(proxy_config(config, index), layer_, timers_, location_, *this,
+      proxy_(proxy_config(config, index, server_key), layer_, timers_, location_, *this,
              [this](const std::string& aor) { return users_.find(aor) != nullptr; },
              sip::transport::HostsFile::load(config.hosts_file)),
       messages_(im_config(config), proxy_, location_, store_.get(), timers_, unix_now,
@@ -151,8 +189,15 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
       algorithms.push_back(name == "MD5" ? services::auth::Algorithm::kMd5 : services::auth::Algorithm::kSha256);
     }
     authenticator_->set_algorithms(std::move(algorithms));
+    authenticator_->set_throttle(&throttle_);
   }
   core_.attach(layer_);
+  core_.protect(throttle_);
+  auto unknown_user = [this](const sip::transport::Source& source) {
+    throttle_.failed(source.remote_address, {}, services::auth::Failure::kUnknownUser);
+  };
+  proxy_.set_unknown_user_reporter(unknown_user);
+  notifier_.set_unknown_resource_reporter(unknown_user);
   core_.serve_register(registrar_, authenticator_.get());
   core_.serve_proxy(proxy_);
   core_.serve_events(notifier_, presence_);

@@ -11,6 +11,7 @@
 #include "services/auth/authenticator.h"
 #include "services/auth/nonce.h"
 #include "services/auth/nonce_counts.h"
+#include "services/auth/throttle.h"
 #include "services/core/server_core.h"
 #include "services/events/notifier.h"
 #include "services/im/message_service.h"
@@ -29,8 +30,8 @@
 namespace herald::app {
 
 // One shard (DESIGN.md): an io_context with its own transports, timer service, transaction
-// layer and services, run by one thread. Shards share nothing; with several, the kernel
-// spreads UDP datagrams and TCP connections over them (SO_REUSEPORT).
+// layer and services, run by one thread. Shards share nothing. (One shard for now: its sockets
+// hold their addresses alone.)
 //
 // Threading: constructed on any thread; after start(), used only from the thread in run().
 class Shard final : private sip::transport::MessageHandler,
@@ -39,8 +40,9 @@ class Shard final : private sip::transport::MessageHandler,
  public:
   // `store` is this shard's own connection to the store (a Store is used by one thread).
   // `nonces` is shared by every shard so that a nonce issued by one verifies on another.
+  // `server_key` is the data directory's key (DataDirectory::key()).
   Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::Store> store,
-        const services::auth::NonceFactory& nonces);
+        const services::auth::NonceFactory& nonces, const std::string& server_key);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
   ~Shard() override;
@@ -98,6 +100,7 @@ class Shard final : private sip::transport::MessageHandler,
   services::registrar::LocationService location_;
   services::registrar::Registrar registrar_;
   services::auth::NonceCounts nonce_counts_;
+  services::auth::Throttle throttle_;  // failed authentications and probes for users, per source
   std::unique_ptr<services::auth::Authenticator> authenticator_;  // null when auth = "off"
   services::ServerCore core_;
   sip::txn::TransactionLayer layer_;

@@ -65,6 +65,36 @@ TEST_F(ConfigFile, ShippedExampleLoadsWithTheDefaults) {
   EXPECT_EQ(c->t1, d.t1);
   EXPECT_EQ(c->tcp_idle_timeout, d.tcp_idle_timeout);
   EXPECT_EQ(c->max_message_bytes, d.max_message_bytes);
+  // Every hardening option the file shows is the default.
+  EXPECT_EQ(c->max_tcp_connections_per_source, d.max_tcp_connections_per_source);
+  EXPECT_EQ(c->tcp_message_timeout, d.tcp_message_timeout);
+  EXPECT_EQ(c->tcp_unconfirmed_timeout, d.tcp_unconfirmed_timeout);
+  ASSERT_EQ(c->trusted.size(), d.trusted.size());
+  for (std::size_t i = 0; i < d.trusted.size(); ++i) {
+    EXPECT_EQ(c->trusted[i].network, d.trusted[i].network);
+    EXPECT_EQ(c->trusted[i].prefix, d.trusted[i].prefix);
+  }
+  EXPECT_EQ(c->requests_per_second, d.requests_per_second);
+  EXPECT_EQ(c->request_burst, d.request_burst);
+  EXPECT_EQ(c->source_failures, d.source_failures);
+  EXPECT_EQ(c->account_failures, d.account_failures);
+  EXPECT_EQ(c->failure_window, d.failure_window);
+  EXPECT_EQ(c->backoff, d.backoff);
+  EXPECT_EQ(c->max_backoff, d.max_backoff);
+  EXPECT_EQ(c->hide_unknown_users, d.hide_unknown_users);
+  EXPECT_EQ(c->im_answer_within, d.im_answer_within);
+  EXPECT_EQ(c->im_store_from, d.im_store_from);
+  EXPECT_EQ(c->im_max_per_sender, d.im_max_per_sender);
+  EXPECT_EQ(c->im_max_from_outside, d.im_max_from_outside);
+  EXPECT_EQ(c->max_document_bytes, d.max_document_bytes);
+  EXPECT_EQ(c->max_document_depth, d.max_document_depth);
+  EXPECT_EQ(c->max_document_elements, d.max_document_elements);
+  EXPECT_EQ(c->max_publications, d.max_publications);
+  EXPECT_EQ(c->max_watchers, d.max_watchers);
+  EXPECT_EQ(c->max_subscriptions_per_watcher, d.max_subscriptions_per_watcher);
+  EXPECT_EQ(c->max_subscriptions_per_source, d.max_subscriptions_per_source);
+  EXPECT_EQ(c->max_pending, d.max_pending);
+  EXPECT_EQ(c->pending_expires, d.pending_expires);
 }
 
 TEST_F(ConfigFile, ReadsEveryOption) {
@@ -81,7 +111,25 @@ server_header = ""
 max_message_bytes = 2048
 max_header_bytes = 1024
 max_tcp_connections = 10
+max_tcp_connections_per_source = 3
 tcp_idle_timeout = 30
+tcp_message_timeout = 4
+tcp_unconfirmed_timeout = 5
+[security]
+trusted = ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]
+requests_per_second = 12.5
+request_burst = 30
+source_failures = 3
+account_failures = 7
+failure_window = 60
+backoff = 5
+max_backoff = 50
+hide_unknown_users = true
+[im]
+answer_within = 8
+store_from = "local"
+max_per_sender = 4
+max_from_outside = 9
 [registrar]
 default_expires = 600
 min_expires = 30
@@ -97,6 +145,15 @@ publish_max_expires = 1800
 registration_state = false
 same_domain = "confirm"
 other_domains = "polite-block"
+max_document_bytes = 4096
+max_document_depth = 10
+max_document_elements = 100
+max_publications = 3
+max_watchers = 40
+max_subscriptions_per_watcher = 20
+max_subscriptions_per_source = 30
+max_pending = 5
+pending_expires = 120
 [timers]
 t1 = 100
 t2 = 800
@@ -132,6 +189,34 @@ t4 = 1000
   EXPECT_EQ(c->t1, std::chrono::milliseconds(100));
   EXPECT_EQ(c->t2, std::chrono::milliseconds(800));
   EXPECT_EQ(c->t4, std::chrono::milliseconds(1000));
+  EXPECT_EQ(c->max_tcp_connections_per_source, 3u);
+  EXPECT_EQ(c->tcp_message_timeout, std::chrono::seconds(4));
+  EXPECT_EQ(c->tcp_unconfirmed_timeout, std::chrono::seconds(5));
+  ASSERT_EQ(c->trusted.size(), 3u);
+  EXPECT_EQ(c->trusted[0].prefix, 8u);
+  EXPECT_TRUE(c->trusted[1].contains(boost::asio::ip::make_address("2001:db8::5")));
+  EXPECT_EQ(c->trusted[2].prefix, 32u);
+  EXPECT_EQ(c->requests_per_second, 12.5);
+  EXPECT_EQ(c->request_burst, 30);
+  EXPECT_EQ(c->source_failures, 3u);
+  EXPECT_EQ(c->account_failures, 7u);
+  EXPECT_EQ(c->failure_window, std::chrono::seconds(60));
+  EXPECT_EQ(c->backoff, std::chrono::seconds(5));
+  EXPECT_EQ(c->max_backoff, std::chrono::seconds(50));
+  EXPECT_TRUE(c->hide_unknown_users);
+  EXPECT_EQ(c->im_answer_within, std::chrono::seconds(8));
+  EXPECT_EQ(c->im_store_from, "local");
+  EXPECT_EQ(c->im_max_per_sender, 4u);
+  EXPECT_EQ(c->im_max_from_outside, 9u);
+  EXPECT_EQ(c->max_document_bytes, 4096u);
+  EXPECT_EQ(c->max_document_depth, 10u);
+  EXPECT_EQ(c->max_document_elements, 100u);
+  EXPECT_EQ(c->max_publications, 3u);
+  EXPECT_EQ(c->max_watchers, 40u);
+  EXPECT_EQ(c->max_subscriptions_per_watcher, 20u);
+  EXPECT_EQ(c->max_subscriptions_per_source, 30u);
+  EXPECT_EQ(c->max_pending, 5u);
+  EXPECT_EQ(c->pending_expires, 120u);
 }
 
 TEST_F(ConfigFile, ErrorsNameFileLineAndOption) {
@@ -162,6 +247,14 @@ TEST_F(ConfigFile, ErrorsNameFileLineAndOption) {
   EXPECT_NE(error_.find(":1: option 'listen':"), std::string::npos);
   EXPECT_FALSE(load("[timers]\nt1 = 1\n"));
   EXPECT_NE(error_.find("option 'timers.t1' must be an integer from 10"), std::string::npos);
+  EXPECT_FALSE(load("[security]\ntrusted = [\"10.0.0.0/33\"]\n"));
+  EXPECT_NE(error_.find(":2: option 'security.trusted' must be an array of addresses or networks"), std::string::npos);
+  EXPECT_FALSE(load("[security]\nbackoff = 60\nmax_backoff = 10\n"));
+  EXPECT_NE(error_.find("security.backoff is above security.max_backoff"), std::string::npos);
+  EXPECT_FALSE(load("[im]\nstore_from = \"friends\"\n"));
+  EXPECT_NE(error_.find("option 'im.store_from' must be \"anyone\" or \"local\""), std::string::npos);
+  EXPECT_FALSE(load("[security]\nrequests_per_second = -1\n"));
+  EXPECT_NE(error_.find("option 'security.requests_per_second' must be a number from 0"), std::string::npos);
   EXPECT_FALSE(load("workers = [\n"));
   EXPECT_EQ(error_.rfind(path_ + ":", 0), 0u);  // a TOML syntax error names the file and line too
 }
