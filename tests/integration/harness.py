@@ -12,7 +12,7 @@ import unittest
 
 HERALD = os.environ.get("HERALD_BIN", "build/dev/src/app/herald")
 SOURCE_DIR = os.environ.get("HERALD_SOURCE_DIR", ".")
-SHARED_DIR = os.environ.get("HERALD_SHARED_DIR", os.path.join(SOURCE_DIR, "..", "shared"))
+TEST_DATA_DIR = os.environ.get("HERALD_TEST_DATA_DIR", os.path.join(SOURCE_DIR, "tests", "data"))
 
 
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
@@ -204,15 +204,28 @@ class TcpClient:
         self.sock.close()
 
 
+def add_user(server, aor, password):
+    """`herald user add AOR --password PASSWORD` on the server's data directory."""
+    r = subprocess.run([HERALD, "user", "add", aor, "--password", password, "--data-dir", server.data_dir],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"herald user add {aor}: {r.stderr}")
+
+
 class ServerTestCase(unittest.TestCase):
-    """Starts one server per test class; each test checks the server is still alive after."""
+    """Starts one server per test class (its `config`, with the accounts in `users`: (AOR,
+    password) pairs); each test checks the server is still alive after, and closes what it
+    handed to track()."""
 
     server_args = ()
     config = None  # TOML text; None: the defaults
+    users = ()
 
     @classmethod
     def setUpClass(cls):
         cls.server = Server(extra_args=cls.server_args, config=cls.config)
+        for aor, password in cls.users:
+            add_user(cls.server, aor, password)
 
     @classmethod
     def tearDownClass(cls):
@@ -220,8 +233,18 @@ class ServerTestCase(unittest.TestCase):
         if code != 0:
             raise AssertionError(f"herald exited with {code}; log:\n{cls.server.log_text()[-3000:]}")
 
+    def setUp(self):
+        self._tracked = []
+
     def tearDown(self):
+        for thing in getattr(self, "_tracked", []):
+            thing.close()
         self.assertTrue(self.server.alive(), "server died:\n" + self.server.log_text()[-3000:])
+
+    def track(self, thing):
+        """Closes `thing` (a UA, a socket) after the test; returns it."""
+        self._tracked.append(thing)
+        return thing
 
     def options_ok(self):
         """The server still answers a good request with 200."""

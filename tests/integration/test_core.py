@@ -6,9 +6,10 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import unittest
 
-from harness import (SHARED_DIR, SOURCE_DIR, Server, ServerTestCase, TcpClient, UdpClient, header, request,
+from harness import (TEST_DATA_DIR, SOURCE_DIR, Server, ServerTestCase, TcpClient, UdpClient, header, request,
                      status_of)
 
 
@@ -270,9 +271,7 @@ class TortureOverTcp(ServerTestCase):
     """Over TCP the answer comes back on the connection, whatever the Via says."""
 
     def test_each_torture_message_gets_its_answer(self):
-        directory = os.path.join(SHARED_DIR, "torture")
-        if not os.path.isdir(directory):
-            self.skipTest("no shared/torture")
+        directory = os.path.join(TEST_DATA_DIR, "torture")
         for name, expected in sorted(TORTURE_ANSWERS.items()):
             with self.subTest(name):
                 with open(os.path.join(directory, name + ".dat"), "rb") as f:
@@ -358,6 +357,37 @@ class Lifecycle(unittest.TestCase):
         server = Server()
         self.assertEqual(server.stop(), 0)
         self.assertIn("stopped", server.log_text())
+
+    def test_a_second_server_on_the_same_data_directory_or_address_refuses_to_start(self):
+        from harness import HERALD, free_port
+        server = Server()
+        try:
+            # The same data directory, another port: the first holds the directory's lock.
+            other_port = free_port()
+            out = subprocess.run([HERALD, "serve", "--data-dir", server.data_dir, "--listen",
+                                  f"udp:127.0.0.1:{other_port}"], capture_output=True, text=True, timeout=10)
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn(f"data directory {server.data_dir} is used by another herald serve (pid {server.proc.pid})",
+                          out.stderr)
+            # Another data directory, the same address: UDP and TCP each refuse to share it.
+            for protocol in ("udp", "tcp"):
+                with tempfile.TemporaryDirectory() as data_dir:
+                    out = subprocess.run([HERALD, "serve", "--data-dir", data_dir, "--listen",
+                                          f"{protocol}:127.0.0.1:{server.port}"], capture_output=True, text=True,
+                                         timeout=10)
+                self.assertEqual(out.returncode, 1, out.stderr)
+                self.assertIn(f"cannot listen on {protocol.upper()}:127.0.0.1:{server.port}: Address already in use "
+                              "(another herald serve, or another program, has it)", out.stderr)
+            # The first server still answers alone.
+            c = UdpClient(server)
+            c.send(request("OPTIONS", f"sip:127.0.0.1:{server.port}", port=c.port))
+            self.assertEqual(status_of(c.recv())[0], 200)
+            c.close()
+        finally:
+            self.assertEqual(server.stop(), 0)
+        # Once it stopped, the directory and the address are free again.
+        again = Server(data_dir=server.data_dir, port=server.port)
+        self.assertEqual(again.stop(), 0)
 
 
 if __name__ == "__main__":

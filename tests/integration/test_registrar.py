@@ -195,6 +195,11 @@ class Registrar(unittest.TestCase):
                 r = ua.register_with_auth(contact, 0, algorithm)
                 self.assertEqual(status_of(r)[0], 200)
                 self.assertNotIn(contact.strip("<>"), contacts(r))
+                # Logged as what each did: Expires: 0 is not a registration.
+                lines = [line for line in self.server.log_text().splitlines() if f"call-id={ua.call_id} " in line]
+                self.assertEqual(sum("sip:bob@example.com registered 1 contact(s)" in line for line in lines), 2, lines)
+                self.assertEqual(sum("sip:bob@example.com unregistered 1 contact(s)" in line for line in lines), 1,
+                                 lines)
 
     def test_retransmissions_get_the_answer_of_the_original(self):
         ua = Registration(self.server, "bob")

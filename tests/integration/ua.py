@@ -150,17 +150,19 @@ class UA:
     """A user agent for `user@domain` on its own 127.0.0.1 port. Over UDP it owns a
     socket; over TCP it holds one connection to the server and is reached through it."""
 
-    def __init__(self, server, user, domain="example.com", transport="udp", password=None, bind_port=0):
+    def __init__(self, server, user, domain="example.com", transport="udp", password=None, bind_port=0,
+                 bind_host="127.0.0.1"):
         self.server = server
         self.user, self.domain, self.password = user, domain, password
         self.transport = transport.lower()
         self.aor = f"sip:{user}@{domain}"
+        self.host = bind_host  # another loopback address (127.0.0.2 …) is another source
         if self.transport == "udp":
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.bind(("127.0.0.1", bind_port))
+            self.sock.bind((bind_host, bind_port))
         else:
             self.sock = socket.create_connection((server.host, server.port), timeout=5,
-                                                 source_address=("127.0.0.1", bind_port))
+                                                 source_address=(bind_host, bind_port))
         self.port = self.sock.getsockname()[1]
         self.buffer = b""
         self.inbox = []
@@ -178,7 +180,7 @@ class UA:
 
     @property
     def contact(self):
-        return f"sip:{self.user}@127.0.0.1:{self.port}" + ("" if self.transport == "udp" else ";transport=tcp")
+        return f"sip:{self.user}@{self.host}:{self.port}" + ("" if self.transport == "udp" else ";transport=tcp")
 
     def close(self):
         if not self.closed:
@@ -295,13 +297,13 @@ class UA:
             body = body.encode()
         branch = branch or "z9hG4bK" + unique("ua")
         lines = [f"{method} {uri} SIP/2.0",
-                 f"Via: SIP/2.0/{self.via_transport} 127.0.0.1:{self.port};branch={branch};rport"]
+                 f"Via: SIP/2.0/{self.via_transport} {self.host}:{self.port};branch={branch};rport"]
         if max_forwards is not None:
             lines.append(f"Max-Forwards: {max_forwards}")
         lines += [f"Route: {r}" for r in route]
         lines += [f"From: {from_ or f'<{self.aor}>'};tag={from_tag or unique('f')}",
                   f"To: {to or f'<{uri}>'}",
-                  f"Call-ID: {call_id or unique('call') + '@127.0.0.1'}",
+                  f"Call-ID: {call_id or unique('call') + '@' + self.host}",
                   f"CSeq: {cseq or 1} {method}"]
         if contact and method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY", "UPDATE"):
             lines.append(f"Contact: <{self.contact}>")
