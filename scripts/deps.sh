@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libssl-dev libpugixml-dev libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
-  sip-tester sipsak redis-server python3
+  sip-tester sipsak sipvicious redis-server python3
 )
 
 missing=()

@@ -13,9 +13,9 @@ seconds=${1:-60}
 shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build/fuzz"
-targets=(sip_message_fuzz sip_header_fuzz pidf_fuzz stream_framer_fuzz digest_fuzz)
+targets=(sip_message_fuzz sip_header_fuzz pidf_fuzz stream_framer_fuzz digest_fuzz pidf_roundtrip_fuzz)
 declare -A corpus=([sip_message_fuzz]=sip_message [sip_header_fuzz]=sip_header [pidf_fuzz]=pidf
-                   [stream_framer_fuzz]=stream_framer [digest_fuzz]=digest)
+                   [stream_framer_fuzz]=stream_framer [digest_fuzz]=digest [pidf_roundtrip_fuzz]=pidf_roundtrip)
 
 cmake -S "$root" -B "$build" -G Ninja \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
