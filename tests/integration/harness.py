@@ -1,8 +1,10 @@
 """Shared helpers for Herald's integration tests: start the built binary on free loopback
 ports, talk SIP to it over real UDP and TCP sockets, and stop it by PID."""
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +15,19 @@ import unittest
 HERALD = os.environ.get("HERALD_BIN", "build/dev/src/app/herald")
 SOURCE_DIR = os.environ.get("HERALD_SOURCE_DIR", ".")
 TEST_DATA_DIR = os.environ.get("HERALD_TEST_DATA_DIR", os.path.join(SOURCE_DIR, "tests", "data"))
+
+# The data directories Server made; removed when the test process exits (each holds a database,
+# a key and a log), unless HERALD_KEEP_TEST_DIRS=1 keeps them for reading after a failure.
+_made_dirs = []
+
+
+def _remove_made_dirs():
+    if os.environ.get("HERALD_KEEP_TEST_DIRS") != "1":
+        for d in _made_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_remove_made_dirs)
 
 
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
@@ -38,7 +53,10 @@ class Server:
         self.host = host
         self.family = family
         self.port = port or free_port(family, host)
-        self.data_dir = data_dir or tempfile.mkdtemp(prefix="herald-it-")
+        if data_dir is None:
+            data_dir = tempfile.mkdtemp(prefix="herald-it-")
+            _made_dirs.append(data_dir)
+        self.data_dir = data_dir
         literal = f"[{host}]" if family == socket.AF_INET6 else host
         args = [HERALD, "serve", "--listen", f"udp:{literal}:{self.port}", "--listen", f"tcp:{literal}:{self.port}",
                 "--data-dir", self.data_dir, "--log-level", "debug", *extra_args]
