@@ -30,18 +30,20 @@ void BM_RequestBudgetTrusted(benchmark::State& state) {
 }
 BENCHMARK(BM_RequestBudgetTrusted);
 
+boost::asio::ip::address nth_source(std::int64_t i) {
+  return make_address("10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." +
+                      std::to_string(i % 256));
+}
+
 // A source with a budget, among `range(0)` others: one table lookup and a refill.
 void BM_RequestBudgetCounted(benchmark::State& state) {
   RequestBudgetConfig config;
   config.rate = 1e9;  // always admitted: the cost of the bookkeeping, not of refusing
   config.burst = 1e9;
+  config.max_sources = static_cast<std::size_t>(state.range(0)) + 1;
   RequestBudget budget(config);
   auto now = RequestBudget::Clock::now();
-  for (int i = 0; i < state.range(0); ++i) {
-    budget.admit(make_address("10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." +
-                              std::to_string(i % 256)),
-                 now);
-  }
+  for (int i = 0; i < state.range(0); ++i) budget.admit(nth_source(i), now);
   const auto source = make_address("192.0.2.1");
   for (auto _ : state) {
     now += std::chrono::microseconds(1);
@@ -49,6 +51,22 @@ void BM_RequestBudgetCounted(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_RequestBudgetCounted)->Arg(1)->Arg(100000);
+
+// Sources enough to fill the table (100,000, none idle), then a new one each request: what an
+// attacker with that many addresses makes each request cost (one sweep a second at most).
+void BM_RequestBudgetFullTable(benchmark::State& state) {
+  RequestBudgetConfig config;
+  RequestBudget budget(config);
+  auto now = RequestBudget::Clock::now();
+  for (std::size_t i = 0; i < config.max_sources; ++i) budget.admit(nth_source(static_cast<std::int64_t>(i)), now);
+  const auto newcomer = make_address("192.0.2.1");
+  for (auto _ : state) {
+    now += std::chrono::microseconds(1);
+    benchmark::DoNotOptimize(budget.admit(newcomer, now));
+  }
+  state.counters["sweeps"] = static_cast<double>(budget.counters().sweeps);
+}
+BENCHMARK(BM_RequestBudgetFullTable);
 
 // The flood's path: a source over its budget, dropped.
 void BM_RequestBudgetDrop(benchmark::State& state) {

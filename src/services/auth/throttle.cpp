@@ -67,7 +67,7 @@ void Throttle::failed(const boost::asio::ip::address& source, std::string_view a
   const TimePoint now = clock_();
   if (!sip::transport::contains_any(config_.trusted, source)) {
     const sip::transport::SourceKey key = sip::transport::source_key(source);
-    if (!sources_.contains(key)) make_room(sources_, now);
+    if (!sources_.contains(key)) make_room(sources_, sources_swept_, now);
     Record& r = sources_[key];
     if (count(r, config_.source_failures, now)) {
       ++counters_.source_blocks;
@@ -79,7 +79,7 @@ void Throttle::failed(const boost::asio::ip::address& source, std::string_view a
   if (why != Failure::kBadCredentials || account.empty()) return;
   auto found = accounts_.find(std::string(account));
   if (found == accounts_.end()) {
-    make_room(accounts_, now);
+    make_room(accounts_, accounts_swept_, now);
     found = accounts_.emplace(std::string(account), Account{}).first;
   }
   Record& r = found->second.record;
@@ -95,7 +95,7 @@ void Throttle::succeeded(const boost::asio::ip::address& source, std::string_vie
   const TimePoint now = clock_();
   auto found = accounts_.find(std::string(account));
   if (found == accounts_.end()) {
-    make_room(accounts_, now);
+    make_room(accounts_, accounts_swept_, now);
     found = accounts_.emplace(std::string(account), Account{}).first;
   }
   auto& known = found->second.known;
@@ -118,28 +118,23 @@ void Throttle::succeeded(const boost::asio::ip::address& source, std::string_vie
 }
 
 template <class Map>
-void Throttle::make_room(Map& map, TimePoint now) {
+void Throttle::make_room(Map& map, TimePoint& swept, TimePoint now) {
   if (map.size() < config_.max_entries) return;
-  auto last_failure = [](const auto& entry) -> TimePoint {
-    if constexpr (std::is_same_v<std::decay_t<decltype(entry.second)>, Record>) {
-      return entry.second.last_failure;
-    } else {
-      return entry.second.record.last_failure;
-    }
-  };
-  // Entries quiet for a window say nothing any more.
-  std::erase_if(map, [&](const auto& entry) {
-    const auto& r = entry.second;
-    if constexpr (std::is_same_v<std::decay_t<decltype(r)>, Record>) {
-      return now - std::max(r.last_failure, r.blocked_until) >= config_.window;
-    } else {
-      return now - std::max(r.record.last_failure, r.record.blocked_until) >= config_.window && r.known.empty();
-    }
-  });
-  if (map.size() < config_.max_entries) return;
-  auto oldest = std::min_element(map.begin(), map.end(),
-                                 [&](const auto& a, const auto& b) { return last_failure(a) < last_failure(b); });
-  map.erase(oldest);
+  if (now - swept >= std::chrono::seconds(1)) {
+    swept = now;
+    ++counters_.sweeps;
+    // Entries quiet for a window say nothing any more.
+    std::erase_if(map, [&](const auto& entry) {
+      const auto& r = entry.second;
+      if constexpr (std::is_same_v<std::decay_t<decltype(r)>, Record>) {
+        return now - std::max(r.last_failure, r.blocked_until) >= config_.window;
+      } else {
+        return now - std::max(r.record.last_failure, r.record.blocked_until) >= config_.window && r.known.empty();
+      }
+    });
+    if (map.size() < config_.max_entries) return;
+  }
+  map.erase(map.begin());
 }
 
 }  // namespace herald::services::auth

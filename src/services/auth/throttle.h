@@ -50,6 +50,7 @@ struct ThrottleCounters {
   std::uint64_t account_guards = 0;   // times an account was guarded
   std::uint64_t refused_source = 0;   // requests refused: their source was in back-off
   std::uint64_t refused_account = 0;  // credentials not checked: the account was guarded
+  std::uint64_t sweeps = 0;           // times a full table was swept for quiet entries
 };
 
 // Failed-authentication throttling (and the same back-off for sources probing for users):
@@ -67,7 +68,10 @@ struct ThrottleCounters {
 //
 // A warn line names each source put in back-off and each account guarded, once per back-off.
 // Time is the clock given (tests move it). Threading: one per shard, on its thread. Memory: at
-// most max_entries sources and as many accounts.
+// most max_entries sources and as many accounts; a full table is swept for quiet entries once a
+// second at most, and otherwise an arbitrary entry makes way (finding the oldest would cost a
+// scan of the table for each failure from a new source, and sources enough to fill it are what
+// such a scan would be up against).
 class Throttle {
  public:
   using Clock = std::function<std::chrono::steady_clock::time_point()>;
@@ -107,12 +111,14 @@ class Throttle {
   bool count(Record& r, std::uint32_t allowance, TimePoint now);
   static std::optional<std::uint32_t> remaining(const Record& r, TimePoint now);
   template <class Map>
-  void make_room(Map& map, TimePoint now);
+  void make_room(Map& map, TimePoint& swept, TimePoint now);
 
   ThrottleConfig config_;
   Clock clock_;
   std::unordered_map<sip::transport::SourceKey, Record, sip::transport::SourceKeyHash> sources_;
   std::unordered_map<std::string, Account> accounts_;
+  TimePoint sources_swept_;  // the last sweeps of the full tables
+  TimePoint accounts_swept_;
   ThrottleCounters counters_;
 };
 

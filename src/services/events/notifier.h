@@ -340,9 +340,11 @@ class Notifier {
   std::unordered_map<std::string, std::size_t> per_watcher_;  // live subscriptions by watcher AOR
   std::unordered_map<sip::transport::SourceKey, std::size_t, sip::transport::SourceKeyHash> per_source_;
   std::unordered_map<sip::transport::SourceKey, Recipient, sip::transport::SourceKeyHash> destinations_;
-  // Past this many destinations, those that owe nothing are forgotten (then it doubles).
+  // Past this many destinations, those that owe nothing are forgotten (then it doubles, up to
+  // the table's limit, where one sweep a second at most is made).
   static constexpr std::size_t kSweepAt = 4096;
   std::size_t sweep_at_ = kSweepAt;
+  std::int64_t swept_ = 0;  // when the table was last swept
 };
 
 }  // namespace herald::services::events

@@ -60,12 +60,14 @@ Notifier::Admission Notifier::admit_notify(Entry& e, const sip::transport::Desti
   const std::int64_t now = now_();
   auto found = destinations_.find(key);
   if (found == destinations_.end()) {
-    if (destinations_.size() >= sweep_at_) {
+    if (destinations_.size() >= sweep_at_ && (sweep_at_ < kMaxDestinations || now > swept_)) {
+      swept_ = now;
       std::erase_if(destinations_, [now](const auto& entry) {
         const Recipient& d = entry.second;
         return d.in_flight == 0 && d.waiting.empty() && now >= d.unresponsive_until;
       });
-      sweep_at_ = std::max(kSweepAt, 2 * destinations_.size());  // amortized: no sweep per insert
+      // Amortized: no sweep per insert, and at the limit one a second at most.
+      sweep_at_ = std::min(kMaxDestinations, std::max(kSweepAt, 2 * destinations_.size()));
     }
     if (destinations_.size() >= kMaxDestinations) return Admission::kGo;  // untracked: memory stays bounded
     found = destinations_.emplace(key, Recipient{}).first;

@@ -84,7 +84,7 @@ RequestBudget::Verdict RequestBudget::admit(const boost::asio::ip::address& sour
   const SourceKey key = source_key(source);
   auto found = buckets_.find(key);
   if (found == buckets_.end()) {
-    if (buckets_.size() >= config_.max_sources) forget_idle(now);
+    if (buckets_.size() >= config_.max_sources && now - swept_ >= std::chrono::seconds(1)) forget_idle(now);
     if (buckets_.size() >= config_.max_sources) {
       ++counters_.untracked;
       return Verdict::kAdmit;
@@ -113,6 +113,8 @@ std::uint32_t RequestBudget::retry_after() const {
 }
 
 void RequestBudget::forget_idle(Clock::time_point now) {
+  swept_ = now;
+  ++counters_.sweeps;
   // A bucket that has refilled to its burst says nothing a new one would not.
   const auto full_after = std::chrono::duration<double>(config_.burst / std::max(config_.rate, 1e-3));
   std::erase_if(buckets_, [&](const auto& entry) { return now - entry.second.refilled >= full_after; });

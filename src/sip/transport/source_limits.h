@@ -49,8 +49,9 @@ struct RequestBudgetConfig {
   double rate = 200;
   double burst = 400;
   std::vector<Subnet> trusted;  // sources without a budget (edge proxies, SBCs, loopback)
-  // Sources tracked at most; beyond, sources whose buckets are full are forgotten, and when
-  // none is, a new source is admitted untracked (the table's memory stays bounded).
+  // Sources tracked at most; beyond, sources whose buckets are full are forgotten (one sweep of
+  // the table a second at most, so that sources enough to fill it cannot make every new one
+  // cost a sweep), and meanwhile a new source is admitted untracked (memory stays bounded).
   std::size_t max_sources = 100'000;
 };
 
@@ -58,6 +59,7 @@ struct RequestBudgetCounters {
   std::uint64_t refused = 0;    // answered 503 with Retry-After
   std::uint64_t dropped = 0;    // dropped without an answer
   std::uint64_t untracked = 0;  // admitted because the table was full
+  std::uint64_t sweeps = 0;     // times the full table was swept for idle sources
 };
 
 // A token bucket per source (SourceKey): a request takes a token; tokens come back at `rate` a
@@ -91,6 +93,7 @@ class RequestBudget {
 
   RequestBudgetConfig config_;
   std::unordered_map<SourceKey, Bucket, SourceKeyHash> buckets_;
+  Clock::time_point swept_;  // the last sweep of the full table
   RequestBudgetCounters counters_;
 };
 

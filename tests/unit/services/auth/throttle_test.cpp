@@ -143,5 +143,25 @@ TEST_F(ThrottleTest, TablesStayBounded) {
   EXPECT_LE(t.accounts(), 16u);
 }
 
+TEST_F(ThrottleTest, AFullTableIsSweptOnceASecondNotForEachNewSource) {
+  ThrottleConfig c;
+  c.max_entries = 16;
+  Throttle t = make(c);
+  for (int i = 0; i < 1000; ++i) {
+    t.failed(make_address("10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250)), "",
+             Failure::kUnknownUser);
+  }
+  EXPECT_EQ(t.counters().sweeps, 1u);  // the sources' table, once; nothing was quiet
+  EXPECT_EQ(t.sources(), 16u);
+  now_ += seconds(1);
+  t.failed(make_address("10.9.9.9"), "", Failure::kUnknownUser);
+  EXPECT_EQ(t.counters().sweeps, 2u);
+  // A window later every entry is quiet: one sweep empties the table but for the newcomer.
+  now_ += c.window + c.max_backoff;
+  t.failed(make_address("10.9.9.10"), "", Failure::kUnknownUser);
+  EXPECT_EQ(t.counters().sweeps, 3u);
+  EXPECT_EQ(t.sources(), 1u);
+}
+
 }  // namespace
 }  // namespace herald::services::auth

@@ -114,9 +114,30 @@ TEST_F(RequestBudgetTest, TheTableStaysBoundedAndIdleSourcesAreForgotten) {
   EXPECT_EQ(budget.admit(make_address("198.51.100.9"), t0_), Verdict::kAdmit);
   EXPECT_EQ(budget.sources(), 3u);
   EXPECT_EQ(budget.counters().untracked, 1u);
-  // A tenth of a second later all three have refilled (10 tokens at 100/s): they make room.
+  // All three have refilled (10 tokens at 100/s take a tenth of a second), but the table was
+  // swept less than a second ago: still untracked.
   EXPECT_EQ(budget.admit(make_address("198.51.100.9"), t0_ + milliseconds(200)), Verdict::kAdmit);
+  EXPECT_EQ(budget.sources(), 3u);
+  // A second after the last sweep, the idle ones make room.
+  EXPECT_EQ(budget.admit(make_address("198.51.100.9"), t0_ + milliseconds(1000)), Verdict::kAdmit);
   EXPECT_EQ(budget.sources(), 1u);
+  EXPECT_EQ(budget.counters().sweeps, 2u);
+}
+
+TEST_F(RequestBudgetTest, NewSourcesAtAFullTableCostOneSweepASecondNotOneEach) {
+  RequestBudgetConfig c = config(100, 10);
+  c.max_sources = 1000;
+  RequestBudget budget(c);
+  for (int i = 0; i < 1000; ++i) budget.admit(make_address("10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250)), t0_);
+  for (int i = 0; i < 5000; ++i) {
+    EXPECT_EQ(budget.admit(make_address("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250)),
+                           t0_ + milliseconds(i / 10)),
+              Verdict::kAdmit);
+  }
+  // 5,000 newcomers over half a second: one sweep (none of the 1,000 was idle yet).
+  EXPECT_EQ(budget.counters().sweeps, 1u);
+  EXPECT_EQ(budget.counters().untracked, 5000u);
+  EXPECT_EQ(budget.sources(), 1000u);
 }
 
 }  // namespace
