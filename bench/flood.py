@@ -37,6 +37,18 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def flood_sent(data):
+    """Requests the flood has sent so far (SIPp's statistics file, written each second)."""
+    try:
+        with open(os.path.join(data, "flood.csv")) as f:
+            rows = [line.rstrip("\n").split(";") for line in f if line.strip()]
+    except FileNotFoundError:
+        return 0
+    if len(rows) < 2:
+        return 0
+    return int(rows[-1][rows[0].index("OutgoingCall(C)")])
+
+
 def run(binary, budget, seconds, work):
     port = free_port()
     data = tempfile.mkdtemp(prefix="herald-flood-", dir=work)
@@ -50,10 +62,12 @@ def run(binary, budget, seconds, work):
     time.sleep(0.7)
     flood = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "sipp", "flood_uac.xml"), "-i", "127.0.0.2", "-p", "0",
                               "-r", "200000", "-rp", "1000", "-l", "1000000", "-m", str(200000 * seconds), "-nostdin",
-                              "-timeout", f"{seconds + 5}s", "-max_sched_loops", "10000", f"127.0.0.1:{port}"],
+                              "-timeout", f"{seconds + 5}s", "-max_sched_loops", "10000", "-trace_stat", "-stf",
+                              os.path.join(data, "flood.csv"), "-fd", "1", f"127.0.0.1:{port}"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=data)
     time.sleep(1.0)  # the flood is on
     cpu_before = cpu_seconds(herald.pid)
+    sent_before, measure_start = flood_sent(data), time.monotonic()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.3", 0))
     sock.settimeout(0.5)
@@ -82,6 +96,8 @@ def run(binary, budget, seconds, work):
             times.append(got * 1000)
             time.sleep(max(0.1 - got, 0))
     cpu = cpu_seconds(herald.pid) - cpu_before
+    time.sleep(1.1)  # SIPp's next statistics line
+    flood_rate = (flood_sent(data) - sent_before) / (time.monotonic() - measure_start)
     flood.kill()
     flood.wait()
     herald.terminate()
@@ -90,7 +106,7 @@ def run(binary, budget, seconds, work):
     shutil.rmtree(data, ignore_errors=True)
     times.sort()
     pick = lambda p: times[min(len(times) - 1, int(len(times) * p / 100))] if times else float("nan")  # noqa: E731
-    return {"answered": 100.0 * len(times) / measured, "p50": pick(50), "p99": pick(99),
+    return {"flood": flood_rate, "answered": 100.0 * len(times) / measured, "p50": pick(50), "p99": pick(99),
             "max": times[-1] if times else float("nan"), "cpu": cpu / max(seconds - 3, 2)}
 
 
@@ -108,13 +124,15 @@ def main():
         for budget in (True, False):
             out = run(args.herald, budget, args.seconds, work)
             results[budget].append(out)
-            print(f"round {r + 1}, budget {'on ' if budget else 'off'}: answered {out['answered']:.1f} %, "
+            print(f"round {r + 1}, budget {'on ' if budget else 'off'}: flood {out['flood']:,.0f}/s, "
+                  f"answered {out['answered']:.1f} %, "
                   f"p50 {out['p50']:.2f} ms, p99 {out['p99']:.2f} ms, max {out['max']:.2f} ms, "
                   f"Herald CPU {out['cpu']:.2f} core", flush=True)
     for budget in (True, False):
         rows = results[budget]
-        med = {k: statistics.median(row[k] for row in rows) for k in ("answered", "p50", "p99", "max", "cpu")}
-        print(f"median, budget {'on ' if budget else 'off'}: answered {med['answered']:.1f} %, p50 {med['p50']:.2f} ms, "
+        med = {k: statistics.median(row[k] for row in rows) for k in ("flood", "answered", "p50", "p99", "max", "cpu")}
+        print(f"median, budget {'on ' if budget else 'off'}: flood {med['flood']:,.0f}/s, "
+              f"answered {med['answered']:.1f} %, p50 {med['p50']:.2f} ms, "
               f"p99 {med['p99']:.2f} ms, max {med['max']:.2f} ms, Herald CPU {med['cpu']:.2f} core")
     shutil.rmtree(work, ignore_errors=True)
 
