@@ -175,6 +175,12 @@ class Server:
         return (self.peak_pss, hwm)
 
 
+def knows_option(binary, name):
+    """Whether a herald binary reads the config option `name` (its name is in the binary)."""
+    with open(binary, "rb") as f:
+        return name.encode() in f.read()
+
+
 class Herald(Server):
     name = "Herald"
 
@@ -192,6 +198,12 @@ class Herald(Server):
                 f.write("".join(f"{line}\n" for line in ARGS.herald_top_config))
             f.write("[registrar]\nmax_expires = 3600\n"
                     "[presence]\nsubscribe_max_expires = 3600\npublish_max_expires = 3600\n")
+            # The PUBLISH and SUBSCRIBE scenarios keep hundreds of publications of one presentity
+            # and subscriptions of one watcher alive at once; the default caps (8 publications a
+            # presentity, the oldest making way; 200 subscriptions a watcher, 1,000 watchers a
+            # presentity) would refuse them. Builds older than the caps do not know the options.
+            if knows_option(binary, "max_publications"):
+                f.write("max_publications = 1000\nmax_watchers = 1000000\nmax_subscriptions_per_watcher = 1000000\n")
         self.log = open(os.path.join(self.data_dir, "herald.log"), "w")
         self.proc = subprocess.Popen([binary, "serve", "--config", config, "--data-dir", self.data_dir,
                                       "--listen", f"udp:127.0.0.1:{self.port}", "--listen",

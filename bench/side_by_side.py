@@ -10,6 +10,7 @@ system CPU a call, the SIPp UAC's cores, Herald's peak RSS and the UDP receive-b
 Compare medians within one invocation: this machine's load varies from hour to hour.
 
 Example: bench/side_by_side.py register 16000 10 /tmp/old/herald build/release/src/app/herald --rounds 3
+Needs what scripts/compare.sh installs (SIPp, and Kamailio's SQLite schema for the shared set-up).
 """
 import argparse
 import os
