@@ -96,6 +96,7 @@ def run(binary, budget, seconds, work):
             times.append(got * 1000)
             time.sleep(max(0.1 - got, 0))
     cpu = cpu_seconds(herald.pid) - cpu_before
+    measured_for = time.monotonic() - measure_start
     time.sleep(1.1)  # SIPp's next statistics line
     flood_rate = (flood_sent(data) - sent_before) / (time.monotonic() - measure_start)
     flood.kill()
@@ -107,7 +108,7 @@ def run(binary, budget, seconds, work):
     times.sort()
     pick = lambda p: times[min(len(times) - 1, int(len(times) * p / 100))] if times else float("nan")  # noqa: E731
     return {"flood": flood_rate, "answered": 100.0 * len(times) / measured, "p50": pick(50), "p99": pick(99),
-            "max": times[-1] if times else float("nan"), "cpu": cpu / max(seconds - 3, 2)}
+            "max": times[-1] if times else float("nan"), "cpu": cpu / measured_for}
 
 
 def main():
