@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Herald and Kamailio side by side, on this machine, over loopback (issue 7): for each
-scenario the highest rate each sustains for --seconds with fewer than 0.1 % failed calls,
-found by stepping the offered rate up (doubling, then bisecting; a bounded number of steps),
-the two servers measured in turn at every step (H, K, H, K …) so that a change in the
-machine's load hits both; p50 / p99 of the call's response time at that rate, each server's
-peak memory, and SIPp's own ceiling (the same UAC against a SIPp UAS that does no work).
-Writes a Markdown report and a gnuplot PNG chart under bench/results/.
+"""Herald and Kamailio side by side, on this machine, over loopback (issues 7 and 27): for
+each scenario the highest rate each side sustains for --seconds with fewer than 0.1 % failed
+calls, found by stepping the offered rate up (doubling, then bisecting; a bounded number of
+steps), the sides measured in turn at every step (Herald w1, Herald w2, Kamailio db, Kamailio
+memory, SIPp, Herald w1, …) so that a change in the machine's load hits all of them; each
+side's CPU per call, p50 / p99 of the call's response time at that rate and peak memory, the
+ratios issue 27 sets goals for, and SIPp's own ceiling (the same UAC against a SIPp UAS that
+does no work). Writes a Markdown report and a gnuplot PNG chart under bench/results/.
 
-    bench/compare.py [--scenarios options,register,register-refresh,register-auth,message,subscribe,
+    bench/compare.py [--herald-workers 1,2] [--kamailio-variants db,memory]
+                     [--scenarios options,register,register-refresh,register-auth,message,subscribe,
                                   publish,fanout,memory]
                      [--seconds 10] [--quick] [--max-rate 64000] [--start-rate 1000]
                      [--watchers 1000] [--publishes 20] [--fanout-rounds 2] [--no-ceiling] [--fresh]
@@ -28,9 +30,13 @@ them every update in a row),
 memory (bytes per binding and per subscription: --memory-count REGISTERs, then as many held
 SUBSCRIBEs, each into a fresh server over one TCP connection, memory before and after).
 
-Herald runs build/release's binary (`workers = 1`, its maximum for now), Kamailio
-bench/kamailio/kamailio.cfg (children = tcp_children = 2, the cores); see
-bench/kamailio/README.md for every setting. No figure here is a pass/fail criterion."""
+Sides: Herald, build/release's binary, once per --herald-workers count (`workers = N` in its
+config; a count the binary refuses at start, as builds before one event loop per core refuse
+2, is reported "n/a: this build refuses workers = N" and the run goes on without it); Kamailio
+once per --kamailio-variants name: db is bench/kamailio/kamailio.cfg (children = tcp_children
+= 2, the cores), memory is kamailio-memory.cfg (the same, as presence deployments usually run
+it: four workers per transport). bench/kamailio/README.md has every setting. No figure here is
+a pass/fail criterion."""
 
 import argparse
 import datetime
@@ -49,7 +55,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIPP_DIR = os.path.join(ROOT, "bench", "sipp")
-KAM_CFG = os.path.join(ROOT, "bench", "kamailio", "kamailio.cfg")
+KAM_DIR = os.path.join(ROOT, "bench", "kamailio")
+# Kamailio's variants (--kamailio-variants): name -> (config file, worker processes per transport)
+KAM_VARIANTS = {
+    "db": ("kamailio.cfg", 2),          # the reference of every run before issue 27
+    "memory": ("kamailio-memory.cfg", 4),  # as presence deployments usually run it
+}
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 sys.path.insert(0, os.path.join(ROOT, "bench", "kamailio"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
@@ -182,9 +193,11 @@ def knows_option(binary, name):
 
 
 class Herald(Server):
+    """Herald serving with `workers` event loops. With check=False a start that fails is left
+    to the caller (see herald_refusal); otherwise it ends the run."""
     name = "Herald"
 
-    def __init__(self, binary, template_dir, work, auth):
+    def __init__(self, binary, template_dir, work, auth, workers=1, check=True):
         super().__init__()
         self.data_dir = os.path.join(work, f"herald-{time.time_ns()}")
         shutil.copytree(template_dir, self.data_dir)
@@ -193,7 +206,8 @@ class Herald(Server):
         config = os.path.join(self.data_dir, "herald.toml")
         with open(config, "w") as f:
             f.write(f'domains = ["{DOMAIN}"]\nauth = "{"required" if auth else "off"}"\n'
-                    'auth_algorithms = ["MD5", "SHA-256"]\nworkers = 1\n')
+                    'auth_algorithms = ["MD5", "SHA-256"]\n'
+                    f'workers = {workers}\n')
             if ARGS is not None:  # top-level options come before the first table
                 f.write("".join(f"{line}\n" for line in ARGS.herald_top_config))
             f.write("[registrar]\nmax_expires = 3600\n"
@@ -210,14 +224,32 @@ class Herald(Server):
                                       f"tcp:127.0.0.1:{self.port}", "--log-level", "warn"],
                                      stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         time.sleep(0.7)
-        if not self.alive():
+        if check and not self.alive():
             sys.exit(f"herald did not start: see {self.log.name}")
 
 
+def herald_refusal(binary, template_dir, work, workers):
+    """None when `binary` serves with `workers` event loops; otherwise the config error it
+    stopped with when the error names the option (a build that does not take that many yet).
+    Any other failure to start ends the run, as a Herald that does not start always has."""
+    server = Herald(binary, template_dir, work, False, workers=workers, check=False)
+    if server.alive():
+        server.stop()
+        return None
+    server.proc.wait()
+    with open(server.log.name) as f:
+        text = f.read()
+    server.proc = None
+    if not re.search(r"\bworkers\b", text):
+        sys.exit(f"herald did not start with workers = {workers}: see {server.log.name}")
+    return text.strip().splitlines()[-1]
+
+
 class Kamailio(Server):
+    """Kamailio with one of bench/kamailio's configs (KAM_VARIANTS)."""
     name = "Kamailio"
 
-    def __init__(self, db_template, work, auth):
+    def __init__(self, db_template, work, auth, cfg="kamailio.cfg"):
         super().__init__()
         self.dir = os.path.join(work, f"kamailio-{time.time_ns()}")
         os.makedirs(self.dir)
@@ -226,7 +258,7 @@ class Kamailio(Server):
         self.port = free_port_both()
         self.tcp_port = self.port
         self.log = open(os.path.join(self.dir, "kamailio.log"), "w")
-        self.proc = subprocess.Popen(["kamailio", "-f", KAM_CFG, "-DD", "-E", "-m", str(KAM_SHM_MB), "-M",
+        self.proc = subprocess.Popen(["kamailio", "-f", os.path.join(KAM_DIR, cfg), "-DD", "-E", "-m", str(KAM_SHM_MB), "-M",
                                       str(KAM_PKG_MB), "-Y", self.dir, "--substdef", f"!KAM_PORT!{self.port}!",
                                       "--substdef", f"!KAM_DOMAIN!{DOMAIN}!", "--substdef", f"!KAM_DB!{db}!",
                                       *(["-A", "WITH_AUTH"] if auth else [])],
@@ -234,6 +266,37 @@ class Kamailio(Server):
         time.sleep(1.5)
         if not self.alive():
             sys.exit(f"kamailio did not start: see {self.log.name}")
+
+
+class Variant:
+    """One server setting measured as a side of its own: Herald with a number of event loops,
+    or Kamailio with one of its configs. `start(auth)` starts a fresh server; `na` says why
+    the side is skipped (the build refuses the setting), None when it runs."""
+
+    def __init__(self, key, label, kind, start, setting, na=None):
+        self.key, self.label, self.kind, self.start, self.setting, self.na = key, label, kind, start, setting, na
+
+
+def variants(args, env):
+    """The sides of this run, in the order each step measures them: Herald at each
+    --herald-workers count, then Kamailio's --kamailio-variants."""
+    work = env["work"]
+    sides = []
+    for workers in args.herald_workers:
+        refusal = herald_refusal(args.herald, env["herald_template"], work, workers)
+        if refusal:
+            log(f"Herald w{workers}: skipped, the build refuses workers = {workers}: {refusal}")
+        sides.append(Variant(f"herald-w{workers}", f"Herald w{workers}", "herald",
+                             lambda auth, w=workers: Herald(args.herald, env["herald_template"], work, auth,
+                                                            workers=w),
+                             f"`workers = {workers}`",
+                             f"n/a: this build refuses workers = {workers}" if refusal else None))
+    for name in args.kamailio_variants:
+        cfg, workers = KAM_VARIANTS[name]
+        sides.append(Variant(f"kamailio-{name}", f"Kamailio {name}", "kamailio",
+                             lambda auth, c=cfg: Kamailio(env["kam_db"], work, auth, cfg=c),
+                             f"`{cfg}`, children = tcp_children = {workers}"))
+    return sides
 
 
 class SippUas(Server):
@@ -378,7 +441,9 @@ class Side:
 
 
 def step_search(label, sides, scenario, extra, args, work):
-    """sides: [Side] searched in turn, H, K, (C), H, K … Returns {side: best or None}."""
+    """sides: [Side] searched in turn at every step (Herald w1, Herald w2, Kamailio db, Kamailio
+    memory, SIPp, then again), so that a change in the machine's load hits all of them.
+    Returns {side: best or None}."""
     searches = {side.name: Search(side.name, args.start_rate, args.max_rate, args.max_steps) for side in sides}
     by_name = {side.name: side for side in sides}
     while not all(s.done for s in searches.values()):
@@ -399,7 +464,7 @@ def step_search(label, sides, scenario, extra, args, work):
             sustained = (total > 0 and ok >= calls * 0.999 and failed / max(total, 1) < 0.001
                          and elapsed <= args.seconds * 1.15 + 2
                          and (args.max_p99 <= 0 or (p99 is not None and p99 <= args.max_p99)))
-            log(f"  {label} {name:9} {rate:>6}/s: {ok} ok, {failed} failed, {elapsed:.1f} s, "
+            log(f"  {label} {name:15} {rate:>6}/s: {ok} ok, {failed} failed, {elapsed:.1f} s, "
                 f"p50 {fmt_ms(p50)} p99 {fmt_ms(p99)}, CPU {fmt_us(cpu_us)}/call, SIPp UAC {fmt_cores(uac_cores)}"
                 f"{'' if sustained else '  (not sustained)'}")
             s.record(rate, sustained, (p50, p99, ok, failed, cpu_us, uac_cores))
@@ -486,8 +551,7 @@ def run_rate_scenario(key, args, env):
         c = SippUas(ceiling, work, extra=extra)
         return (c.port, c, [])
 
-    sides = [Side("Herald", server_side(lambda: Herald(args.herald, env["herald_template"], work, auth)), args.fresh),
-             Side("Kamailio", server_side(lambda: Kamailio(env["kam_db"], work, auth)), args.fresh)]
+    sides = [Side(v.label, server_side(lambda v=v: v.start(auth)), args.fresh) for v in env["sides"] if not v.na]
     if ceiling and not args.no_ceiling:
         # the contact list depends on the step's rate: that UAS is started for each step
         sides.append(Side("SIPp", ceiling_side, args.fresh or ceiling == "ceiling_register_list_uas.xml"))
@@ -496,9 +560,11 @@ def run_rate_scenario(key, args, env):
     finally:
         for side in sides:
             side.stop()
-    return {"title": title, "herald": best.get("Herald"), "kamailio": best.get("Kamailio"),
-            "ceiling": best.get("SIPp"), "ceiling_note": None if ceiling else "no SIPp UAS for this scenario",
-            "herald_mem": sides[0].mem, "kamailio_mem": sides[1].mem}
+    by_label = {side.name: side for side in sides}
+    measured = [v for v in env["sides"] if not v.na]
+    return {"title": title, "sides": {v.key: best.get(v.label) for v in measured},
+            "mem": {v.key: by_label[v.label].mem for v in measured},
+            "ceiling": best.get("SIPp"), "ceiling_note": None if ceiling else "no SIPp UAS for this scenario"}
 
 
 def fanout_once(server, args, work, watchers, publishes):
@@ -609,8 +675,9 @@ def run_fanout(args, env):
     title = f"fan-out: {args.watchers} watchers x {args.publishes} PUBLISHes"
     log(f"{title}:")
     result = {"title": title, "ceiling_note": "not measured (--no-ceiling)"}
+    measured = [v for v in env["sides"] if not v.na]
     best = {}
-    mem = {"Herald": (0, 0), "Kamailio": (0, 0)}
+    mem = {v.key: (0, 0) for v in measured}
     ceiling = None
     for rnd in range(args.fanout_rounds):
         if not args.no_ceiling:
@@ -620,30 +687,28 @@ def run_fanout(args, env):
                 f"told the final state, {failed} failed, in {elapsed:.2f} s: {rate} NOTIFY/s")
             if failed == 0 and told == args.watchers and (ceiling is None or rate > ceiling[0]):
                 ceiling = (rate, notifies, elapsed)
-        for side in ("Herald", "Kamailio"):
-            server = (Herald(args.herald, env["herald_template"], work, False) if side == "Herald"
-                      else Kamailio(env["kam_db"], work, False))
+        for v in measured:
+            server = v.start(False)
             try:
                 notifies, told, failed, elapsed, times, cpu = fanout_once(server, args, work, args.watchers,
                                                                           args.publishes)
             finally:
                 m = server.stop()
-                mem[side] = (max(mem[side][0], m[0]), max(mem[side][1], m[1]))
+                mem[v.key] = (max(mem[v.key][0], m[0]), max(mem[v.key][1], m[1]))
             rate = int(args.watchers * args.publishes / elapsed) if elapsed else 0
-            log(f"  fanout {side:9} round {rnd + 1}: {notifies} NOTIFYs answered after the first PUBLISH, {told} "
+            log(f"  fanout {v.label:15} round {rnd + 1}: {notifies} NOTIFYs answered after the first PUBLISH, {told} "
                 f"watchers told the final state, {failed} failed, in {elapsed:.2f} s: {rate} updates/s, "
                 f"{int(notifies / elapsed) if elapsed else 0} NOTIFY/s, CPU {cpu:.2f} s; PUBLISH "
                 f"p50 {fmt_ms(percentile(times, 50))} p99 {fmt_ms(percentile(times, 99))}")
-            if failed == 0 and told == args.watchers and (side not in best or rate > best[side][0][0]):
+            if failed == 0 and told == args.watchers and (v.key not in best or rate > best[v.key][0][0]):
                 cpu_us = cpu * 1e6 / (args.watchers * args.publishes)
-                best[side] = ((rate, percentile(times, 50), percentile(times, 99), told, failed, cpu_us),
-                              (notifies, told, failed, elapsed))
-    for side in ("Herald", "Kamailio"):
-        result[side.lower()] = best[side][0] if side in best else None
-        result[side.lower() + "_detail"] = best[side][1] if side in best else None
-        result[side.lower() + "_mem"] = mem[side]
+                best[v.key] = ((rate, percentile(times, 50), percentile(times, 99), told, failed, cpu_us),
+                               (notifies, told, failed, elapsed))
+    result["sides"] = {v.key: best[v.key][0] if v.key in best else None for v in measured}
+    result["detail"] = {v.key: best[v.key][1] if v.key in best else None for v in measured}
+    result["mem"] = mem
     # SIPp's own ceiling is in NOTIFY/s (every update one NOTIFY); the rate ceiling column,
-    # in updates/s, stays empty, and the report sets Herald's NOTIFY/s against it
+    # in updates/s, stays empty, and the report sets each side's NOTIFY/s against it
     result["ceiling"] = None
     result["notify_ceiling"] = ceiling
     if ceiling is None and not args.no_ceiling:
@@ -675,25 +740,26 @@ def memory_once(server, scenario, extra, count, work):
 
 
 def run_memory(args, env):
-    """Bytes per binding and per subscription at --memory-count of each, Herald and Kamailio
-    (fresh servers, interleaved)."""
+    """Bytes per binding and per subscription at --memory-count of each, every side (fresh
+    servers, interleaved)."""
     work = env["work"]
     n = args.memory_count
     log(f"memory: {n} bindings, {n} subscriptions:")
     rows = []
     for what, scenario, extra in MEMORY_KINDS:
         row = {"what": what, "count": n}
-        for side in ("Herald", "Kamailio"):
-            server = (Herald(args.herald, env["herald_template"], work, False) if side == "Herald"
-                      else Kamailio(env["kam_db"], work, False))
+        for v in env["sides"]:
+            if v.na:
+                continue
+            server = v.start(False)
             try:
                 ok, before, after = memory_once(server, scenario, extra, n, work)
             finally:
                 server.stop()
             per = (after - before) * 1024 / ok if ok else None
-            row[side.lower()] = (ok, before, after, per)
-            log(f"  {what:12} {side:9}: {ok} done, {before} KiB -> {after} KiB, "
-                f"{per:.0f} bytes per {what}" if per is not None else f"  {what} {side}: no call done")
+            row[v.key] = (ok, before, after, per)
+            log(f"  {what:12} {v.label:15}: {ok} done, {before} KiB -> {after} KiB, "
+                f"{per:.0f} bytes per {what}" if per is not None else f"  {what} {v.label}: no call done")
         rows.append(row)
     return {"title": f"memory at {n}", "kind": "memory", "rows": rows}
 
@@ -728,36 +794,119 @@ def mib(kib):
     return f"{kib / 1024:.0f} MiB" if kib else "-"
 
 
-def write_report(results, args, mach, started):
+def quotient(a, b):
+    return f"{a / b:.2f}" if a is not None and b else "-"
+
+
+def cpu_of(best):
+    """CPU µs per call of a side's best step, or None."""
+    return best[5] if best and len(best) > 5 else None
+
+
+def uac_of(best):
+    return f"{best[6]:.2f}" if best and len(best) > 6 and best[6] is not None else "-"
+
+
+# Issue 27's goals: Herald's CPU per call with two event loops within 10 % of one; Herald's
+# (the better of its sides) at most a third of Kamailio's as deployments run it
+WORKERS_GOAL = 1.10
+KAMAILIO_GOAL = 1 / 3
+
+
+def with_goal(value, goal):
+    if value is None:
+        return "-"
+    return f"{value:.2f} ({'goal met' if value <= goal else 'goal missed'})"
+
+
+def scenario_rows(key, r, sides):
+    """The main table's rows of one rate or fan-out scenario: one per side, then SIPp's ceiling."""
+    fanout = key == "fanout"
+    title = f"{r['title']} ({'updates/s' if fanout else 'calls/s'})"
+    c, nc = r.get("ceiling"), r.get("notify_ceiling")
+    rows = []
+    for i, v in enumerate(sides):
+        scenario = title if i == 0 else ""
+        if v.na:
+            rows.append(f"| {scenario} | {v.label} | {v.na} | | | | | |")
+            continue
+        b = r["sides"].get(v.key)
+        pss, hwm = r["mem"].get(v.key, (0, 0))
+        if fanout:  # the side's NOTIFYs sent per second against SIPp's NOTIFY/s
+            d = r["detail"].get(v.key)
+            of_ceiling = f"{d[0] / d[3] / nc[0]:.2f} (NOTIFY/s)" if d and d[3] and nc and nc[0] else "-"
+        else:
+            of_ceiling = quotient(b[0] if b else None, c[0] if c else None)
+        rows.append(f"| {scenario} | {v.label} | {b[0] if b else 'below lowest step'} | {fmt_us(cpu_of(b))} | "
+                    f"{fmt_ms(b[1]) if b else '-'} / {fmt_ms(b[2]) if b else '-'} | {mib(pss)} ({mib(hwm)}) | "
+                    f"{of_ceiling} | {uac_of(b)} |")
+    if fanout:
+        ceil = f"{nc[0]} NOTIFY/s" if nc else (r.get("ceiling_note") or "not found")
+        rows.append(f"| | SIPp ceiling | {ceil} | | | | | |")
+    else:
+        ceil = c[0] if c else (r.get("ceiling_note") or "not found")
+        latency = f"{fmt_ms(c[1])} / {fmt_ms(c[2])}" if c else ""
+        rows.append(f"| | SIPp ceiling | {ceil} | | {latency} | | | {uac_of(c)} |")
+    return rows
+
+
+def ratio_columns(sides):
+    """(header, cell(result)) for the ratios table: Herald's first side against Kamailio's first
+    (the columns of the reports before issue 27: rate H/K and per core K/H), each further Herald
+    side's CPU per call against the first's, and the better Herald side's CPU per call against
+    Kamailio memory's (issue 27's goals). A ratio with a side that did not run reads n/a."""
+    heralds = [v for v in sides if v.kind == "herald"]
+    kams = [v for v in sides if v.kind == "kamailio"]
+
+    def best(r, v):
+        return None if v.na else r["sides"].get(v.key)
+
+    def na_or(v, w, value):
+        return "n/a" if v.na or w.na else value
+
+    def best_herald(r):
+        measured = [(cpu_of(best(r, h)), h.label) for h in heralds if cpu_of(best(r, h))]
+        return min(measured) if measured else (None, None)
+
+    columns = []
+    if heralds and kams:
+        h0, k0 = heralds[0], kams[0]
+        columns.append((f"rate {h0.label} / {k0.label}",
+                        lambda r: na_or(h0, k0, quotient(best(r, h0)[0] if best(r, h0) else None,
+                                                         best(r, k0)[0] if best(r, k0) else None))))
+        columns.append((f"per core K/H: CPU per call {k0.label} / {h0.label}",
+                        lambda r: na_or(h0, k0, quotient(cpu_of(best(r, k0)), cpu_of(best(r, h0))))))
+    for h in heralds[1:]:
+        def scaling(r, h=h, h0=heralds[0]):
+            a, b = cpu_of(best(r, h)), cpu_of(best(r, h0))
+            return na_or(h, h0, with_goal(a / b if a and b else None, WORKERS_GOAL))
+        columns.append((f"CPU per call {h.label} / {heralds[0].label} (goal <= {WORKERS_GOAL:.2f})", scaling))
+    for k in kams:
+        if k.key != "kamailio-memory":
+            continue
+
+        def against(r, k=k):
+            cpu, label = best_herald(r)
+            kcpu = cpu_of(best(r, k))
+            if not cpu or not kcpu:
+                return "-"
+            return f"{with_goal(cpu / kcpu, KAMAILIO_GOAL)}, {label}"
+        columns.append((f"CPU per call best Herald / {k.label} (goal <= 1/3)", against))
+    return columns
+
+
+def write_report(results, args, mach, started, sides):
     os.makedirs(args.out, exist_ok=True)
     stamp = started.strftime("%Y-%m-%d-%H%M")
     suffix = "-quick" if args.quick else ""
     base = os.path.join(args.out, f"{stamp}-compare{suffix}")
+    heralds = [v for v in sides if v.kind == "herald"]
+    kams = [v for v in sides if v.kind == "kamailio"]
+    rated = {key: r for key, r in results.items() if r.get("kind") != "memory"}
     rows = []
-    for key, r in results.items():
-        if r.get("kind") == "memory":
-            continue
-        h, k, c = r.get("herald"), r.get("kamailio"), r.get("ceiling")
-        unit = "updates/s" if key == "fanout" else "calls/s"
-        def rate(x):
-            return f"{x[0]}" if x else "below lowest step"
-        ratio = f"{h[0] / k[0]:.2f}" if h and k and k[0] else "-"
-        ceil = rate(c) if c else (r.get("ceiling_note") or "not found")
-        hc = f"{h[0] / c[0]:.2f}" if h and c and c[0] else "-"
-        nc, hd = r.get("notify_ceiling"), r.get("herald_detail")
-        if nc:  # the fan-out: SIPp's NOTIFY/s against Herald's NOTIFYs sent per second
-            ceil = f"{nc[0]} NOTIFY/s"
-            hc = f"{hd[0] / hd[3] / nc[0]:.2f} (NOTIFY/s)" if hd and hd[3] and nc[0] else "-"
-        hcpu = h[5] if h and len(h) > 5 else None
-        kcpu = k[5] if k and len(k) > 5 else None
-        per_core = f"{kcpu / hcpu:.2f}" if hcpu and kcpu else "-"
-        uac = " / ".join(f"{x[6]:.2f}" if x and len(x) > 6 and x[6] is not None else "-" for x in (h, k, c))
-        rows.append(f"| {r['title']} ({unit}) | {rate(h)} | {rate(k)} | {ratio} | "
-                    f"{fmt_us(hcpu)} | {fmt_us(kcpu)} | {per_core} | "
-                    f"{fmt_ms(h[1]) if h else '-'} / {fmt_ms(h[2]) if h else '-'} | "
-                    f"{fmt_ms(k[1]) if k else '-'} / {fmt_ms(k[2]) if k else '-'} | "
-                    f"{mib(r['herald_mem'][0])} | {mib(r['kamailio_mem'][0])} ({mib(r['kamailio_mem'][1])}) | "
-                    f"{ceil} | {hc} | {uac} |")
+    for key, r in rated.items():
+        rows += scenario_rows(key, r, sides)
+    columns = ratio_columns(sides)
     lines = [f"# Herald vs Kamailio, {started.strftime('%Y-%m-%d %H:%M UTC')}{' (--quick smoke run)' if args.quick else ''}",
              "",
              f"`bench/compare.py {' '.join(sys.argv[1:])}` ({'quick: ' if args.quick else ''}{args.seconds} s per step, "
@@ -769,67 +918,92 @@ def write_report(results, args, mach, started):
              "",
              "| machine | |", "| --- | --- |",
              f"| cores (nproc) | {mach['nproc']} |", f"| CPU | {mach['cpu']} |", f"| kernel | {mach['kernel']} |",
-             f"| Herald | {mach['herald']} (build/release, `workers = 1`) |",
-             f"| Kamailio | {mach['kamailio']} (children = tcp_children = 2, -m {KAM_SHM_MB} -M {KAM_PKG_MB}) |",
+             f"| Herald | {mach['herald']} (build/release; "
+             + "; ".join(f"{v.label}: {v.setting}" + (f" ({v.na})" if v.na else "") for v in heralds) + ") |",
+             f"| Kamailio | {mach['kamailio']} ("
+             + "; ".join(f"{v.label}: {v.setting}" for v in kams) + f"; -m {KAM_SHM_MB} -M {KAM_PKG_MB}) |",
              f"| SIPp | {mach['sipp']} |",
-             "",
-             "| scenario | Herald rate | Kamailio rate | ratio H/K | Herald CPU per call | Kamailio CPU per call | "
-             "per core K/H | Herald p50 / p99 | Kamailio p50 / p99 | "
-             "Herald peak RSS | Kamailio peak PSS (sum of VmHWM) | SIPp ceiling | Herald / ceiling | "
-             "SIPp UAC cores H / K / ceiling |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-             *rows,
-             "",
+             ""]
+    if rated:
+        lines += ["| scenario | side | rate | CPU per call | p50 / p99 | peak PSS (sum of VmHWM) | rate / SIPp ceiling | "
+                  "SIPp UAC cores |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |",
+                  *rows,
+                  ""]
+        if columns:
+            lines += ["| scenario | " + " | ".join(header for header, _ in columns) + " |",
+                      "| --- |" + " --- |" * len(columns),
+                      *(f"| {r['title']} | " + " | ".join(cell(r) for _, cell in columns) + " |"
+                        for r in rated.values()),
+                      ""]
+        lines += [
+             "- Sides, measured in turn at every step (" + ", ".join(v.label for v in sides) + ", SIPp): "
+             + "; ".join(f"{v.label}, {v.setting}" for v in sides) + ". "
+             "A side marked n/a was not run: the binary stopped at start with a config error on that setting "
+             "(the same run takes it once the build accepts it). Both Kamailio configs keep bindings, "
+             "subscriptions and presentities in memory (usrloc `db_mode 0`, presence `subs_db_mode 0`, "
+             "`publ_cache 2`) and read SQLite on the request path only for digest credentials (auth_db); "
+             "the memory config differs from the db one in its four worker processes per transport "
+             "(bench/kamailio/README.md).",
              "- Rates: the highest offered rate sustained (calls/s; a call is the scenario's whole exchange). "
              "p50 / p99: the call's response time at that rate, from its first request sent to its last "
              "message received (SIPp response-time counter, `-trace_rtt`).",
-             "- CPU per call: the server's user + system CPU time during the sustained step (all of Kamailio's "
-             "processes), divided by the calls done; per core K/H is Kamailio's CPU per call over Herald's, "
-             "i.e. how many more calls Herald serves per core-second at that load.",
-             "- Memory: Herald's VmHWM (one process); Kamailio's summed proportional set size of all its "
-             "processes at the end of each step (shared memory counted once; not sampled during the step, "
-             "which stalls the measured process) and, in brackets, the sum of each process's VmHWM (shared "
-             "pages counted in every process). Peaks over the whole scenario (all its steps).",
+             "- CPU per call: the server's user + system CPU time during the sustained step (all of its "
+             "threads; all of Kamailio's processes), divided by the calls done. Ratios: rate H/K and per core "
+             "K/H set the first Herald side against the first Kamailio side, as the single pair of the "
+             "reports before issue 27 did (per core K/H: how many more calls Herald serves per core-second "
+             "at that load); each further Herald side's CPU per call is set against the first's (goal: "
+             f"at most {WORKERS_GOAL:.2f}); best Herald (the Herald side with the lower CPU per call) is set against "
+             "Kamailio memory's (goal: at most 1/3). Each side's figure is at its own highest sustained rate; "
+             "n/a: a side of the ratio did not run.",
+             "- Memory: the summed proportional set size of the side's processes at the end of each step "
+             "(shared memory counted once; not sampled during the step, which stalls the measured process) "
+             "and, in brackets, the sum of each process's VmHWM (shared pages counted in every process; "
+             "Herald is one process, so this is its peak RSS). Peaks over the whole scenario (all its steps).",
              "- SIPp ceiling: the same UAC against a SIPp UAS that answers without work "
              "(`bench/sipp/ceiling_*_uas.xml`; SIPp's built-in `-sn uas` serves only INVITE calls). "
-             "Where Herald / ceiling nears 1, SIPp is the limit, not the server. "
+             "Where a side's rate / SIPp ceiling nears 1, SIPp is the limit, not the server. "
              "REGISTER (auth off)'s UAS (`ceiling_register_list_uas.xml`) answers each REGISTER with a 200 "
              "listing as many contacts as the step's average AOR holds (rate x seconds / 1,000 users / 2), "
              "as the servers' 200s do; it is started anew for each step.",
-             "- SIPp UAC cores: the UAC's own user + system CPU time over the step's length, at each side's "
-             "sustained step (H / K / ceiling). Near 1, the load generator has used up its core: a higher "
-             "rate would measure SIPp, whatever the server.",
+             f"- SIPp shares the machine's {mach['nproc']} cores with every side. SIPp UAC cores: the UAC's own "
+             "user + system CPU time over the step's length, at each side's sustained step (and at the "
+             "ceiling's). Near 1, the load generator has used up its core: a higher rate would measure SIPp, "
+             "whatever the server.",
              "- Fan-out: presence updates delivered per second, watchers x PUBLISHes / the time from the "
              "first PUBLISH until every watcher had answered the NOTIFY with the last state (PUBLISHes "
              "sent back to back over TCP, each after the previous 200; every NOTIFY answered). A notifier "
              "that merges states while a NOTIFY is outstanding (Herald: one outstanding per subscription, "
              "newest state wins, as RFC 6665 allows) sends fewer NOTIFYs: the NOTIFYs actually sent are "
-             "below. p50 / p99 there are the PUBLISH response times. Best of the rounds per side. "
-             "Its SIPp ceiling is in NOTIFY/s: the same watchers against a SIPp UAS "
+             "below. p50 / p99 there are the PUBLISH response times; CPU per call is per update. Best of the "
+             "rounds per side. Its SIPp ceiling is in NOTIFY/s: the same watchers against a SIPp UAS "
              "(`bench/sipp/ceiling_fanout_uas.xml`) that, from one instant on, sends each of them as many "
              "NOTIFYs in a row as there are PUBLISHes, each after the 200 of the one before, composing "
-             "and merging nothing (the series timed by that UAS's clock); Herald / ceiling sets "
-             "Herald's NOTIFYs sent per second against it.",
+             "and merging nothing (the series timed by that UAS's clock); rate / SIPp ceiling sets "
+             "each side's NOTIFYs sent per second against it.",
              "- REGISTER (auth off) uses register_uac.xml as bench/sipp_bench.py does: every call adds a new "
-             "contact for one of 1,000 users, so bindings accumulate over the steps on both servers and each "
+             "contact for one of 1,000 users, so bindings accumulate over the steps on every server and each "
              "200 lists all of the AOR's contacts; a later step meets more state than an earlier one. "
              "REGISTER refresh (register_refresh_uac.xml) is a registrar's usual load instead: each call "
              "refreshes the one binding of one of 1,000 users (a new Call-ID each time), so every 200 "
              "lists one contact.",
-             "- Herald runs one event loop (its `workers` maximum for now); Kamailio two worker processes "
-             "per transport (the cores). SIPp shares the same two cores.",
              ""]
     if "memory" in results:
-        lines += ["| memory | Herald bytes each | Kamailio bytes each | Kamailio / Herald | Herald KiB before -> after | "
-                  "Kamailio KiB before -> after |", "| --- | --- | --- | --- | --- | --- |"]
+        measured = [v for v in sides if not v.na]
+        ref = measured[0] if measured else None
+        lines += ["| memory | side | calls done | bytes each | / " + (ref.label if ref else "-") +
+                  " | KiB before -> after |", "| --- | --- | --- | --- | --- | --- |"]
         for row in results["memory"]["rows"]:
-            h, k = row.get("herald"), row.get("kamailio")
-            def per(x):
-                return f"{x[3]:.0f}" if x and x[3] is not None else "-"
-            ratio = f"{k[3] / h[3]:.2f}" if h and k and h[3] and k[3] is not None else "-"
-            lines.append(f"| {row['count']} {row['what']}s ({h[0] if h else 0} / {k[0] if k else 0} done) | "
-                         f"{per(h)} | {per(k)} | {ratio} | {h[1] if h else '-'} -> {h[2] if h else '-'} | "
-                         f"{k[1] if k else '-'} -> {k[2] if k else '-'} |")
+            base_per = row.get(ref.key)[3] if ref and row.get(ref.key) else None
+            for i, v in enumerate(sides):
+                what = f"{row['count']} {row['what']}s" if i == 0 else ""
+                x = None if v.na else row.get(v.key)
+                if v.na:
+                    lines.append(f"| {what} | {v.label} | {v.na} | | | |")
+                    continue
+                per = x[3] if x else None
+                lines.append(f"| {what} | {v.label} | {x[0] if x else 0} | {f'{per:.0f}' if per is not None else '-'} | "
+                             f"{quotient(per, base_per)} | {x[1] if x else '-'} -> {x[2] if x else '-'} |")
         lines += ["",
                   "- Memory per binding / subscription: the growth of the summed PSS of the server's processes "
                   "(Herald: one; Kamailio: all, its shared memory counted once and only where touched) over "
@@ -840,10 +1014,10 @@ def write_report(results, args, mach, started):
                   ""]
     if "fanout" in results:
         r = results["fanout"]
-        for side in ("herald", "kamailio"):
-            d = r.get(side + "_detail")
+        for v in sides:
+            d = r["detail"].get(v.key)
             if d:
-                lines.append(f"- fan-out, {side} (best round): {d[0]} NOTIFYs answered after the first PUBLISH "
+                lines.append(f"- fan-out, {v.label} (best round): {d[0]} NOTIFYs answered after the first PUBLISH "
                              f"({int(d[0] / d[3]) if d[3] else 0} NOTIFY/s), {d[1]} watchers told the final state, "
                              f"{d[2]} failed, {d[3]:.2f} s from the first PUBLISH to the last watcher told.")
         nc = r.get("notify_ceiling")
@@ -851,26 +1025,32 @@ def write_report(results, args, mach, started):
             lines.append(f"- fan-out, SIPp UAS (best round): {nc[1]} NOTIFYs answered after the first "
                          f"({nc[0]} NOTIFY/s) in {nc[2]:.2f} s.")
         lines.append("")
-    if any(r.get("kind") != "memory" for r in results.values()):
+    if rated:
         lines.append(f"Chart: `{os.path.basename(base)}.png`.")
     with open(base + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
-    chart(results, base, args)
+    chart(results, base, args, sides)
     log(f"\nwrote {base}.md" + (f" and {base}.png" if os.path.exists(base + ".png") else ""))
     return base
 
 
-def chart(results, base, args):
-    """Clustered bars: the rate scenarios (calls/s) on the left, the fan-out (updates/s, another
-    scale) on the right."""
+# bar colours by kind, one shade per side of that kind in order
+COLOURS = {"herald": ("#1f77b4", "#aec7e8", "#17becf", "#9edae5"),
+           "kamailio": ("#d62728", "#ff9896", "#e377c2", "#f7b6d2")}
+
+
+def chart(results, base, args, sides):
+    """Clustered bars, one per side that ran (and SIPp's ceiling): the rate scenarios (calls/s)
+    on the left, the fan-out (updates/s, another scale) on the right."""
+    measured = [v for v in sides if not v.na]
     rates = base + ".rates.dat"
     fan = base + ".fanout.dat"
     with open(rates, "w") as f, open(fan, "w") as g:
         for key, r in results.items():
             if r.get("kind") == "memory":
                 continue
-            vals = [r.get(s)[0] if r.get(s) else 0 for s in ("herald", "kamailio", "ceiling")]
-            (g if key == "fanout" else f).write(f"\"{key}\" {vals[0]} {vals[1]} {vals[2]}\n")
+            vals = [r["sides"].get(v.key) for v in measured] + [r.get("ceiling")]
+            (g if key == "fanout" else f).write(f"\"{key}\" " + " ".join(str(x[0] if x else 0) for x in vals) + "\n")
     has_rates = any(k not in ("fanout", "memory") for k in results)
     has_fan = "fanout" in results
     if not has_rates and not has_fan:  # memory alone: a table, no chart
@@ -885,19 +1065,27 @@ set offsets 0,0,graph 0.15,0
 set grid ytics
 set xtics nomirror
 """
-    plot = ("plot \"{f}\" using 2:xtic(1) title \"Herald\" lc rgb \"#1f77b4\", '' using 3 title \"Kamailio\" "
-            "lc rgb \"#d62728\"{c}\n")
+    def plot(data, with_ceiling):
+        bars, shade = [], {"herald": 0, "kamailio": 0}
+        for i, v in enumerate(measured):
+            colour = COLOURS[v.kind][shade[v.kind] % len(COLOURS[v.kind])]
+            shade[v.kind] += 1
+            source = f'"{data}" using {i + 2}:xtic(1)' if i == 0 else f"'' using {i + 2}"
+            bars.append(f'{source} title "{v.label}" lc rgb "{colour}"')
+        if with_ceiling:
+            bars.append(f"'' using {len(measured) + 2} title \"SIPp ceiling\" lc rgb \"#7f7f7f\"")
+        return "plot " + ", ".join(bars) + "\n"
+    skipped = "".join(f"; {v.label}: n/a" for v in sides if v.na)
     script = f"""set terminal pngcairo size 1200,600 noenhanced font ",10"
 set output "{base}.png"
-set multiplot title "Herald vs Kamailio on {os.cpu_count()} cores: highest sustained rate ({'--quick smoke run' if args.quick else f'{args.seconds} s steps'})"
+set multiplot title "Herald vs Kamailio on {os.cpu_count()} cores: highest sustained rate ({'--quick smoke run' if args.quick else f'{args.seconds} s steps'}){skipped}"
 """
     if has_rates:
         script += (f"set origin 0,0\nset size {0.75 if has_fan else 1},0.95\n" + common +
-                   'set ylabel "calls/s"\nset key top right\n' +
-                   plot.format(f=rates, c=", '' using 4 title \"SIPp ceiling\" lc rgb \"#7f7f7f\""))
+                   'set ylabel "calls/s"\nset key top right\n' + plot(rates, True))
     if has_fan:
         script += (f"set origin {0.75 if has_rates else 0},0\nset size {0.25 if has_rates else 1},0.95\n" + common +
-                   'set ylabel "presence updates delivered/s"\nset key top right\n' + plot.format(f=fan, c=""))
+                   'set ylabel "presence updates delivered/s"\nset key top right\n' + plot(fan, False))
     script += "unset multiplot\n"
     try:
         subprocess.run(["gnuplot"], input=script, text=True, check=True, capture_output=True)
@@ -935,6 +1123,13 @@ def main():
     ap.add_argument("--herald-option", dest="herald_top_config", action="append", default=[],
                     metavar="KEY=VALUE", help="a top-level option of Herald's config file, e.g. "
                     "'store_thread = false' (repeatable)")
+    ap.add_argument("--herald-workers", default="1,2", metavar="N,N…",
+                    help="Herald's sides: one per `workers` count (default 1,2); a count the build refuses "
+                    "at start is reported n/a")
+    ap.add_argument("--kamailio-variants", default=",".join(KAM_VARIANTS), metavar="NAME,NAME…",
+                    help="Kamailio's sides (default db,memory): db = bench/kamailio/kamailio.cfg, 2 workers "
+                    "per transport; memory = kamailio-memory.cfg, 4; both keep bindings, subscriptions and "
+                    "presentities in memory (bench/kamailio/README.md)")
     ap.add_argument("--scenarios", default="options,register,register-refresh,register-auth,message,subscribe,publish,fanout,memory")
     ap.add_argument("--seconds", type=int, default=None, help="length of each rate step (default 10; --quick 3)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: 3 s steps, at most 4 steps per side, "
@@ -959,6 +1154,18 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = ap.parse_args()
+    try:
+        args.herald_workers = [int(n) for n in args.herald_workers.split(",") if n]
+    except ValueError:
+        ap.error(f"--herald-workers: not a list of numbers: {args.herald_workers}")
+    if any(n < 1 for n in args.herald_workers):
+        ap.error("--herald-workers: each count must be at least 1")
+    args.kamailio_variants = [name for name in args.kamailio_variants.split(",") if name]
+    for name in args.kamailio_variants:
+        if name not in KAM_VARIANTS:
+            ap.error(f"--kamailio-variants: unknown variant {name} (known: {', '.join(KAM_VARIANTS)})")
+    if not args.herald_workers and not args.kamailio_variants:
+        ap.error("no side to measure")
     q = args.quick
     args.seconds = args.seconds or (3 if q else 10)
     args.start_rate = args.start_rate or (500 if q else 1000)
@@ -978,6 +1185,7 @@ def main():
     env = prepare(args)
     results = {}
     try:
+        env["sides"] = variants(args, env)
         for key in args.scenarios.split(","):
             if key == "fanout":
                 results[key] = run_fanout(args, env)
@@ -989,7 +1197,7 @@ def main():
                 sys.exit(f"unknown scenario {key}")
     finally:
         if results:
-            write_report(results, args, mach, started)
+            write_report(results, args, mach, started, env["sides"])
         if args.keep:
             log(f"kept {env['work']}")
         else:
