@@ -2,13 +2,13 @@
 """Herald and Kamailio side by side, on this machine, over loopback (issues 7 and 27): for
 each scenario the highest rate each side sustains for --seconds with fewer than 0.1 % failed
 calls, found by stepping the offered rate up (doubling, then bisecting; a bounded number of
-steps), the sides measured in turn at every step (Herald w1, Herald w2, Kamailio db, Kamailio
-memory, SIPp, Herald w1, …) so that a change in the machine's load hits all of them; each
+steps), the sides measured in turn at every step (Herald w1, Herald w2, Kamailio w2, Kamailio
+w4, SIPp, Herald w1, …) so that a change in the machine's load hits all of them; each
 side's CPU per call, p50 / p99 of the call's response time at that rate and peak memory, the
 ratios issue 27 sets goals for, and SIPp's own ceiling (the same UAC against a SIPp UAS that
 does no work). Writes a Markdown report and a gnuplot PNG chart under bench/results/.
 
-    bench/compare.py [--herald-workers 1,2] [--kamailio-variants db,memory]
+    bench/compare.py [--herald-workers 1,2] [--kamailio-variants w2,w4]
                      [--scenarios options,register,register-refresh,register-auth,message,subscribe,
                                   publish,fanout,memory]
                      [--seconds 10] [--quick] [--max-rate 64000] [--start-rate 1000]
@@ -33,10 +33,11 @@ SUBSCRIBEs, each into a fresh server over one TCP connection, memory before and 
 Sides: Herald, build/release's binary, once per --herald-workers count (`workers = N` in its
 config; a count the binary refuses at start, as builds before one event loop per core refuse
 2, is reported "n/a: this build refuses workers = N" and the run goes on without it); Kamailio
-once per --kamailio-variants name: db is bench/kamailio/kamailio.cfg (children = tcp_children
-= 2, the cores), memory is kamailio-memory.cfg (the same, as presence deployments usually run
-it: four workers per transport). bench/kamailio/README.md has every setting. No figure here is
-a pass/fail criterion."""
+once per --kamailio-variants name: w2 is bench/kamailio/kamailio.cfg (children = tcp_children
+= 2, the cores), w4 is kamailio-w4.cfg, Kamailio as presence deployments usually run it:
+usrloc and presence in memory, 4 workers per transport (w2 keeps its state in memory too; the
+two differ only in workers). bench/kamailio/README.md has every setting. No figure here is a
+pass/fail criterion."""
 
 import argparse
 import datetime
@@ -58,8 +59,8 @@ SIPP_DIR = os.path.join(ROOT, "bench", "sipp")
 KAM_DIR = os.path.join(ROOT, "bench", "kamailio")
 # Kamailio's variants (--kamailio-variants): name -> (config file, worker processes per transport)
 KAM_VARIANTS = {
-    "db": ("kamailio.cfg", 2),          # the reference of every run before issue 27
-    "memory": ("kamailio-memory.cfg", 4),  # as presence deployments usually run it
+    "w2": ("kamailio.cfg", 2),     # one worker per core: the reference of every run before issue 27
+    "w4": ("kamailio-w4.cfg", 4),  # as presence deployments usually run it
 }
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 sys.path.insert(0, os.path.join(ROOT, "bench", "kamailio"))
@@ -441,8 +442,8 @@ class Side:
 
 
 def step_search(label, sides, scenario, extra, args, work):
-    """sides: [Side] searched in turn at every step (Herald w1, Herald w2, Kamailio db, Kamailio
-    memory, SIPp, then again), so that a change in the machine's load hits all of them.
+    """sides: [Side] searched in turn at every step (Herald w1, Herald w2, Kamailio w2, Kamailio
+    w4, SIPp, then again), so that a change in the machine's load hits all of them.
     Returns {side: best or None}."""
     searches = {side.name: Search(side.name, args.start_rate, args.max_rate, args.max_steps) for side in sides}
     by_name = {side.name: side for side in sides}
@@ -854,7 +855,7 @@ def ratio_columns(sides):
     """(header, cell(result)) for the ratios table: Herald's first side against Kamailio's first
     (the columns of the reports before issue 27: rate H/K and per core K/H), each further Herald
     side's CPU per call against the first's, and the better Herald side's CPU per call against
-    Kamailio memory's (issue 27's goals). A ratio with a side that did not run reads n/a."""
+    Kamailio w4's (issue 27's goals). A ratio with a side that did not run reads n/a."""
     heralds = [v for v in sides if v.kind == "herald"]
     kams = [v for v in sides if v.kind == "kamailio"]
 
@@ -882,7 +883,7 @@ def ratio_columns(sides):
             return na_or(h, h0, with_goal(a / b if a and b else None, WORKERS_GOAL))
         columns.append((f"CPU per call {h.label} / {heralds[0].label} (goal <= {WORKERS_GOAL:.2f})", scaling))
     for k in kams:
-        if k.key != "kamailio-memory":
+        if k.key != "kamailio-w4":
             continue
 
         def against(r, k=k):
@@ -943,7 +944,7 @@ def write_report(results, args, mach, started, sides):
              "(the same run takes it once the build accepts it). Both Kamailio configs keep bindings, "
              "subscriptions and presentities in memory (usrloc `db_mode 0`, presence `subs_db_mode 0`, "
              "`publ_cache 2`) and read SQLite on the request path only for digest credentials (auth_db); "
-             "the memory config differs from the db one in its four worker processes per transport "
+             "they differ only in worker processes per transport, 2 (w2) and 4 (w4) "
              "(bench/kamailio/README.md).",
              "- Rates: the highest offered rate sustained (calls/s; a call is the scenario's whole exchange). "
              "p50 / p99: the call's response time at that rate, from its first request sent to its last "
@@ -954,7 +955,7 @@ def write_report(results, args, mach, started, sides):
              "reports before issue 27 did (per core K/H: how many more calls Herald serves per core-second "
              "at that load); each further Herald side's CPU per call is set against the first's (goal: "
              f"at most {WORKERS_GOAL:.2f}); best Herald (the Herald side with the lower CPU per call) is set against "
-             "Kamailio memory's (goal: at most 1/3). Each side's figure is at its own highest sustained rate; "
+             "Kamailio w4's (goal: at most 1/3). Each side's figure is at its own highest sustained rate; "
              "n/a: a side of the ratio did not run.",
              "- Memory: the summed proportional set size of the side's processes at the end of each step "
              "(shared memory counted once; not sampled during the step, which stalls the measured process) "
@@ -1127,8 +1128,8 @@ def main():
                     help="Herald's sides: one per `workers` count (default 1,2); a count the build refuses "
                     "at start is reported n/a")
     ap.add_argument("--kamailio-variants", default=",".join(KAM_VARIANTS), metavar="NAME,NAME…",
-                    help="Kamailio's sides (default db,memory): db = bench/kamailio/kamailio.cfg, 2 workers "
-                    "per transport; memory = kamailio-memory.cfg, 4; both keep bindings, subscriptions and "
+                    help="Kamailio's sides (default w2,w4): w2 = bench/kamailio/kamailio.cfg, 2 workers "
+                    "per transport; w4 = kamailio-w4.cfg, 4; both keep bindings, subscriptions and "
                     "presentities in memory (bench/kamailio/README.md)")
     ap.add_argument("--scenarios", default="options,register,register-refresh,register-auth,message,subscribe,publish,fanout,memory")
     ap.add_argument("--seconds", type=int, default=None, help="length of each rate step (default 10; --quick 3)")

@@ -2,11 +2,11 @@
 # Herald and Kamailio side by side on this machine (issues 7 and 27): installs what is missing
 # (Kamailio with its presence and SQLite modules, SIPp, gnuplot), builds build/release's
 # herald with the settings scripts/bench.sh uses, then runs bench/compare.py, which writes
-# bench/results/<date>-compare.md and .png (sides: Herald workers = 1 and 2, Kamailio's db and
-# memory configs). Arguments go to bench/compare.py, e.g.
+# bench/results/<date>-compare.md and .png (sides: Herald workers = 1 and 2, Kamailio with 2
+# and 4 workers per transport, w2 and w4). Arguments go to bench/compare.py, e.g.
 #   scripts/compare.sh --quick
 #   scripts/compare.sh --scenarios register,message --seconds 10
-#   scripts/compare.sh --herald-workers 1 --kamailio-variants db   # the single pair of issue 7
+#   scripts/compare.sh --herald-workers 1 --kamailio-variants w2   # the single pair of issue 7
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
