@@ -22,7 +22,7 @@ ctest --test-dir "$build" --output-on-failure --timeout 900
 
 # clang-tidy over the library that parses what the network sends, authentication, the services and the
 # client library with its commands (the rest: scripts/tidy.sh; Asio-heavy files cost ~30 s each).
-"$root/scripts/tidy.sh" "$root/src/sip/msg" "$root/src/services/auth" "$root/src/services/proxy" "$root/src/services/im" \
+"$root/scripts/tidy.sh" "$root/src/sip/msg" "$root/src/sip/stack" "$root/src/services/auth" "$root/src/services/proxy" "$root/src/services/im" \
   "$root/src/services/events" "$root/src/services/presence" "$root/src/client" "$root/src/app/client_command.cpp"
 
 fuzz_seconds=${FUZZ_SECONDS:-60}

@@ -1,12 +1,14 @@
 #include "app/config.h"
 
 #include <fmt/format.h>
+#include <sched.h>
 
 #include <toml++/toml.h>
 
-#include <boost/asio/ip/address.hpp>
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <set>
+#include <thread>
 
 namespace herald::app {
 namespace {
@@ -49,6 +51,14 @@ const toml::table* known_table(const std::filesystem::path& file, const toml::no
 }
 
 }  // namespace
+
+std::uint32_t auto_workers() {
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  int count = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+  if (count <= 0) count = static_cast<int>(std::thread::hardware_concurrency());
+  return static_cast<std::uint32_t>(std::clamp<std::int64_t>(count, 1, kMaxWorkers));
+}
 
 Config default_config() {
   Config c;
@@ -235,8 +245,17 @@ bool read_top(Reader& r, const toml::table& table, Config& c) {
     if (!s || !levels.contains(*s)) return r.fail(*node, "log_level", "one of trace, debug, info, warn, error, critical, off");
     c.log_level = *s;
   }
-  // Registrations live on one shard until requests are routed to the shard owning their AOR.
-  if (!r.integer(table, "workers", "workers", 1, 1, c.workers)) return false;
+  if (const toml::node* node = table.get("workers")) {
+    auto text = node->value<std::string>();
+    auto number = node->value<std::int64_t>();
+    if (text && *text == "auto") {
+      c.workers = auto_workers();
+    } else if (number && *number >= 1 && *number <= kMaxWorkers) {
+      c.workers = static_cast<std::uint32_t>(*number);
+    } else {
+      return r.fail(*node, "workers", fmt::format("\"auto\" or an integer from 1 to {}", kMaxWorkers));
+    }
+  }
   if (!r.boolean(table, "store_thread", "store_thread", c.store_thread)) return false;
   if (const toml::node* node = table.get("domains")) {
     const toml::array* array = node->as_array();

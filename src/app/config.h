@@ -12,6 +12,11 @@
 
 namespace herald::app {
 
+// The most shards `workers` may ask for.
+constexpr std::int64_t kMaxWorkers = 256;
+// `workers = "auto"`: one shard per core (the cores this process may run on), at least 1.
+std::uint32_t auto_workers();
+
 // The sources trusted by default: loopback (127.0.0.0/8, ::1), as fail2ban does.
 std::vector<sip::transport::Subnet> default_trusted();
 
@@ -21,7 +26,7 @@ struct Config {
   std::vector<sip::transport::ListenPoint> listen;  // default udp+tcp 127.0.0.1:5060
   std::filesystem::path data_dir = "var";
   std::string log_level = "info";
-  std::uint32_t workers = 1;  // shards, one event loop each
+  std::uint32_t workers = auto_workers();  // shards, one event loop each ("auto": one per core)
   bool store_thread = true;   // the store's writes on a thread of their own (sqlite)
   std::vector<std::string> domains;  // default: the first listen address
   bool domains_derived = false;      // domains was not configured: it follows `listen`

@@ -4,6 +4,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "sip/stack/owner.h"
+
 namespace herald::app {
 namespace {
 
@@ -24,16 +26,8 @@ sip::transport::TransportsConfig transports_config(const Config& config) {
   return t;
 }
 
-services::auth::ThrottleConfig throttle_config(const Config& config) {
-  services::auth::ThrottleConfig t;
-  t.source_failures = config.source_failures;
-  t.account_failures = config.account_failures;
-  t.window = config.failure_window;
-  t.backoff = config.backoff;
-  t.max_backoff = config.max_backoff;
-  t.trusted = config.trusted;
-  return t;
-}
+sip::StackConfig stack_config(const Config& config, std::uint32_t index, sip::Shards& shards);
+
 
 // Buckets reserved in the tables that grow with the load (transactions, bindings,
 // subscriptions), so that they do not rehash all at once while the loop waits: 1 MiB a
@@ -51,6 +45,22 @@ sip::txn::TransactionLayerConfig layer_config(const Config& config, std::uint32_
   c.timers.t4 = config.t4;
   c.shard = index;
   c.presized_buckets = kPresizedBuckets;
+  return c;
+}
+
+sip::StackConfig stack_config(const Config& config, std::uint32_t index, sip::Shards& shards) {
+  sip::StackConfig c;
+  c.transports = transports_config(config);
+  if (shards.count() > 1) {
+    // Every shard has its own UDP socket on each UDP listening point (the others join shard 0's
+    // ports, sip::Stack::start); only shard 0 listens on streams.
+    c.shards = &shards;
+    c.transports.udp_sharing = index == 0 ? sip::transport::UdpSharing::kFirst : sip::transport::UdpSharing::kJoin;
+  }
+  c.transactions = layer_config(config, index);
+  c.wildcard_host = config.domains.empty() ? std::string() : config.domains.front();
+  c.identity_header = sip::HeaderId::kServer;
+  c.identity = config.server_header;
   return c;
 }
 
@@ -128,6 +138,17 @@ services::presence::PresenceConfig presence_config(const Config& config) {
 
 }  // namespace
 
+services::auth::ThrottleConfig throttle_config(const Config& config) {
+  services::auth::ThrottleConfig t;
+  t.source_failures = config.source_failures;
+  t.account_failures = config.account_failures;
+  t.window = config.failure_window;
+  t.backoff = config.backoff;
+  t.max_backoff = config.max_backoff;
+  t.trusted = config.trusted;
+  return t;
+}
+
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -140,42 +161,28 @@ services::Capabilities server_capabilities() {
   return c;
 }
 
-Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::Store> store,
-             const services::auth::NonceFactory& nonces, const std::string& server_key)
+Shard::Shard(const Config& config, std::uint32_t index, sip::Shards& shards, std::unique_ptr<store::Store> store,
+             const services::auth::NonceFactory& nonces, services::auth::Throttle& throttle,
+             const std::string& server_key)
     : io_(1),
-      timers_(clock_),
-      timer_driver_(io_, timers_),
       store_(std::move(store)),
       users_(*store_),
-      location_(timers_, store_.get(), unix_now),
+      core_(server_capabilities(), stack_),
+      stack_(io_, stack_config(config, index, shards), core_),
+      location_(stack_.timers(), store_.get(), unix_now),
       registrar_(registrar_config(config), location_,
                  [this](std::string_view aor) { return users_.find(aor) != nullptr; }),
       nonce_counts_(unix_now),
-      throttle_(throttle_config(config)),
-      core_(server_capabilities(), config.server_header),
-      layer_(timers_, *this, core_, layer_config(config, index)),
-      transport_(io_, transports_config(config), *this),
-      proxy_(proxy_config(config, index, server_key), layer_, timers_, location_, *this,
+      throttle_(throttle),
+      proxy_(proxy_config(config, index, server_key), stack_.transactions(), stack_.timers(), location_, stack_,
              [this](const std::string& aor) { return users_.find(aor) != nullptr; },
              sip::transport::HostsFile::load(config.hosts_file)),
-      messages_(im_config(config), proxy_, location_, store_.get(), timers_, unix_now,
-                [this](sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
-                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra) {
-                  core_.respond(id, request, code, reason, extra);
-                }),
-      notifier_(notifier_config(config), layer_, timers_, *this, sip::transport::HostsFile::load(config.hosts_file),
-                store_.get(), unix_now,
-                [this](sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
-                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra, std::string_view to_tag) {
-                  core_.respond(id, request, code, reason, extra, to_tag);
-                }),
-      presence_(presence_config(config), notifier_, location_, store_.get(), store_.get(), timers_, unix_now,
-                [this](sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
-                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra, std::string_view to_tag) {
-                  core_.respond(id, request, code, reason, extra, to_tag);
-                },
-                [this](const std::string& aor) { return users_.find(aor) != nullptr; }),
-      first_domain_(config.domains.empty() ? std::string() : config.domains.front()) {
+      messages_(im_config(config), proxy_, location_, store_.get(), stack_.timers(), unix_now, stack_),
+      notifier_(notifier_config(config), stack_.transactions(), stack_.timers(), stack_,
+                sip::transport::HostsFile::load(config.hosts_file), store_.get(), unix_now),
+      presence_(presence_config(config), notifier_, location_, store_.get(), store_.get(), stack_.timers(), unix_now,
+                stack_, [this](const std::string& aor) { return users_.find(aor) != nullptr; }) {
+  shards.attach(index, stack_, io_);
   if (config.auth == "required") {
     authenticator_ = std::make_unique<services::auth::Authenticator>(
         nonces, nonce_counts_, [this](std::string_view username, std::string_view realm)
@@ -191,7 +198,7 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
     authenticator_->set_algorithms(std::move(algorithms));
     authenticator_->set_throttle(&throttle_);
   }
-  core_.attach(layer_);
+  core_.attach(stack_.transactions());
   core_.protect(throttle_);
   auto unknown_user = [this](const sip::transport::Source& source) {
     throttle_.failed(source.remote_address, {}, services::auth::Failure::kUnknownUser);
@@ -202,6 +209,16 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
   core_.serve_proxy(proxy_);
   core_.serve_events(notifier_, presence_);
   proxy_.set_hooks(&messages_);
+  if (shards.count() > 1) {
+    // Each shard restores the AORs it owns; the others, the rest.
+    sip::OwnedAor owned = [count = shards.count(), index](std::string_view aor) {
+      return sip::owner_of(sip::slot_of(aor), count) == index;
+    };
+    location_.share(owned, shards.count(), index);
+    notifier_.own(owned);
+    presence_.own(owned);
+    messages_.own(owned);
+  }
   location_.presize(kPresizedBuckets);
   notifier_.presize(kPresizedBuckets);
   location_.load();
@@ -209,21 +226,21 @@ Shard::Shard(const Config& config, std::uint32_t index, std::unique_ptr<store::S
 
 Shard::~Shard() {
   if (auto s = store_->wait_durable(); !s.ok()) spdlog::error("store: a batch of writes was lost: {}", s.message());
-  release(store_->batches_durable());
-  transport_.close();
+  stack_.release(store_->batches_durable());
+  stack_.close();
 }
 
 boost::system::error_code Shard::start() {
-  boost::system::error_code ec = transport_.start();
+  boost::system::error_code ec = stack_.start();
   if (ec) return ec;
-  note_listening();
   // Group commit: the writes made while the handlers already due run share one transaction,
-  // committed right after them; what is sent meanwhile waits for it (see hold()). Set before
-  // the services start, so that what they send at start (a restored subscription's final
-  // NOTIFY) waits for what they wrote.
+  // committed right after them; what is sent meanwhile waits for it (sip::WriteBatches). Set
+  // before the services start, so that what they send at start (a restored subscription's
+  // final NOTIFY) waits for what they wrote.
+  stack_.gate_sends(this);
   store_->batch_writes([this] { boost::asio::post(io_, [this] { commit(); }); });
   // A write-behind store says when its writer thread has made a batch durable.
-  store_->on_durable([this] { boost::asio::post(io_, [this] { release(store_->batches_durable()); }); });
+  store_->on_durable([this] { boost::asio::post(io_, [this] { stack_.release(store_->batches_durable()); }); });
   poll_users();
   messages_.start();
   presence_.start();
@@ -232,36 +249,13 @@ boost::system::error_code Shard::start() {
 }
 
 void Shard::poll_users() {
-  users_timer_ = timers_.schedule_after(kUsersPoll, [this] { poll_users(); });
+  users_timer_ = stack_.timers().schedule_after(kUsersPoll, [this] { poll_users(); });
   users_.poll();
 }
 
 void Shard::commit() {
   if (auto s = store_->commit_batch(); !s.ok()) spdlog::error("store: a batch of writes was lost: {}", s.message());
-  release(store_->batches_durable());
-}
-
-bool Shard::must_hold() const {
-  // Also behind what is held already: sends leave in the order they were made (a stored
-  // MESSAGE is delivered after the 200 to the REGISTER that brought its recipient back).
-  return store_->batch_open() || !held_.empty();
-}
-
-void Shard::hold(std::function<void()> send) { held_.push_back({store_->batches_begun(), std::move(send)}); }
-
-void Shard::release(std::uint64_t durable) {
-  // Held in order of their batches; a send may hold another (it runs after the loop).
-  std::size_t n = 0;
-  while (n < held_.size() && held_[n].batch <= durable) ++n;
-  if (n == 0) return;
-  std::vector<Held> ready;
-  if (n == held_.size()) {
-    ready.swap(held_);  // the common case: everything was waiting for this batch
-  } else {
-    ready.assign(std::make_move_iterator(held_.begin()), std::make_move_iterator(held_.begin() + n));
-    held_.erase(held_.begin(), held_.begin() + n);
-  }
-  for (Held& h : ready) h.send();
+  stack_.release(store_->batches_durable());
 }
 
 void Shard::run() {
@@ -270,97 +264,5 @@ void Shard::run() {
 }
 
 void Shard::stop() { io_.stop(); }
-
-void Shard::on_request(const sip::Message& request, const sip::transport::Source& source) {
-  layer_.receive(request, source);
-}
-
-void Shard::on_response(const sip::Message& response, const sip::transport::Source& source) {
-  layer_.receive(response, source);
-}
-
-void Shard::send_response(const sip::Message& response, const sip::transport::Source& request_source,
-                          sip::txn::SendDone done) {
-  if (must_hold()) {
-    hold([this, response, request_source, done = std::move(done)]() mutable {
-      transport_.send_response(response, request_source, std::move(done));
-    });
-    return;
-  }
-  transport_.send_response(response, request_source, std::move(done));
-}
-
-void Shard::send_request(const sip::Message& request, const sip::transport::Destination& to,
-                         sip::txn::SendDone done) {
-  if (must_hold()) {
-    hold([this, request, to, done = std::move(done)]() mutable {
-      transport_.send_request(request, to, std::move(done));
-    });
-    return;
-  }
-  transport_.send_request(request, to, std::move(done));
-}
-
-}  // namespace herald::app
-
-namespace herald::app {
-
-std::string Shard::sent_by(sip::transport::Protocol protocol) const {
-  for (const auto& [p, text] : sent_by_) {
-    if (p == protocol) return text;
-  }
-  return {};
-}
-
-void Shard::note_listening() {
-  listening_ = transport_.transports().listening();
-  // Written once: every NOTIFY and every relayed request asks (inet_ntop and the string
-  // were 4 % of a fan-out's loop time, per NOTIFY).
-  sent_by_.clear();
-  for (const sip::transport::ListenPoint& p : listening_) {
-    if (std::any_of(sent_by_.begin(), sent_by_.end(), [&](const auto& known) { return known.first == p.protocol; })) {
-      continue;  // the first listening point of a protocol names it
-    }
-    std::string host = p.address.is_unspecified() ? first_domain_ : p.address.to_string();
-    if (p.address.is_v6() && !p.address.is_unspecified()) host.insert(0, 1, '[').push_back(']');
-    sent_by_.emplace_back(p.protocol, host + ":" + std::to_string(p.port));
-  }
-}
-
-bool Shard::listens_on(const boost::asio::ip::address& address, std::uint16_t port) const {
-  return std::any_of(listening_.begin(), listening_.end(), [&](const sip::transport::ListenPoint& p) {
-    return p.port == port && (p.address == address || p.address.is_unspecified());
-  });
-}
-
-bool Shard::listens_on_port(std::uint16_t port) const {
-  return std::any_of(listening_.begin(), listening_.end(),
-                     [&](const sip::transport::ListenPoint& p) { return p.port == port; });
-}
-
-bool Shard::connection_open(const boost::asio::ip::address& address, std::uint16_t port) const {
-  return transport_.transports().tcp().find(boost::asio::ip::tcp::endpoint(address, port)).has_value();
-}
-
-void Shard::send_stateless(const sip::Message& request, const sip::transport::Destination& to) {
-  send_request(request, to, {});
-}
-
-void Shard::send_response_by_via(const sip::Message& response) {
-  // RFC 3261 §18.2.2: the address in received (or the sent-by host), the rport or sent-by port.
-  auto via = response.get<sip::hdr::Via>();
-  if (!via.ok()) return;
-  sip::transport::Source source;
-  source.protocol = sip::grammar::iequals(via->transport, "TCP") ? sip::transport::Protocol::kTcp
-                                                                 : sip::transport::Protocol::kUdp;
-  boost::system::error_code ec;
-  std::string host(via->received().value_or(via->host));
-  source.remote_address = boost::asio::ip::make_address(host, ec);
-  if (ec) return;  // a name: not resolved here
-  auto rport = via->rport();
-  auto port = rport && !rport->empty() ? sip::grammar::parse_uint(*rport, 65535) : std::nullopt;
-  source.remote_port = static_cast<std::uint16_t>(port.value_or(via->port != 0 ? via->port : 5060));
-  send_response(response, source, {});
-}
 
 }  // namespace herald::app

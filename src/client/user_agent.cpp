@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/udp.hpp>
 
+#include "sip/msg/dialog_request.h"
 #include "sip/msg/headers.h"
 
 namespace herald::client {
@@ -29,16 +30,18 @@ boost::asio::ip::address local_address_for(const UserAgentConfig& config) {
   return boost::asio::ip::address_v4::loopback();
 }
 
-sip::transport::TransportsConfig transports_config(const boost::asio::ip::address& local) {
-  sip::transport::TransportsConfig t;
-  t.listen = {{Protocol::kUdp, local, 0}, {Protocol::kTcp, local, 0}};
+sip::StackConfig stack_config(const boost::asio::ip::address& local, const std::string& user_agent) {
+  sip::StackConfig c;
+  c.transports.listen = {{Protocol::kUdp, local, 0}, {Protocol::kTcp, local, 0}};
   // A registered client keeps its connection for as long as it runs (RFC 5626 flows).
-  t.tcp.connection.idle_timeout = std::chrono::hours(24);
+  c.transports.tcp.connection.idle_timeout = std::chrono::hours(24);
   // A client talks to its server: no per-source budget or connection cap against it (a
   // fan-out of NOTIFYs comes in bursts).
-  t.budget.rate = 0;
-  t.tcp.max_connections_per_source = 0;
-  return t;
+  c.transports.budget.rate = 0;
+  c.transports.tcp.max_connections_per_source = 0;
+  c.identity_header = HeaderId::kUserAgent;
+  c.identity = user_agent;
+  return c;
 }
 
 std::string host_text(const boost::asio::ip::address& address) {
@@ -56,32 +59,22 @@ std::string_view user_of(std::string_view aor) {
 UserAgent::UserAgent(boost::asio::io_context& io, UserAgentConfig config)
     : config_(std::move(config)),
       local_address_(local_address_for(config_)),
-      timers_(clock_),
-      timer_driver_(io, timers_),
-      layer_(timers_, *this, *this, sip::txn::TransactionLayerConfig{}),
-      transport_(io, transports_config(local_address_), *this),
+      stack_(io, stack_config(local_address_, config_.user_agent), *this),
       random_(std::random_device{}()) {}
 
-UserAgent::~UserAgent() { transport_.close(); }
+UserAgent::~UserAgent() { stack_.close(); }
 
-boost::system::error_code UserAgent::start() {
-  boost::system::error_code ec = transport_.start();
-  if (ec) return ec;
-  udp_port_ = transport_.transports().local_port(Protocol::kUdp).value_or(0);
-  tcp_port_ = transport_.transports().local_port(Protocol::kTcp).value_or(0);
-  return ec;
-}
+boost::system::error_code UserAgent::start() { return stack_.start(); }
 
-void UserAgent::close() { transport_.close(); }
+void UserAgent::close() { stack_.close(); }
 
 std::string UserAgent::server_text() const {
   return host_text(config_.server_address) + ":" + std::to_string(config_.server_port);
 }
 
 std::string UserAgent::contact_uri() const {
-  const bool tcp = config_.protocol == Protocol::kTcp;
-  return fmt::format("sip:{}@{}:{}{}", user_of(config_.aor), host_text(local_address_), tcp ? tcp_port_ : udp_port_,
-                     tcp ? ";transport=tcp" : "");
+  return fmt::format("sip:{}@{}{}", user_of(config_.aor), stack_.sent_by(config_.protocol),
+                     sip::transport::uri_transport_param(config_.protocol));
 }
 
 std::string UserAgent::random_hex(std::size_t digits) {
@@ -102,14 +95,15 @@ Leg UserAgent::new_leg(std::string_view remote_uri) {
 }
 
 sip::Message UserAgent::new_request(std::string_view method, Leg& leg) {
-  sip::Message m = sip::Message::request(method, leg.target);
-  for (const std::string& route : leg.route_set) m.append(HeaderId::kRoute, "<" + route + ">");
-  m.append(HeaderId::kMaxForwards, "70");
-  m.append(HeaderId::kFrom, fmt::format("<{}>;tag={}", leg.local_uri, leg.local_tag));
-  m.append(HeaderId::kTo, leg.remote_tag.empty() ? fmt::format("<{}>", leg.remote_uri)
-                                                 : fmt::format("<{}>;tag={}", leg.remote_uri, leg.remote_tag));
-  m.append(HeaderId::kCallId, leg.call_id);
-  m.append(HeaderId::kCSeq, fmt::format("{} {}", ++leg.cseq, method));
+  sip::DialogView dialog;
+  dialog.call_id = leg.call_id;
+  dialog.local_uri = leg.local_uri;
+  dialog.local_tag = leg.local_tag;
+  dialog.remote_uri = leg.remote_uri;
+  dialog.remote_tag = leg.remote_tag;
+  dialog.remote_target = leg.target;
+  dialog.route_set = &leg.route_set;
+  sip::Message m = sip::dialog_request(method, dialog, ++leg.cseq);
   m.append(HeaderId::kUserAgent, config_.user_agent);
   m.append(HeaderId::kContentLength, "0");
   return m;
@@ -126,16 +120,14 @@ void UserAgent::send(sip::Message request, Completion done) {
 
 void UserAgent::transmit(std::uint64_t pending_id) {
   Pending& p = pending_.at(pending_id);
-  timers_.cancel(p.deadline);
-  p.deadline = timers_.schedule_after(config_.timeout, [this, pending_id] {
+  timers().cancel(p.deadline);
+  p.deadline = timers().schedule_after(config_.timeout, [this, pending_id] {
     Outcome o;
     o.kind = Outcome::Kind::kTimeout;
     finish(pending_id, std::move(o));
   });
-  const bool tcp = config_.protocol == Protocol::kTcp;
   sip::Message m = p.request;
-  m.prepend(HeaderId::kVia, fmt::format("SIP/2.0/{} {}:{};branch={};rport", tcp ? "TCP" : "UDP",
-                                        host_text(local_address_), tcp ? tcp_port_ : udp_port_, layer_.new_branch()));
+  m.prepend(HeaderId::kVia, stack_.via(config_.protocol, stack_.transactions().new_branch()));
   sip::txn::ClientCallbacks callbacks;
   callbacks.on_response = [this, pending_id](const sip::Message& response) {
     if (response.status_code() < 200) return;
@@ -156,7 +148,7 @@ void UserAgent::transmit(std::uint64_t pending_id) {
     finish(pending_id, std::move(o));
   };
   const sip::transport::Destination to{config_.protocol, config_.server_address, config_.server_port, std::nullopt};
-  if (layer_.send_request(m, to, std::move(callbacks)) == 0) {
+  if (stack_.transactions().send_request(m, to, std::move(callbacks)) == 0) {
     Outcome o;
     o.kind = Outcome::Kind::kTransportError;
     o.error = "the request could not be sent";
@@ -187,7 +179,7 @@ void UserAgent::on_final(std::uint64_t pending_id, Outcome outcome) {
 void UserAgent::finish(std::uint64_t pending_id, Outcome outcome) {
   auto it = pending_.find(pending_id);
   if (it == pending_.end()) return;
-  timers_.cancel(it->second.deadline);
+  timers().cancel(it->second.deadline);
   Completion done = std::move(it->second.done);
   auto cseq = it->second.request.get<sip::hdr::CSeq>();
   outcome.cseq = cseq.ok() ? cseq->number : 0;
@@ -244,10 +236,7 @@ void UserAgent::remove_handler(std::uint64_t handler_id) {
 void UserAgent::respond(sip::txn::ServerTransactionId id, const sip::Message& request, int code,
                         std::string_view reason, const std::vector<std::pair<HeaderId, std::string>>& extra,
                         std::string_view to_tag) {
-  sip::Message response = sip::make_response(request, code, reason, to_tag);
-  for (const auto& [header, value] : extra) response.append(header, value);
-  response.append(HeaderId::kUserAgent, config_.user_agent);
-  layer_.respond(id, response);
+  stack_.respond(id, request, code, reason, extra, to_tag);
 }
 
 void UserAgent::on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
@@ -272,24 +261,6 @@ void UserAgent::on_request(sip::txn::ServerTransactionId id, const sip::Message&
       respond(id, request, 405, "Method Not Allowed", {{HeaderId::kAllow, std::string(kAllow)}});
       break;
   }
-}
-
-void UserAgent::on_request(const sip::Message& request, const sip::transport::Source& source) {
-  layer_.receive(request, source);
-}
-
-void UserAgent::on_response(const sip::Message& response, const sip::transport::Source& source) {
-  layer_.receive(response, source);
-}
-
-void UserAgent::send_response(const sip::Message& response, const sip::transport::Source& request_source,
-                              sip::txn::SendDone done) {
-  transport_.send_response(response, request_source, std::move(done));
-}
-
-void UserAgent::send_request(const sip::Message& request, const sip::transport::Destination& to,
-                             sip::txn::SendDone done) {
-  transport_.send_request(request, to, std::move(done));
 }
 
 }  // namespace herald::client

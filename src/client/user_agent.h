@@ -15,14 +15,10 @@
 
 #include "client/digest_client.h"
 #include "sip/msg/message.h"
-#include "sip/transport/message_transport.h"
-#include "sip/txn/asio_timer_driver.h"
-#include "sip/txn/clock.h"
-#include "sip/txn/timer_service.h"
-#include "sip/txn/transaction_layer.h"
+#include "sip/stack/stack.h"
 
-// The user-agent core of Herald's client library: one SIP endpoint on the same message,
-// transport and transaction layers as the server. It sends every request to one server (an
+// The user-agent core of Herald's client library: one SIP endpoint on the same stack as the
+// server (sip::Stack: transports, transaction layer, timers). It sends every request to one server (an
 // outbound proxy, RFC 3261 §8.1.2), answers digest challenges (MD5 and SHA-256, RFC 8760)
 // once per request and re-uses the last challenge for the next requests, and hands incoming
 // requests to the handlers the registration, subscription and message parts install.
@@ -85,9 +81,7 @@ struct Leg {
 using RequestHandler =
     std::function<bool(sip::txn::ServerTransactionId id, const sip::Message& request)>;
 
-class UserAgent final : private sip::transport::MessageHandler,
-                        private sip::txn::MessageSender,
-                        private sip::txn::TransactionUser {
+class UserAgent final : private sip::txn::TransactionUser {
  public:
   UserAgent(boost::asio::io_context& io, UserAgentConfig config);
   UserAgent(const UserAgent&) = delete;
@@ -106,8 +100,9 @@ class UserAgent final : private sip::transport::MessageHandler,
 
   // A fresh leg from this UA's AOR to `remote_uri` (Call-ID and From tag new, CSeq 0).
   Leg new_leg(std::string_view remote_uri);
-  // A request on `leg`: Request-URI the target, Route the route set, From, To, Call-ID, the
-  // next CSeq (leg.cseq is incremented), Max-Forwards 70, User-Agent. Via is added by send().
+  // A request on `leg` (sip::dialog_request: Request-URI the target, Route the route set, a
+  // strict router's rewrite, From, To, Call-ID, the next CSeq: leg.cseq is incremented,
+  // Max-Forwards 70), then User-Agent. Via is added by send().
   sip::Message new_request(std::string_view method, Leg& leg);
 
   // Sends `request` to the server in a client transaction. A 401/407 with a Digest challenge
@@ -123,7 +118,7 @@ class UserAgent final : private sip::transport::MessageHandler,
                const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {},
                std::string_view to_tag = {});
 
-  sip::txn::TimerService& timers() { return timers_; }
+  sip::txn::TimerService& timers() { return stack_.timers(); }
   // Random lower-case hex: tags, Call-IDs, cnonces.
   std::string random_hex(std::size_t digits);
 
@@ -145,28 +140,14 @@ class UserAgent final : private sip::transport::MessageHandler,
   void add_credentials(sip::Message& request, DigestChallenge& challenge);
   bool answer_challenge(sip::Message& request, const sip::Message& challenge_response, bool& no_password);
 
-  // sip::transport::MessageHandler
-  void on_request(const sip::Message& request, const sip::transport::Source& source) override;
-  void on_response(const sip::Message& response, const sip::transport::Source& source) override;
-  // sip::txn::MessageSender
-  void send_response(const sip::Message& response, const sip::transport::Source& request_source,
-                     sip::txn::SendDone done) override;
-  void send_request(const sip::Message& request, const sip::transport::Destination& to,
-                    sip::txn::SendDone done) override;
   // sip::txn::TransactionUser
   void on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
                   const sip::transport::Source& source) override;
 
   UserAgentConfig config_;
   boost::asio::ip::address local_address_;  // the address that reaches the server
-  sip::txn::SteadyClock clock_;
-  sip::txn::TimerService timers_;
-  sip::txn::AsioTimerDriver timer_driver_;
-  sip::txn::TransactionLayer layer_;
-  sip::transport::MessageTransport transport_;
+  sip::Stack stack_;
   std::mt19937_64 random_;
-  std::uint16_t udp_port_ = 0;
-  std::uint16_t tcp_port_ = 0;
 
   std::unordered_map<std::uint64_t, Pending> pending_;
   std::uint64_t next_pending_ = 1;

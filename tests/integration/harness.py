@@ -13,6 +13,9 @@ import time
 import unittest
 
 HERALD = os.environ.get("HERALD_BIN", "build/dev/src/app/herald")
+# Event loops of every server the tests start (`herald serve --workers`): CI runs the suite with
+# 1 and with 2, so that each request also goes through the hand-over to its AOR's owner shard.
+WORKERS = os.environ.get("HERALD_TEST_WORKERS", "1")
 SOURCE_DIR = os.environ.get("HERALD_SOURCE_DIR", ".")
 TEST_DATA_DIR = os.environ.get("HERALD_TEST_DATA_DIR", os.path.join(SOURCE_DIR, "tests", "data"))
 
@@ -48,7 +51,7 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
 class Server:
     """One `herald serve` process on 127.0.0.1 (or ::1), UDP and TCP on the same port."""
 
-    def __init__(self, host="127.0.0.1", extra_args=(), config=None, data_dir=None, port=None):
+    def __init__(self, host="127.0.0.1", extra_args=(), config=None, data_dir=None, port=None, workers=None):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.host = host
         self.family = family
@@ -59,7 +62,7 @@ class Server:
         self.data_dir = data_dir
         literal = f"[{host}]" if family == socket.AF_INET6 else host
         args = [HERALD, "serve", "--listen", f"udp:{literal}:{self.port}", "--listen", f"tcp:{literal}:{self.port}",
-                "--data-dir", self.data_dir, "--log-level", "debug", *extra_args]
+                "--data-dir", self.data_dir, "--log-level", "debug", "--workers", str(workers or WORKERS), *extra_args]
         if config:
             path = os.path.join(self.data_dir, "herald.toml")
             with open(path, "w") as f:

@@ -115,7 +115,7 @@ class Transactions(ServerTestCase):
         c.send(text)
         second = c.recv()
         self.assertEqual(status_of(first)[0], 200)
-        self.assertEqual(first, second)  # same To tag: the transaction resent its response
+        self.assertEqual(first, second)  # same To tag: made from the request (answered statelessly, RFC 3261 §8.2.7)
 
     def test_invite_gets_100_then_final_and_ack_stops_retransmission(self):
         c = UdpClient(self.server)
@@ -132,7 +132,9 @@ class Transactions(ServerTestCase):
         again = c.recv(timeout=1.5)
         self.assertEqual(status_of(again)[0], 405)
         to = header(final, "To")
-        ack = request("ACK", "sip:alice@127.0.0.1", port=c.port, branch="z9hG4bK-inv-ack-1", cseq_method="ACK")
+        # RFC 3261 §17.1.1.3: the ACK has the INVITE's Request-URI (and so reaches the shard that
+        # has its transaction).
+        ack = request("ACK", "sip:127.0.0.1", port=c.port, branch="z9hG4bK-inv-ack-1", cseq_method="ACK")
         ack = ack.replace("To: <sip:herald@example.com>", f"To: {to}")
         cseq = header(text, "CSeq").split()[0]
         ack = ack.replace(f"CSeq: {header(ack, 'CSeq')}", f"CSeq: {cseq} ACK")
@@ -343,7 +345,7 @@ class Lifecycle(unittest.TestCase):
         out = subprocess.run([HERALD, "serve", "--config", path], capture_output=True, text=True, timeout=10)
         os.unlink(path)
         self.assertEqual(out.returncode, 2)
-        self.assertIn(f"{path}:3: option 'workers' must be an integer", out.stderr)
+        self.assertIn(f"{path}:3: option 'workers' must be \"auto\" or an integer", out.stderr)
 
     def test_help_lists_serve(self):
         from harness import HERALD

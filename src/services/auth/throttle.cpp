@@ -35,23 +35,32 @@ bool Throttle::count(Record& r, std::uint32_t allowance, TimePoint now) {
       config_.backoff * (std::int64_t{1} << doublings), config_.max_backoff);
   const bool was_blocked = now < r.blocked_until;
   r.blocked_until = std::max(r.blocked_until, now + backoff);
+  TimePoint::rep end = blocks_end_.load(std::memory_order_relaxed);
+  while (end < r.blocked_until.time_since_epoch().count() &&
+         !blocks_end_.compare_exchange_weak(end, r.blocked_until.time_since_epoch().count())) {
+  }
   return !was_blocked;
 }
 
 std::optional<std::uint32_t> Throttle::source_blocked(const boost::asio::ip::address& source) {
+  const TimePoint now = clock_();
+  if (!any_blocked(now)) return std::nullopt;
+  const std::lock_guard lock(mutex_);
   if (sources_.empty()) return std::nullopt;
   const auto found = sources_.find(sip::transport::source_key(source));
   if (found == sources_.end()) return std::nullopt;
-  auto wait = remaining(found->second, clock_());
+  auto wait = remaining(found->second, now);
   if (wait) ++counters_.refused_source;
   return wait;
 }
 
 std::optional<std::uint32_t> Throttle::account_blocked(std::string_view account,
                                                        const boost::asio::ip::address& source) {
+  const TimePoint now = clock_();
+  if (!any_blocked(now)) return std::nullopt;
+  const std::lock_guard lock(mutex_);
   const auto found = accounts_.find(std::string(account));
   if (found == accounts_.end()) return std::nullopt;
-  const TimePoint now = clock_();
   auto wait = remaining(found->second.record, now);
   if (!wait) return std::nullopt;
   const sip::transport::SourceKey key = sip::transport::source_key(source);
@@ -63,6 +72,7 @@ std::optional<std::uint32_t> Throttle::account_blocked(std::string_view account,
 }
 
 void Throttle::failed(const boost::asio::ip::address& source, std::string_view account, Failure why) {
+  const std::lock_guard lock(mutex_);
   ++counters_.failures;
   const TimePoint now = clock_();
   if (!sip::transport::contains_any(config_.trusted, source)) {
@@ -92,6 +102,7 @@ void Throttle::failed(const boost::asio::ip::address& source, std::string_view a
 }
 
 void Throttle::succeeded(const boost::asio::ip::address& source, std::string_view account) {
+  const std::lock_guard lock(mutex_);
   const TimePoint now = clock_();
   auto found = accounts_.find(std::string(account));
   if (found == accounts_.end()) {

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,7 +69,10 @@ struct ThrottleCounters {
 // forgotten (the first back-off, then a quiet window) for 11 more at a time: about 11 hours.
 //
 // A warn line names each source put in back-off and each account guarded, once per back-off.
-// Time is the clock given (tests move it). Threading: one per shard, on its thread. Memory: at
+// Time is the clock given (tests move it). Threading: one per process, shared by the shards (a
+// source's requests for AORs of different shards count together): every call takes a mutex,
+// but the checks every request makes (source_blocked, account_blocked) return at once, without
+// it, while nothing at all is in back-off. Memory: at
 // most max_entries sources and as many accounts; a full table is swept for quiet entries once a
 // second at most, and otherwise an arbitrary entry makes way (finding the oldest would cost a
 // scan of the table for each failure from a new source, and sources enough to fill it are what
@@ -89,9 +94,18 @@ class Throttle {
   // `source` authenticated as `account`: it becomes one of the account's known sources.
   void succeeded(const boost::asio::ip::address& source, std::string_view account);
 
-  const ThrottleCounters& counters() const { return counters_; }
-  std::size_t sources() const { return sources_.size(); }
-  std::size_t accounts() const { return accounts_.size(); }
+  ThrottleCounters counters() const {
+    const std::lock_guard lock(mutex_);
+    return counters_;
+  }
+  std::size_t sources() const {
+    const std::lock_guard lock(mutex_);
+    return sources_.size();
+  }
+  std::size_t accounts() const {
+    const std::lock_guard lock(mutex_);
+    return accounts_.size();
+  }
 
  private:
   using TimePoint = std::chrono::steady_clock::time_point;
@@ -113,8 +127,14 @@ class Throttle {
   template <class Map>
   void make_room(Map& map, TimePoint& swept, TimePoint now);
 
+  // Whether some source or account may still be in back-off at `now` (no lock).
+  bool any_blocked(TimePoint now) const { return now.time_since_epoch().count() < blocks_end_.load(std::memory_order_relaxed); }
+
   ThrottleConfig config_;
   Clock clock_;
+  mutable std::mutex mutex_;  // guards everything below but blocks_end_
+  // The latest end of a back-off ever set (steady clock ticks): none is in force after it.
+  std::atomic<TimePoint::rep> blocks_end_{0};
   std::unordered_map<sip::transport::SourceKey, Record, sip::transport::SourceKeyHash> sources_;
   std::unordered_map<std::string, Account> accounts_;
   TimePoint sources_swept_;  // the last sweeps of the full tables

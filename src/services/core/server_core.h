@@ -9,6 +9,7 @@
 #include "services/presence/presence_agent.h"
 #include "services/proxy/proxy.h"
 #include "services/registrar/registrar.h"
+#include "sip/stack/network.h"
 #include "sip/txn/transaction_layer.h"
 
 namespace herald::services {
@@ -23,7 +24,6 @@ struct Capabilities {
 };
 
 struct CoreCounters {
-  std::uint64_t responses[7] = {};  // by class: [1] 1xx … [6] 6xx
   std::uint64_t stray_acks = 0;
   std::uint64_t stray_responses = 0;
 };
@@ -34,10 +34,13 @@ struct CoreCounters {
 // (405 with Allow for methods Herald knows, 501 for the rest). Requests for users and other
 // servers go to the proxy.
 //
-// Threading: one instance per shard, called on that shard's thread.
+// Every answer goes through `network` (sip::Network::respond, the stack's one way).
+//
+// Threading: one instance per shard, called on that shard's thread. Lifetime: `network` must
+// outlive it.
 class ServerCore final : public sip::txn::TransactionUser {
  public:
-  ServerCore(Capabilities capabilities, std::string server_header);
+  ServerCore(Capabilities capabilities, sip::Network& network);
 
   // Must be called once, before the layer delivers anything.
   void attach(sip::txn::TransactionLayer& layer) { layer_ = &layer; }
@@ -67,35 +70,36 @@ class ServerCore final : public sip::txn::TransactionUser {
 
   void on_request(sip::txn::ServerTransactionId id, const sip::Message& request,
                   const sip::transport::Source& source) override;
-  // REGISTER over UDP is answered without a transaction (RFC 3261 §8.2.7): a completed
-  // transaction would keep the request and its answer, which lists every binding, for
-  // Timer J's 32 s (gigabytes at tens of thousands of REGISTERs a second). The registrar
-  // answers a copy of a REGISTER it accepted as it answered the original, before the copy
-  // is authenticated (the original used up its nonce count); a copy of one that was
-  // refused is judged again (a 401 is a fresh challenge each time; one whose credentials
-  // were refused for another reason is challenged, its nonce count being spent).
+  // Answered without a transaction (RFC 3261 §8.2.7), with a To tag made from the request:
+  // OPTIONS to the server itself (out of dialog), and REGISTER over UDP. A completed
+  // transaction would keep the request and its answer (for REGISTER, a list of every binding)
+  // for Timer J's 32 s: gigabytes at tens of thousands a second. The registrar answers a copy
+  // of a REGISTER it accepted as it answered the original, before the copy is authenticated
+  // (the original used up its nonce count); a copy of one that was refused is judged again
+  // (a 401 is a fresh challenge each time; one whose credentials were refused for another
+  // reason is challenged, its nonce count being spent).
   bool on_stateless_request(const sip::Message& request, std::string_view key,
                             const sip::transport::Source& source) override;
   void on_ack(const sip::Message& ack, const sip::transport::Source& source) override;
   void on_stray_response(const sip::Message& response, const sip::transport::Source& source) override;
 
-  // The one way Herald answers a request itself: code/reason, a To tag (`to_tag`, or a fresh
-  // one when empty and code > 100), Server, and the headers in `extra`, through the
-  // request's server transaction (id 0: without one, from on_stateless_request).
-  void respond(sip::txn::ServerTransactionId id, const sip::Message& request, int code,
-               std::string_view reason, const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {},
-               std::string_view to_tag = {});
-
   const CoreCounters& counters() const { return counters_; }
   const Capabilities& capabilities() const { return capabilities_; }
 
  private:
-  // Sends a response built elsewhere, with Server, counters and a log line (info for failures,
-  // debug for challenges and whatever is `routine`).
-  void send(sip::txn::ServerTransactionId id, const sip::Message& request, sip::Message response,
-            bool routine = false);
-  void handle_register(sip::txn::ServerTransactionId id, const sip::Message& request,
-                       const sip::transport::Source& source);
+  bool register_stateless(const sip::Message& request, std::string_view server_key,
+                          const sip::transport::Source& source, std::string_view to_tag);
+  // A request from the transaction layer: through its server transaction `to`, or, a REGISTER
+  // over UDP, without one (`copy`: the registrar's key for answering its copies alike).
+  void serve(const sip::Reply& to, const sip::Message& request, const sip::transport::Source& source,
+             const registrar::Registrar::CopyKey* copy);
+  // The checks every request gets before its method is looked at; false: answered here.
+  bool admissible(const sip::Reply& to, const sip::Message& request, const sip::transport::Source& source);
+  // Answers what no service took: OPTIONS, CANCEL, REGISTER, and the methods Herald lacks.
+  void serve_itself(const sip::Reply& to, const sip::Message& request, const sip::transport::Source& source,
+                    const registrar::Registrar::CopyKey* copy);
+  void handle_register(const sip::Reply& to, const sip::Message& request, const sip::transport::Source& source,
+                       const registrar::Registrar::CopyKey* copy);
   enum class Sender : std::uint8_t {
     kRefused,        // answered here (407 challenge, 400, 403): the request goes no further
     kAuthenticated,  // a local user proved to be the From AOR
@@ -103,19 +107,24 @@ class ServerCore final : public sip::txn::TransactionUser {
   };
   // 407 / 400 / 403 for a request from a local user that does not prove its sender. With
   // `always`, also in-dialog requests and OPTIONS are checked (a foreign target needs it).
-  Sender check_sender(sip::txn::ServerTransactionId id, const sip::Message& request,
+  Sender check_sender(const sip::Reply& to, const sip::Message& request,
                       const sip::transport::Source& source, bool always);
   // 503 with Retry-After for a request refused by the throttle.
-  void respond_throttled(sip::txn::ServerTransactionId id, const sip::Message& request, std::string_view reason,
+  void respond_throttled(const sip::Reply& to, const sip::Message& request, std::string_view reason,
                          std::uint32_t retry_after);
-  std::string new_tag();
+  // The To tag of an answer through `to`: a stateless one's, else a fresh one.
+  std::string tag_for(const sip::Reply& to);
   // Whether a SUBSCRIBE is the notifier's to answer: in one of its dialogs, for the server
   // itself, or for a served domain with no, a malformed or a served Event package.
   bool for_notifier(const sip::Message& subscribe) const;
 
+  // 401 (registrar) or 407 (proxy) with the authenticator's challenge for `realm`.
+  void challenge(const sip::Reply& to, const sip::Message& request, const auth::Verdict& verdict,
+                 std::string_view realm, bool proxy);
+
   Capabilities capabilities_;
   std::string allow_;  // capabilities_.methods joined, ready to send
-  std::string server_header_;
+  sip::Network& network_;
   sip::txn::TransactionLayer* layer_ = nullptr;
   registrar::Registrar* registrar_ = nullptr;
   auth::Authenticator* authenticator_ = nullptr;
@@ -125,10 +134,6 @@ class ServerCore final : public sip::txn::TransactionUser {
   presence::PresenceAgent* presence_ = nullptr;
   std::mt19937_64 random_;
   CoreCounters counters_;
-  // The source and the registrar's copy key of the REGISTER being answered without a
-  // transaction (id 0), during on_stateless_request only.
-  const sip::transport::Source* stateless_source_ = nullptr;
-  const registrar::Registrar::CopyKey* stateless_key_ = nullptr;
 };
 
 }  // namespace herald::services

@@ -11,6 +11,7 @@
 #include "services/events/subscribe_request.h"
 #include "services/proxy/flow.h"
 #include "sip/msg/grammar.h"
+#include "sip/stack/owner.h"
 
 namespace herald::services::events {
 namespace {
@@ -69,8 +70,8 @@ std::string_view to_string(Reason reason) {
 }
 
 Notifier::Notifier(NotifierConfig config, sip::txn::TransactionLayer& layer, sip::txn::TimerService& timers,
-                   proxy::Network& network, sip::transport::HostsFile hosts, store::SubscriptionStore* store,
-                   Clock now, Responder responder)
+                   sip::Network& network, sip::transport::HostsFile hosts, store::SubscriptionStore* store,
+                   Clock now)
     : config_(std::move(config)),
       layer_(layer),
       timers_(timers),
@@ -78,7 +79,6 @@ Notifier::Notifier(NotifierConfig config, sip::txn::TransactionLayer& layer, sip
       hosts_(std::move(hosts)),
       store_(store),
       now_(std::move(now)),
-      responder_(std::move(responder)),
       random_(std::random_device{}()) {}
 
 Notifier::~Notifier() {
@@ -234,24 +234,24 @@ void Notifier::handle_subscribe(sip::txn::ServerTransactionId id, const Message&
   ++counters_.subscribes;
   auto event = request.get<sip::hdr::Event>();
   if (event.malformed()) {
-    responder_(id, request, 400, "Malformed Event header", {}, {});
+    network_.respond(id, request, 400, "Malformed Event header");
     return;
   }
   PackageSlot* slot = event.ok() ? slot_named(event->package) : nullptr;
   if (slot == nullptr) {
-    responder_(id, request, 489, "Bad Event", {{HeaderId::kAllowEvents, allow_events_}}, {});
+    network_.respond(id, request, 489, "Bad Event", {{HeaderId::kAllowEvents, allow_events_}}, {});
     return;
   }
   auto to = request.get<sip::hdr::To>();
   auto from = request.get<sip::hdr::From>();
   auto cseq = request.get<sip::hdr::CSeq>();
   if (!to.ok() || !from.ok() || !cseq.ok() || value_of(request, HeaderId::kCallId).empty()) {
-    responder_(id, request, 400, "Malformed From, To, Call-ID or CSeq", {}, {});  // check_request() stops these
+    network_.respond(id, request, 400, "Malformed From, To, Call-ID or CSeq");  // check_request() stops these
     return;
   }
   auto expires = request.get<sip::hdr::Expires>();
   if (expires.malformed()) {
-    responder_(id, request, 400, "Malformed Expires header", {}, {});
+    network_.respond(id, request, 400, "Malformed Expires header");
     return;
   }
   const std::string_view event_id = event->id().value_or("");
@@ -264,13 +264,13 @@ void Notifier::handle_subscribe(sip::txn::ServerTransactionId id, const Message&
     auto found = by_key_.find(
         subscription_key(value_of(request, HeaderId::kCallId), *tag, from->tag().value_or(""), slot->name, event_id));
     if (found == by_key_.end()) {
-      responder_(id, request, 481, "Subscription Does Not Exist", {}, {});
+      network_.respond(id, request, 481, "Subscription Does Not Exist");
       return;
     }
     existing = found->second;
     Subscription& s = existing->s;
     if (cseq->number <= s.remote_cseq) {  // RFC 3261 §12.2.2
-      responder_(id, request, 500, "CSeq out of order", {}, {});
+      network_.respond(id, request, 500, "CSeq out of order");
       return;
     }
     s.remote_cseq = cseq->number;
@@ -279,7 +279,7 @@ void Notifier::handle_subscribe(sip::txn::ServerTransactionId id, const Message&
   // RFC 6665 §4.2.1.1: the granted duration; 423 below the minimum (0 ends or fetches).
   const auto requested = static_cast<std::uint32_t>(expires.ok() ? expires.value() : config_.default_expires.count());
   if (requested != 0 && requested < config_.min_expires.count()) {
-    responder_(id, request, 423, "Interval Too Brief",
+    network_.respond(id, request, 423, "Interval Too Brief",
                {{HeaderId::kMinExpires, std::to_string(config_.min_expires.count())}}, {});
     return;
   }
@@ -294,7 +294,7 @@ void Notifier::handle_subscribe(sip::txn::ServerTransactionId id, const Message&
 
 void Notifier::answer_ok(sip::txn::ServerTransactionId id, const Message& request, const Subscription& s,
                          std::uint32_t granted) {
-  responder_(id, request, 200, "OK",
+  network_.respond(id, request, 200, "OK",
              {{HeaderId::kExpires, std::to_string(granted)}, {HeaderId::kContact, contact_value(!s.flow.empty())}},
              s.local_tag);
 }
@@ -337,7 +337,7 @@ void Notifier::handle_initial(sip::txn::ServerTransactionId id, const Message& r
                               const sip::transport::Source& source, PackageSlot& slot, std::string_view event_id,
                               std::uint32_t granted) {
   if (!request.request_uri().ok() || !request.request_uri()->is_sip()) {
-    responder_(id, request, 416, "Unsupported URI Scheme", {}, {});
+    network_.respond(id, request, 416, "Unsupported URI Scheme");
     return;
   }
   const sip::Uri& request_uri = request.request_uri().value();
@@ -345,21 +345,21 @@ void Notifier::handle_initial(sip::txn::ServerTransactionId id, const Message& r
   // with one SIP or SIPS URI, the remote target of every NOTIFY.
   auto contact = request.get<sip::hdr::Contact>();
   if (contact.absent()) {
-    responder_(id, request, 400, "Missing Contact header", {}, {});
+    network_.respond(id, request, 400, "Missing Contact header");
     return;
   }
   if (!contact.ok() || contact->star || !contact->address.uri.is_sip()) {
-    responder_(id, request, 400, "Contact must be one SIP or SIPS URI", {}, {});
+    network_.respond(id, request, 400, "Contact must be one SIP or SIPS URI");
     return;
   }
   const std::vector<std::string> types = slot.package->content_types();
   BodyTypeChoice negotiation = choose_body_type(request, types);
   if (!negotiation.malformed.empty()) {
-    responder_(id, request, 400, "Malformed Accept header", {}, {});
+    network_.respond(id, request, 400, "Malformed Accept header");
     return;
   }
   if (!negotiation.type) {
-    responder_(id, request, 406, "Not Acceptable", {{HeaderId::kAccept, join(types)}}, {});
+    network_.respond(id, request, 406, "Not Acceptable", {{HeaderId::kAccept, join(types)}}, {});
     return;
   }
 
@@ -374,7 +374,8 @@ void Notifier::handle_initial(sip::txn::ServerTransactionId id, const Message& r
   if (s.watcher.empty()) s.watcher = std::string(from->uri.text);  // a tel: or other URI
   s.watcher_display = std::string(from->display_name);
   s.call_id = std::string(value_of(request, HeaderId::kCallId));
-  s.local_tag = new_tag();
+  // The resource's slot in the tag: the dialog's later requests reach its owner shard.
+  s.local_tag = sip::slot_tag(sip::slot_of(s.resource), random_());
   s.remote_tag = std::string(from->tag().value_or(""));
   s.key = subscription_key(s.call_id, s.local_tag, s.remote_tag, s.package, s.event_id);
   s.local_uri = std::string(to->uri.text);
@@ -393,7 +394,7 @@ void Notifier::handle_initial(sip::txn::ServerTransactionId id, const Message& r
   if (std::optional<Refusal> refusal = slot.package->admit(request, s)) {
     spdlog::info("call-id={} {} subscription of {} to {} refused: {} {}", s.call_id, s.package, s.watcher,
                  s.resource, refusal->code, refusal->reason);
-    responder_(id, request, refusal->code, refusal->reason, refusal->headers, {});
+    network_.respond(id, request, refusal->code, refusal->reason, refusal->headers, {});
     if (refusal->code == 404 && unknown_resource_) unknown_resource_(source);
     return;
   }
@@ -404,7 +405,7 @@ void Notifier::handle_initial(sip::txn::ServerTransactionId id, const Message& r
       ++counters_.refused_limit;
       spdlog::info("call-id={} {} subscription of {} to {} from {} refused: {}", s.call_id, s.package, s.watcher,
                    s.resource, source.remote_address, *why);
-      responder_(id, request, 503, *why, {{HeaderId::kRetryAfter, "60"}}, {});
+      network_.respond(id, request, 503, *why, {{HeaderId::kRetryAfter, "60"}}, {});
       return;
     }
     if (s.state == State::kPending && granted > config_.pending_expires.count()) {
@@ -502,37 +503,32 @@ bool Notifier::send_notify(Entry& e) {
 
   const std::string contact = contact_value(!s.flow.empty());
   const std::string branch = layer_.new_branch();
+  if (e.force_udp) destination->protocol = Protocol::kUdp;  // TCP was refused: §18.1.1's fallback
+  const std::string via = network_.via(destination->protocol, branch);
   NotifyParts parts;
   parts.cseq = cseq;
   parts.state = s.state;
   if (e.ended) parts.reason = e.final_reason;
   parts.expires_in = s.expires_at - now_();
-  parts.branch = branch;
+  parts.via = via;
   parts.contact = contact;
   parts.body = body ? &*body : nullptr;
-  auto build = [&](Protocol protocol) {
-    std::string via_by = network_.sent_by(protocol);
-    if (via_by.empty()) via_by = network_.sent_by(Protocol::kUdp);
-    parts.via_transport = protocol == Protocol::kTcp ? "TCP" : "UDP";
-    parts.via_sent_by = via_by;
-    return sip::parse_message(notify_text(s, parts));
-  };
-  if (e.force_udp) destination->protocol = Protocol::kUdp;  // TCP was refused: §18.1.1's fallback
-  auto notify = build(destination->protocol);
+  Message notify = notify_request(s, parts);
+  if (!notify.request_uri().ok()) {
+    spdlog::error("call-id={} NOTIFY not sent: the dialog's remote target is no URI ({})", s.call_id,
+                  notify.request_uri().why());
+    return false;
+  }
   // RFC 3261 §18.1.1: a request over 1300 bytes (the path MTU being unknown) goes over TCP,
   // to the same address, with the top Via saying so.
   e.over_tcp = false;
-  if (notify.ok() && destination->protocol == Protocol::kUdp && !e.force_udp &&
-      sip::serialized_size(notify.value()) > kUdpLimit) {
+  if (!sip::transport::kind_of(destination->protocol).reliable && !e.force_udp &&
+      sip::serialized_size(notify) > kUdpLimit) {
     destination->protocol = Protocol::kTcp;
     destination->connection.reset();
     e.over_tcp = true;
-    notify = build(Protocol::kTcp);
-  }
-  if (!notify.ok() || !notify->defect().empty()) {
-    spdlog::error("call-id={} NOTIFY not sent: the dialog's values make no valid request ({})", s.call_id,
-                  notify.ok() ? notify->defect() : notify.why());
-    return false;
+    notify.pop_first_value(HeaderId::kVia);
+    notify.prepend(HeaderId::kVia, network_.via(Protocol::kTcp, branch));
   }
   switch (admit_notify(e, *destination)) {
     case Admission::kGo:
@@ -583,7 +579,7 @@ bool Notifier::send_notify(Entry& e) {
                   e.ended ? to_string(e.final_reason) : to_string(s.state));
   }
   ++counters_.notifies_sent;
-  if (layer_.send_request(notify.value(), *destination, std::move(callbacks)) == 0) {
+  if (layer_.send_request(notify, *destination, std::move(callbacks)) == 0) {
     --counters_.notifies_sent;
     e.in_flight = false;
     if (dest) forget_in_flight(*dest);  // nothing went out
@@ -749,11 +745,9 @@ void Notifier::on_expiry(std::uint64_t entry_id) {
 // ---- small helpers
 
 std::string Notifier::contact_value(bool tcp) const {
-  std::string sent_by = network_.sent_by(tcp ? Protocol::kTcp : Protocol::kUdp);
-  if (sent_by.empty()) sent_by = network_.sent_by(Protocol::kUdp);
-  return tcp ? fmt::format("<sip:{};transport=tcp>", sent_by) : fmt::format("<sip:{}>", sent_by);
+  const Protocol protocol = tcp ? Protocol::kTcp : Protocol::kUdp;
+  return fmt::format("<sip:{}{}>", network_.sent_by_or_udp(protocol), sip::transport::uri_transport_param(protocol));
 }
 
-std::string Notifier::new_tag() { return fmt::format("{:016x}", random_()); }
 
 }  // namespace herald::services::events

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "services/proxy/proxy.h"
+#include "sip/stack/owner.h"
 #include "sip/msg/message.h"
 #include "sip/transport/resolver.h"
 #include "sip/transport/source_limits.h"
@@ -174,16 +175,9 @@ struct NotifierCounters {
 class Notifier {
  public:
   using Clock = std::function<std::int64_t()>;  // unix seconds
-  // The server core's one way to answer (`to_tag` empty: a fresh one for codes above 100).
-  using Responder = std::function<void(sip::txn::ServerTransactionId, const sip::Message& request, int code,
-                                       std::string_view reason,
-                                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra,
-                                       std::string_view to_tag)>;
-
   // `store` may be null (nothing persisted).
   Notifier(NotifierConfig config, sip::txn::TransactionLayer& layer, sip::txn::TimerService& timers,
-           proxy::Network& network, sip::transport::HostsFile hosts, store::SubscriptionStore* store, Clock now,
-           Responder responder);
+           sip::Network& network, sip::transport::HostsFile hosts, store::SubscriptionStore* store, Clock now);
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
   ~Notifier();
@@ -203,6 +197,9 @@ class Notifier {
   // packages not added are removed from the store. Each restored subscription is reported
   // to its package (on_change, not ended); no NOTIFY is sent for the live ones.
   void start();
+  // Before start(): only the subscriptions to resources `owned` names are this notifier's (the
+  // shard's); the other shards restore the rest.
+  void own(sip::OwnedAor owned) { owned_ = std::move(owned); }
   // Reserves `buckets` in the subscription tables, at 4 subscriptions a bucket, so that they
   // do not rehash all at once (holding the loop) below 4 x buckets subscriptions.
   void presize(std::size_t buckets);
@@ -317,16 +314,15 @@ class Notifier {
   void forget_in_flight(const sip::transport::SourceKey& key);
   bool trusted(const boost::asio::ip::address& address) const;
   std::string contact_value(bool tcp) const;
-  std::string new_tag();
 
   NotifierConfig config_;
   sip::txn::TransactionLayer& layer_;
   sip::txn::TimerService& timers_;
-  proxy::Network& network_;
+  sip::Network& network_;
+  sip::OwnedAor owned_;  // empty: every resource
   sip::transport::HostsFile hosts_;
   store::SubscriptionStore* store_;
   Clock now_;
-  Responder responder_;
   std::vector<std::unique_ptr<PackageSlot>> packages_;  // in the order added
   std::string allow_events_;                            // their names, joined for Allow-Events
   // Every subscription with an id: live ones, and ended ones whose NOTIFY is still out.

@@ -51,6 +51,7 @@ void Notifier::start() {
   const std::int64_t now = now_();
   std::vector<std::uint64_t> restored;
   for (store::SubscriptionRecord& r : loaded.value()) {
+    if (owned_ && !owned_(r.resource)) continue;  // another shard's
     PackageSlot* slot = slot_named(r.package);
     const bool state_known = r.state == "active" || r.state == "pending";
     if (slot == nullptr || !state_known || r.key.empty() || by_key_.contains(r.key)) {

@@ -39,14 +39,14 @@ std::string sender_aor(std::string_view from_value) {
 
 MessageService::MessageService(ImConfig config, proxy::Proxy& proxy, registrar::LocationService& location,
                                store::MessageStore* store, sip::txn::TimerService& timers, Clock now,
-                               proxy::Proxy::Responder responder)
+                               sip::Network& network)
     : config_(std::move(config)),
       proxy_(proxy),
       location_(location),
       store_(config_.store ? store : nullptr),
       timers_(timers),
       now_(std::move(now)),
-      responder_(std::move(responder)),
+      network_(network),
       instance_(std::random_device{}()) {
   for (std::string& d : config_.domains) d = sip::grammar::lower(d);
   location_.observe([this](const std::string& aor, bool registered) {
@@ -68,6 +68,7 @@ void MessageService::start() {
     return;
   }
   for (std::string& aor : recipients.value()) {
+    if (owned_ && !owned_(aor)) continue;  // another shard's
     pending_.insert(aor);
     if (!location_.lookup(aor).empty()) on_registered(aor);
   }
@@ -103,7 +104,7 @@ bool MessageService::on_unavailable(sip::txn::ServerTransactionId id, const Mess
     ++counters_.discarded;
     spdlog::debug("call-id={} MESSAGE for {}, who does not exist, answered 202 and dropped",
                   value_of(request, HeaderId::kCallId), aor);
-    responder_(id, request, 202, "Accepted for later delivery", {});
+    network_.respond(id, request, 202, "Accepted for later delivery");
     return true;
   }
   store_and_answer(id, request, aor);
@@ -206,7 +207,7 @@ std::int64_t MessageService::store_and_answer(sip::txn::ServerTransactionId id, 
                                               const std::string& aor) {
   Mailbox* box = mailbox(aor);
   if (box == nullptr) {
-    responder_(id, request, 500, "Message store unavailable", {});
+    network_.respond(id, request, 500, "Message store unavailable");
     return 0;
   }
   std::string sender = sender_aor(value_of(request, HeaderId::kFrom));
@@ -214,7 +215,7 @@ std::int64_t MessageService::store_and_answer(sip::txn::ServerTransactionId id, 
     ++(box->total >= config_.max_per_user ? counters_.refused_full : counters_.refused_quota);
     spdlog::info("call-id={} MESSAGE from {} for {} not stored: {}", value_of(request, HeaderId::kCallId), sender, aor,
                  *why);
-    responder_(id, request, 486, *why, {});
+    network_.respond(id, request, 486, *why);
     return 0;
   }
   const std::int64_t now = now_();
@@ -231,7 +232,7 @@ std::int64_t MessageService::store_and_answer(sip::txn::ServerTransactionId id, 
   auto stored = store_->store_message(m);
   if (!stored.ok()) {
     spdlog::error("store: {}", stored.status().message());
-    responder_(id, request, 500, "Message store unavailable", {});
+    network_.respond(id, request, 500, "Message store unavailable");
     return 0;
   }
   ++counters_.stored;
@@ -242,7 +243,7 @@ std::int64_t MessageService::store_and_answer(sip::txn::ServerTransactionId id, 
   box->sender_of.emplace(stored.value(), std::move(sender));
   spdlog::info("call-id={} MESSAGE for {} stored for later delivery (#{})", value_of(request, HeaderId::kCallId), aor,
                stored.value());
-  responder_(id, request, 202, "Accepted for later delivery", {});
+  network_.respond(id, request, 202, "Accepted for later delivery");
   return stored.value();
 }
 

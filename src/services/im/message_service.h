@@ -66,7 +66,7 @@ class MessageService final : public proxy::Hooks {
 
   MessageService(ImConfig config, proxy::Proxy& proxy, registrar::LocationService& location,
                  store::MessageStore* store, sip::txn::TimerService& timers, Clock now,
-                 proxy::Proxy::Responder responder);
+                 sip::Network& network);
   MessageService(const MessageService&) = delete;
   MessageService& operator=(const MessageService&) = delete;
   ~MessageService() override;
@@ -74,6 +74,8 @@ class MessageService final : public proxy::Hooks {
   // Reads which users have stored messages, starts delivery to those registered, and starts
   // the expiry sweep. Call once the transports are open.
   void start();
+  // Before start(): only the recipients `owned` names are this service's (the shard's).
+  void own(sip::OwnedAor owned) { owned_ = std::move(owned); }
 
   bool on_forward(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor) override;
   bool on_unavailable(sip::txn::ServerTransactionId id, const sip::Message& request, const std::string& aor,
@@ -128,7 +130,8 @@ class MessageService final : public proxy::Hooks {
   store::MessageStore* store_;
   sip::txn::TimerService& timers_;
   Clock now_;
-  proxy::Proxy::Responder responder_;
+  sip::Network& network_;  // answers requests
+  sip::OwnedAor owned_;    // empty: every recipient
   std::unordered_set<std::string> pending_;  // recipients with stored messages
   std::unordered_map<std::string, Delivery> deliveries_;
   std::unordered_map<std::string, Mailbox> mailboxes_;

@@ -93,7 +93,7 @@ class PresenceAgent::WinfoPackage final : public events::Package {
 
 PresenceAgent::PresenceAgent(PresenceConfig config, events::Notifier& notifier, registrar::LocationService& location,
                              store::PublicationStore* publications, store::PresenceRuleStore* rules,
-                             sip::txn::TimerService& timers, Clock now, events::Notifier::Responder responder,
+                             sip::txn::TimerService& timers, Clock now, sip::Network& network,
                              UserExists user_exists)
     : config_(config),
       notifier_(notifier),
@@ -102,7 +102,7 @@ PresenceAgent::PresenceAgent(PresenceConfig config, events::Notifier& notifier, 
       rule_store_(rules),
       timers_(timers),
       now_(std::move(now)),
-      responder_(std::move(responder)),
+      network_(network),
       user_exists_(std::move(user_exists)),
       authorization_(config.policy),
       presence_package_(std::make_unique<PresencePackage>(*this)),
@@ -136,6 +136,7 @@ void PresenceAgent::load_publications() {
   }
   for (store::Publication& record : loaded.value()) {
     if (record.event != kPresence) continue;  // another package's
+    if (owned_ && !owned_(record.presentity)) continue;  // another shard's
     if (record.expires_at <= now) {
       if (auto s = publication_store_->remove_publication(record.etag); !s.ok()) {
         spdlog::error("store: cannot remove expired publication {}: {}", record.etag, s.message());
@@ -276,7 +277,7 @@ void PresenceAgent::handle_publish(sip::txn::ServerTransactionId id, const Messa
 
 void PresenceAgent::answer(sip::txn::ServerTransactionId id, const Message& request, int code,
                            std::string_view reason, const std::vector<std::pair<HeaderId, std::string>>& extra) {
-  responder_(id, request, code, reason, extra, {});
+  network_.respond(id, request, code, reason, extra);
 }
 
 std::string PresenceAgent::new_etag() {

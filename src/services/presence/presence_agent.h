@@ -84,7 +84,7 @@ class PresenceAgent {
   // The stores may be null (nothing persisted, no rules but the policy).
   PresenceAgent(PresenceConfig config, events::Notifier& notifier, registrar::LocationService& location,
                 store::PublicationStore* publications, store::PresenceRuleStore* rules,
-                sip::txn::TimerService& timers, Clock now, events::Notifier::Responder responder,
+                sip::txn::TimerService& timers, Clock now, sip::Network& network,
                 UserExists user_exists);
   PresenceAgent(const PresenceAgent&) = delete;
   PresenceAgent& operator=(const PresenceAgent&) = delete;
@@ -93,6 +93,8 @@ class PresenceAgent {
   // Loads publications (dropping expired ones) and rules, starts the rules poll. Call
   // before Notifier::start().
   void start();
+  // Before start(): only the presentities `owned` names are this agent's (the shard's).
+  void own(sip::OwnedAor owned) { owned_ = std::move(owned); }
 
   // A PUBLISH whose Request-URI names a user in a served domain.
   void handle_publish(sip::txn::ServerTransactionId id, const sip::Message& request);
@@ -166,7 +168,8 @@ class PresenceAgent {
   store::PresenceRuleStore* rule_store_;
   sip::txn::TimerService& timers_;
   Clock now_;
-  events::Notifier::Responder responder_;
+  sip::Network& network_;  // answers requests
+  sip::OwnedAor owned_;    // empty: every presentity
   UserExists user_exists_;
   Authorization authorization_;
   std::unique_ptr<PresencePackage> presence_package_;

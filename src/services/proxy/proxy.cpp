@@ -118,7 +118,7 @@ std::optional<std::size_t> best_response(const std::vector<int>& codes) {
 }
 
 Proxy::Proxy(ProxyConfig config, sip::txn::TransactionLayer& layer, sip::txn::TimerService& timers,
-             registrar::LocationService& location, Network& network, UserExists user_exists,
+             registrar::LocationService& location, sip::Network& network, UserExists user_exists,
              sip::transport::HostsFile hosts)
     : config_(std::move(config)),
       layer_(layer),
@@ -178,17 +178,12 @@ bool Proxy::is_loop(const Message& request, const std::string& hash) const {
   return loop;
 }
 
-void Proxy::answer(sip::txn::ServerTransactionId id, const Message& request, int code, std::string_view reason,
-                   const std::vector<std::pair<HeaderId, std::string>>& extra) {
-  responder_(id, request, code, reason, extra);
-}
-
 void Proxy::handle(sip::txn::ServerTransactionId id, const Message& request, const sip::transport::Source& source,
                    bool may_relay) {
   std::string hash = loop_hash(request);
   if (is_loop(request, hash)) {
     ++counters_.loops;
-    answer(id, request, 482, "Loop Detected");
+    network_.respond(id, request, 482, "Loop Detected");
     return;
   }
   route(id, request, source, std::move(hash), may_relay || config_.relay);
@@ -267,7 +262,7 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
   if (top_route(out)) {
     // A further hop on the route set: it decides; the Request-URI stays.
     if (!may_relay) {
-      answer(id, request, 403, "Relaying denied");
+      network_.respond(id, request, 403, "Relaying denied");
       return;
     }
     txn->groups.push_back({Target{}});
@@ -290,12 +285,12 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
       if (!exists) {
         if (unknown_user_) unknown_user_(source);
         if (!config_.hide_unknown_users) {
-          answer(id, request, 404, "Not Found");
+          network_.respond(id, request, 404, "Not Found");
           return;
         }
       }
       if (hooks_ != nullptr && hooks_->on_unavailable(id, request, aor, exists)) return;
-      answer(id, request, 480, "Temporarily Unavailable");
+      network_.respond(id, request, 480, "Temporarily Unavailable");
       return;
     }
     if (config_.mode == Mode::kRedirect) {
@@ -317,7 +312,7 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
     return;
   }
   if (config_.mode == Mode::kRedirect) {
-    answer(id, request, 403, "Relaying denied");
+    network_.respond(id, request, 403, "Relaying denied");
     return;
   }
   if (const store::Binding* binding = location_.find_by_contact(uri)) {
@@ -326,7 +321,7 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
     return;
   }
   if (!uri.has_user && is_me(uri)) {
-    answer(id, request, 404, "Not Found");
+    network_.respond(id, request, 404, "Not Found");
     return;
   }
   if (may_relay) {
@@ -334,7 +329,7 @@ void Proxy::route(sip::txn::ServerTransactionId id, const Message& request, cons
     start(std::move(txn));
     return;
   }
-  answer(id, request, 403, "Relaying denied");
+  network_.respond(id, request, 403, "Relaying denied");
 }
 
 void Proxy::redirect(sip::txn::ServerTransactionId id, const Message& request,
@@ -348,7 +343,7 @@ void Proxy::redirect(sip::txn::ServerTransactionId id, const Message& request,
     value += fmt::format(";expires={}", std::max<std::int64_t>(b.expires_at - now, 0));
     contacts.emplace_back(HeaderId::kContact, std::move(value));
   }
-  answer(id, request, 302, "Moved Temporarily", contacts);
+  network_.respond(id, request, 302, "Moved Temporarily", contacts);
 }
 
 Proxy::Target Proxy::target_of(const store::Binding& binding) const {
@@ -415,7 +410,7 @@ void Proxy::start_next_group(Transaction& txn) {
 
 std::string Proxy::record_route_value(Protocol protocol, bool double_route, std::string_view token) const {
   std::string value = "<sip:" + network_.sent_by(protocol);
-  if (protocol == Protocol::kTcp) value += ";transport=tcp";
+  value += sip::transport::uri_transport_param(protocol);
   value += ";lr";
   if (double_route) value += ";r2=on";
   value.append(";").append(DialogTokens::kParam).append("=").append(token);
@@ -486,17 +481,14 @@ void Proxy::start_branch(Transaction& txn, const Target& target) {
         m.prepend(HeaderId::kRecordRoute, record_route_value(protocol, false, token));
       }
     }
-    std::string sent_by = network_.sent_by(protocol);
-    if (sent_by.empty()) sent_by = network_.sent_by(Protocol::kUdp);
-    m.prepend(HeaderId::kVia, fmt::format("SIP/2.0/{} {};branch={}-{};rport", protocol == Protocol::kTcp ? "TCP" : "UDP",
-                                          sent_by, layer_.new_branch(), txn.hash));
+    m.prepend(HeaderId::kVia, network_.via(protocol, layer_.new_branch() + "-" + txn.hash));
     return m;
   };
   Message base = out;
   out = finish(base, destination->protocol);
   // RFC 3261 §18.1.1, RFC 3428 §5: a request over 1300 bytes goes over a connection when one
   // is open; a MESSAGE that cannot is refused.
-  if (destination->protocol == Protocol::kUdp && sip::serialized_size(out) > kUdpLimit) {
+  if (!sip::transport::kind_of(destination->protocol).reliable && sip::serialized_size(out) > kUdpLimit) {
     if (network_.connection_open(destination->address, destination->port)) {
       destination->protocol = Protocol::kTcp;
       out = finish(base, Protocol::kTcp);
@@ -791,11 +783,7 @@ void Proxy::on_ack(const Message& ack, const sip::transport::Source& source) {
   auto max_forwards = out.get<sip::hdr::MaxForwards>();
   if (max_forwards.ok() && max_forwards.value() == 0) return;
   out.set(HeaderId::kMaxForwards, std::to_string(max_forwards.ok() ? max_forwards.value() - 1 : 70));
-  std::string sent_by = network_.sent_by(destination->protocol);
-  if (sent_by.empty()) sent_by = network_.sent_by(Protocol::kUdp);
-  out.prepend(HeaderId::kVia, fmt::format("SIP/2.0/{} {};branch={};rport",
-                                          destination->protocol == Protocol::kTcp ? "TCP" : "UDP", sent_by,
-                                          layer_.new_branch()));
+  out.prepend(HeaderId::kVia, network_.via(destination->protocol, layer_.new_branch()));
   ++counters_.stateless;
   network_.send_stateless(out, *destination);
 }

@@ -14,30 +14,13 @@
 #include "services/proxy/dialog_token.h"
 #include "services/registrar/location_service.h"
 #include "sip/msg/message.h"
+#include "sip/stack/network.h"
 #include "sip/transport/resolver.h"
 #include "sip/transport/transport_user.h"
 #include "sip/txn/timer_service.h"
 #include "sip/txn/transaction_layer.h"
 
 namespace herald::services::proxy {
-
-// What the proxy needs from the shard beyond the transaction layer: its own addresses, the
-// connection table, and stateless sends (ACK for 2xx, stray 2xx responses).
-class Network {
- public:
-  virtual ~Network() = default;
-  // "host:port" Herald puts in Via and Record-Route for `protocol` ("[::1]:5060" for IPv6);
-  // empty when it does not listen on that protocol.
-  virtual std::string sent_by(sip::transport::Protocol protocol) const = 0;
-  // Whether address:port is one of Herald's listening sockets (any protocol).
-  virtual bool listens_on(const boost::asio::ip::address& address, std::uint16_t port) const = 0;
-  virtual bool listens_on_port(std::uint16_t port) const = 0;
-  // Whether a TCP connection to address:port is open (it can carry a request at once).
-  virtual bool connection_open(const boost::asio::ip::address& address, std::uint16_t port) const = 0;
-  virtual void send_stateless(const sip::Message& request, const sip::transport::Destination& to) = 0;
-  // Sends a response where its top Via says (RFC 3261 §18.2.2, RFC 3581).
-  virtual void send_response_by_via(const sip::Message& response) = 0;
-};
 
 enum class Mode { kProxy, kRedirect };
 
@@ -124,19 +107,13 @@ class Proxy {
   using UserExists = std::function<bool(const std::string& aor)>;
 
   Proxy(ProxyConfig config, sip::txn::TransactionLayer& layer, sip::txn::TimerService& timers,
-        registrar::LocationService& location, Network& network, UserExists user_exists,
+        registrar::LocationService& location, sip::Network& network, UserExists user_exists,
         sip::transport::HostsFile hosts);
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
   ~Proxy();
 
   void set_hooks(Hooks* hooks) { hooks_ = hooks; }
-  // How Herald answers a request itself (the server core's one way: To tag, Server header,
-  // counters, log line); `extra` headers are appended in order.
-  using Responder = std::function<void(sip::txn::ServerTransactionId, const sip::Message& request, int code,
-                                       std::string_view reason,
-                                       const std::vector<std::pair<sip::HeaderId, std::string>>& extra)>;
-  void set_responder(Responder responder) { responder_ = std::move(responder); }
 
   // Whether `uri` names this server: a served domain (with no port, or one of Herald's), or
   // one of its listening addresses and ports.
@@ -205,8 +182,6 @@ class Proxy {
   void finish_if_done(Transaction& txn);
   void send_upstream(Transaction& txn, const sip::Message& response);
   void erase(std::uint64_t txn_id);
-  void answer(sip::txn::ServerTransactionId id, const sip::Message& request, int code, std::string_view reason,
-              const std::vector<std::pair<sip::HeaderId, std::string>>& extra = {});
   std::string record_route_value(sip::transport::Protocol protocol, bool double_route, std::string_view token) const;
   // Whether `uri` names Herald and carries a dialog token valid for `request`.
   bool carries_token(const sip::Uri& uri, const sip::Message& request) const;
@@ -216,11 +191,10 @@ class Proxy {
   sip::txn::TransactionLayer& layer_;
   sip::txn::TimerService& timers_;
   registrar::LocationService& location_;
-  Network& network_;
+  sip::Network& network_;
   UserExists user_exists_;
   sip::transport::HostsFile hosts_;
   Hooks* hooks_ = nullptr;
-  Responder responder_;
   std::function<void(const sip::transport::Source&)> unknown_user_;
   DialogTokens tokens_;
 

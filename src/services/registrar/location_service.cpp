@@ -38,7 +38,7 @@ std::size_t LocationService::load() {
   std::size_t kept = 0;
   for (store::Binding& b : all.value()) {
     next_id_ = std::max(next_id_, b.id + 1);  // expired ones too: removed after the loop
-    if (b.expires_at <= now) continue;
+    if (b.expires_at <= now || (owned_ && !owned_(b.aor))) continue;
     auto [it, added] = aors_.try_emplace(b.aor);
     const std::size_t contact_hash = text_hash(b.contact);
     const std::int64_t expires_at = b.expires_at;
@@ -201,6 +201,13 @@ void LocationService::expire(std::string aor) {
   if (next != 0) arm(found->first, found->second, next);
 }
 
+std::int64_t LocationService::new_id() {
+  const std::int64_t stride = id_stride_;
+  const std::int64_t id = next_id_ + ((id_offset_ - next_id_ % stride) % stride + stride) % stride;
+  next_id_ = id + 1;
+  return id;
+}
+
 store::Status LocationService::put(store::Binding binding) {
   binding.updated_at = now_();
   auto [it, added] = aors_.try_emplace(binding.aor);
@@ -208,7 +215,7 @@ store::Status LocationService::put(store::Binding binding) {
   const std::size_t contact_hash = text_hash(binding.contact);
   const std::size_t i = find_contact(bindings, binding.contact, contact_hash);
   if (i == bindings.entries.size()) {
-    binding.id = next_id_++;
+    binding.id = new_id();
     add(bindings, {std::move(binding)}, contact_hash);
   } else {
     binding.id = bindings.entries[i].binding.id;

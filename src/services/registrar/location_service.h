@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "sip/msg/uri.h"
+#include "sip/stack/owner.h"
 #include "sip/txn/timer_service.h"
 #include "store/store.h"
 
@@ -37,6 +39,13 @@ class LocationService {
   // Reads every stored binding (after a restart): live ones are kept with their remaining
   // lifetime, expired ones removed from the store. Returns how many were kept.
   std::size_t load();
+  // Before load(): only the AORs `owned` names are this service's (the shard's), and binding ids
+  // are this shard's share of them, `offset` modulo `stride` (no two shards write one row).
+  void share(sip::OwnedAor owned, std::uint32_t stride, std::uint32_t offset) {
+    owned_ = std::move(owned);
+    id_stride_ = std::max<std::uint32_t>(stride, 1);
+    id_offset_ = offset % id_stride_;
+  }
   // Reserves `buckets` in the tables that grow with the bindings, at 4 bindings a bucket, so
   // that they do not rehash all at once (holding the loop) below 4 x buckets bindings.
   void presize(std::size_t buckets);
@@ -128,7 +137,12 @@ class LocationService {
   std::size_t count_ = 0;
   // The id of the next new binding: above every stored one, so new bindings are appended to
   // the store's table (BindingStore). One LocationService writes to a store.
-  std::int64_t next_id_ = 1;
+  std::int64_t next_id_ = 1;  // above every id in the store, whichever shard wrote it
+  sip::OwnedAor owned_;       // empty: every AOR
+  std::uint32_t id_stride_ = 1;
+  std::uint32_t id_offset_ = 0;
+  // The next binding id of this shard's share.
+  std::int64_t new_id();
   // Hash of contact_key() of each contact → its AOR (the key string in aors_, stable while
   // the AOR has bindings). Keys may collide and AORs share contacts: find_by_contact()
   // checks each candidate.

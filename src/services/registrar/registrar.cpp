@@ -41,7 +41,8 @@ bool supports_path(const Message& request) {
 }
 
 std::string source_text(const sip::transport::Source& s) {
-  std::string text = s.protocol == sip::transport::Protocol::kUdp ? "udp:" : "tcp:";
+  std::string text(sip::transport::kind_of(s.protocol).param);
+  text.push_back(':');
   sip::transport::append_endpoint(text, s.remote_address, s.remote_port);
   return text;
 }

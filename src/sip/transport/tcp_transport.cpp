@@ -135,6 +135,7 @@ std::shared_ptr<TcpConnection> TcpTransport::add(tcp::socket socket, const tcp::
   auto connection =
       std::make_shared<TcpConnection>(std::move(socket), id, owner, options_.connection);
   connections_.emplace(id, connection);
+  const std::lock_guard lock(by_remote_mutex_);
   by_remote_[remote] = id;
   return connection;
 }
@@ -169,9 +170,19 @@ bool TcpTransport::is_open(ConnectionId id) const {
 }
 
 std::optional<ConnectionId> TcpTransport::find(const tcp::endpoint& remote) const {
-  const auto it = by_remote_.find(remote);
-  if (it == by_remote_.end() || !is_open(it->second)) return std::nullopt;
-  return it->second;
+  std::optional<ConnectionId> id;
+  {
+    const std::lock_guard lock(by_remote_mutex_);
+    const auto it = by_remote_.find(remote);
+    if (it != by_remote_.end()) id = it->second;
+  }
+  if (!id || !is_open(*id)) return std::nullopt;
+  return id;
+}
+
+bool TcpTransport::connected_to(const tcp::endpoint& remote) const {
+  const std::lock_guard lock(by_remote_mutex_);
+  return by_remote_.contains(remote);
 }
 
 std::optional<Source> TcpTransport::connection(ConnectionId id) const {
@@ -198,7 +209,10 @@ void TcpTransport::close() {
   }
   auto connections = std::move(connections_);
   connections_.clear();
-  by_remote_.clear();
+  {
+    const std::lock_guard lock(by_remote_mutex_);
+    by_remote_.clear();
+  }
   per_source_.clear();
   counted_.clear();
   for (auto& [id, connection] : connections) connection->detach();
@@ -214,8 +228,11 @@ void TcpTransport::on_stream_error(TcpConnection& connection, const StreamError&
 
 void TcpTransport::on_closed(TcpConnection& connection, const error_code& why) {
   const ConnectionId id = connection.id();
-  const auto by_remote = by_remote_.find(connection.remote_endpoint());
-  if (by_remote != by_remote_.end() && by_remote->second == id) by_remote_.erase(by_remote);
+  {
+    const std::lock_guard lock(by_remote_mutex_);
+    const auto by_remote = by_remote_.find(connection.remote_endpoint());
+    if (by_remote != by_remote_.end() && by_remote->second == id) by_remote_.erase(by_remote);
+  }
   const auto keep_alive = connections_.find(id);  // `connection` lives until the end of this call
   std::shared_ptr<TcpConnection> holder;
   if (keep_alive != connections_.end()) {

@@ -6,6 +6,7 @@
 #include <boost/system/error_code.hpp>
 #include <cstddef>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <vector>
 #include <optional>
@@ -43,7 +44,7 @@ struct TcpCounters {
 // by remote endpoint. A send to an address:port reuses an open connection to it whichever side
 // opened it (RFC 3261 §18); otherwise it connects, queueing the bytes meanwhile.
 //
-// Threading: every call and every user callback on the io_context's thread. Lifetime: shared_ptr;
+// Threading: every call (but connected_to) and every user callback on the io_context's thread. Lifetime: shared_ptr;
 // the TransportUser must outlive it or close() must be called first.
 class TcpTransport final : public std::enable_shared_from_this<TcpTransport>,
                            private TcpConnection::Owner {
@@ -69,6 +70,9 @@ class TcpTransport final : public std::enable_shared_from_this<TcpTransport>,
   bool is_open(ConnectionId id) const;
   // The open (or connecting) connection to `remote`, if any.
   std::optional<ConnectionId> find(const boost::asio::ip::tcp::endpoint& remote) const;
+  // Whether a connection to `remote` is in the table (open or closing). The one call that is
+  // safe from any thread: another shard asks it before it hands a send to this one.
+  bool connected_to(const boost::asio::ip::tcp::endpoint& remote) const;
   // Where connection `id` goes, if it still exists.
   std::optional<Source> connection(ConnectionId id) const;
   std::size_t connection_count() const { return connections_.size(); }
@@ -100,6 +104,7 @@ class TcpTransport final : public std::enable_shared_from_this<TcpTransport>,
   TcpOptions options_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::acceptor>> acceptors_;
   std::unordered_map<ConnectionId, std::shared_ptr<TcpConnection>> connections_;
+  mutable std::mutex by_remote_mutex_;  // other shards read by_remote_ (connected_to)
   std::map<boost::asio::ip::tcp::endpoint, ConnectionId> by_remote_;
   // Inbound connections per source (not counted for trusted sources), and the ids counted.
   std::unordered_map<SourceKey, std::size_t, SourceKeyHash> per_source_;

@@ -10,16 +10,6 @@ using asio::ip::tcp;
 using asio::ip::udp;
 using boost::system::error_code;
 
-std::string_view to_string(Protocol protocol) noexcept {
-  switch (protocol) {
-    case Protocol::kUdp:
-      return "UDP";
-    case Protocol::kTcp:
-      return "TCP";
-  }
-  return "?";
-}
-
 Transports::Transports(asio::io_context& io, TransportUser& user, TransportsConfig config)
     : io_(io),
       config_(std::move(config)),
@@ -37,7 +27,16 @@ error_code Transports::start() {
     switch (point.protocol) {
       case Protocol::kUdp: {
         auto socket = UdpTransport::create(io_, *user_);
-        ec = socket->open(udp::endpoint(point.address, point.port));
+        udp::endpoint local(point.address, point.port);
+        if (config_.udp_sharing == UdpSharing::kFirst) {
+          // Nothing else may hold it: a plain bind first (it also picks port 0's port).
+          udp::socket probe(io_);
+          probe.open(local.protocol(), ec);
+          if (!ec && point.address.is_v6()) probe.set_option(asio::ip::v6_only(true), ec);
+          if (!ec) probe.bind(local, ec);
+          if (!ec) local = probe.local_endpoint(ec);
+        }
+        if (!ec) ec = socket->open(local, config_.udp_sharing != UdpSharing::kAlone);
         if (!ec) udp_.push_back(std::move(socket));
         break;
       }

@@ -27,10 +27,18 @@ struct ListenPoint {
   std::uint16_t port = 0;
 };
 
+// How the UDP listeners of one process's shards share their addresses and ports: each shard
+// has its own socket (SO_REUSEPORT, the kernel spreading datagrams by source), and no other
+// process can join. kFirst checks that nothing holds the address and port (a plain bind that
+// must succeed, port 0 picking the port) before it binds with SO_REUSEPORT; kJoin binds the
+// ports kFirst bound. kAlone: no sharing (one shard, or a client).
+enum class UdpSharing : std::uint8_t { kAlone, kFirst, kJoin };
+
 struct TransportsConfig {
   std::vector<ListenPoint> listen;
   TcpOptions tcp;
   RequestBudgetConfig budget;  // applied by MessageTransport to what arrives
+  UdpSharing udp_sharing = UdpSharing::kAlone;
 };
 
 // One shard's transports: its UDP sockets, its TCP listeners and its TCP connection table, all on
@@ -51,6 +59,8 @@ class Transports {
   // and returns the error (e.g. address_in_use, address_not_available; failed_listen_point()
   // names the socket); no exception. Call once.
   boost::system::error_code start();
+  // Before start(): listen on `points` instead of the configured ones.
+  void listen_on(std::vector<ListenPoint> points) { config_.listen = std::move(points); }
   // The listening point start() failed on, if it failed.
   const std::optional<ListenPoint>& failed_listen_point() const { return failed_; }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "sip/transport/stream_framer.h"
 
@@ -15,10 +16,35 @@
 // complete SIP message byte strings; nothing is parsed.
 namespace herald::sip::transport {
 
-// Leave room for kTls, kWs, kWss (RFC 7118) later; values are not persisted anywhere.
-enum class Protocol { kUdp, kTcp };
+// The transport kinds this build has. Code above the transport asks a kind's properties
+// (kind_of) and never switches on the kind, so TLS, WS and WSS (RFC 7118) go in by adding a
+// value here and a row to the table in transport_kind.cpp. Values are not persisted anywhere.
+enum class Protocol : std::uint8_t { kUdp, kTcp };
 
-std::string_view to_string(Protocol protocol) noexcept;
+// What a transport kind is, as SIP sees it.
+struct TransportKind {
+  Protocol protocol = Protocol::kUdp;
+  std::string_view via;    // its Via transport token (RFC 3261 §20.42): "UDP", "TCP", "TLS", "WS"
+  std::string_view param;  // its URI transport parameter, also the listen prefix: "udp", "tcp"
+  bool reliable = false;   // delivery is the transport's: no retransmission (RFC 3261 §17)
+  bool stream = false;     // a byte stream of messages framed by Content-Length (§18.3)
+  bool secure = false;     // TLS underneath: the only kind a sips: URI may use (RFC 5630)
+  bool message_framed = false;  // one message per datagram or frame
+  bool connection = false;      // has connections a later request can reuse (a flow)
+};
+
+// The row of `protocol` in the table of kinds.
+const TransportKind& kind_of(Protocol protocol) noexcept;
+// Every kind this build has, in table order (UDP first: the default of a sip: URI).
+const std::vector<TransportKind>& transport_kinds();
+// The kind whose Via token, or URI parameter, is `text` (case-insensitive); nullopt if none.
+std::optional<Protocol> protocol_of_via(std::string_view text) noexcept;
+std::optional<Protocol> protocol_of_param(std::string_view text) noexcept;
+// ";transport=tcp" for a kind a sip: URI must name, "" for UDP (the default, RFC 3261 §19.1.2).
+std::string uri_transport_param(Protocol protocol);
+
+// The Via token ("UDP", "TCP").
+inline std::string_view to_string(Protocol protocol) noexcept { return kind_of(protocol).via; }
 
 // Identifies one stream connection. Unique within the process and never reused, so a stale id
 // simply finds nothing.

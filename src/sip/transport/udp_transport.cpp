@@ -40,14 +40,19 @@ UdpTransport::~UdpTransport() {
   socket_.close(ignored);
 }
 
-error_code UdpTransport::open(const udp::endpoint& local) {
+// SO_REUSEPORT, which Asio does not name.
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+error_code UdpTransport::open(const udp::endpoint& local, bool share_port) {
   error_code ec;
   if (socket_.is_open()) return asio::error::already_open;
   socket_.open(local.protocol(), ec);
   if (!ec && local.address().is_v6()) socket_.set_option(asio::ip::v6_only(true), ec);
-  // Neither SO_REUSEADDR nor SO_REUSEPORT: for UDP on Linux either lets another socket bind
-  // the same address and port and take a share of the datagrams, so a second server (or any
-  // other program) would split the traffic silently. It gets EADDRINUSE instead.
+  // No SO_REUSEADDR, and SO_REUSEPORT only for the shards of this process (share_port, after
+  // Transports::start made sure that nothing else held the port): for UDP on Linux either lets
+  // another socket bind the same address and port and take a share of the datagrams, so a
+  // second server (or any other program) would split the traffic silently. It gets EADDRINUSE.
+  if (!ec && share_port) socket_.set_option(ReusePort(true), ec);
   if (!ec) socket_.bind(local, ec);
   if (!ec) local_ = socket_.local_endpoint(ec);
   if (!ec) socket_.non_blocking(true, ec);  // recvmmsg and sendmmsg never wait

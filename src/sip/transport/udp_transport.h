@@ -47,7 +47,8 @@ class UdpTransport : public std::enable_shared_from_this<UdpTransport> {
 
   // Opens and binds the socket (port 0 picks a free port) and starts receiving. IPv6 sockets are
   // v6-only so that an IPv4 socket can share the port.
-  boost::system::error_code open(const boost::asio::ip::udp::endpoint& local);
+  // `share_port`: SO_REUSEPORT, for the shards of one process (see TransportsConfig).
+  boost::system::error_code open(const boost::asio::ip::udp::endpoint& local, bool share_port = false);
 
   // Queues one datagram; it leaves with the others queued before the loop's next turn. `done`
   // (may be empty) gets the outcome, never from inside send(): e.g. message_size for a datagram

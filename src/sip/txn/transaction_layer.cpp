@@ -19,7 +19,7 @@ std::atomic<std::uint64_t> g_next_server_id{1};
 std::atomic<std::uint64_t> g_next_client_id{1};
 
 Reliability reliability_of(transport::Protocol protocol) {
-  return protocol == transport::Protocol::kUdp ? Reliability::kUnreliable : Reliability::kReliable;
+  return transport::kind_of(protocol).reliable ? Reliability::kReliable : Reliability::kUnreliable;
 }
 
 std::variant<ServerInviteMachine, ServerNonInviteMachine> server_machine(Method method,

@@ -223,7 +223,17 @@ TEST_F(ConfigFile, ErrorsNameFileLineAndOption) {
   EXPECT_FALSE(load("workers = 1\nwrokers = 2\n"));
   EXPECT_EQ(error_, path_ + ":2: unknown option 'wrokers'");
   EXPECT_FALSE(load("\n\nworkers = 0\n"));
-  EXPECT_EQ(error_, path_ + ":3: option 'workers' must be an integer from 1 to 1");
+  EXPECT_EQ(error_, path_ + ":3: option 'workers' must be \"auto\" or an integer from 1 to 256");
+  EXPECT_FALSE(load("workers = \"all\"\n"));
+  EXPECT_EQ(error_, path_ + ":1: option 'workers' must be \"auto\" or an integer from 1 to 256");
+  EXPECT_FALSE(load("workers = 257\n"));
+  auto automatic = load("workers = \"auto\"\n");
+  ASSERT_TRUE(automatic);
+  EXPECT_EQ(automatic->workers, auto_workers());
+  EXPECT_GE(auto_workers(), 1u);
+  auto four = load("workers = 4\n");
+  ASSERT_TRUE(four);
+  EXPECT_EQ(four->workers, 4u);
   EXPECT_FALSE(load("store_thread = \"yes\"\n"));
   EXPECT_EQ(error_, path_ + ":1: option 'store_thread' must be true or false");
   EXPECT_FALSE(load("auth = \"maybe\"\n"));

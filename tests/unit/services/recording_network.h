@@ -1,13 +1,14 @@
 #pragma once
 
-// What the proxy and IM tests put where the shard's sockets are: everything sent is recorded
-// (the integration tests drive the real sockets). Herald is 192.0.2.100:5060.
+// What the service tests put where the shard's stack is: everything sent is recorded (the
+// integration tests drive the real sockets). Herald is 192.0.2.100:5060. Answers go through
+// `layer` (set it) as sip::Stack sends them, with a To tag "herald-N" when none is given.
 
 #include <boost/asio/ip/address.hpp>
 #include <string>
 #include <vector>
 
-#include "services/proxy/proxy.h"
+#include "sip/stack/network.h"
 #include "sip/txn/transaction_layer.h"
 
 namespace herald::test {
@@ -17,8 +18,27 @@ struct SentRequest {
   sip::transport::Destination to;
 };
 
-class RecordingNetwork : public sip::txn::MessageSender, public services::proxy::Network {
+class RecordingNetwork : public sip::txn::MessageSender, public sip::Network {
  public:
+  void respond(const sip::Reply& to, const sip::Message& request, int code, std::string_view reason,
+               const sip::ExtraHeaders& extra = {}, std::string_view to_tag = {}) override {
+    std::string tag;
+    if (code > 100) {
+      tag = !to_tag.empty()          ? std::string(to_tag)
+            : !to.to_tag().empty() ? std::string(to.to_tag())
+                                   : "herald-" + std::to_string(++tags);
+    }
+    respond_with(to, request, sip::response_for(request, code, reason, extra, tag));
+  }
+  void respond_with(const sip::Reply& to, const sip::Message& request, sip::Message response,
+                    bool /*routine*/ = false) override {
+    static_cast<void>(request);
+    if (const sip::transport::Source* source = to.stateless_source()) {
+      layer->send_stateless(response, *source);
+      return;
+    }
+    layer->respond(to.id(), response);
+  }
   void send_response(const sip::Message& response, const sip::transport::Source&, sip::txn::SendDone done) override {
     responses.push_back(response);
     if (done) done({});
@@ -47,6 +67,8 @@ class RecordingNetwork : public sip::txn::MessageSender, public services::proxy:
   std::vector<SentRequest> stateless;
   std::vector<sip::Message> stateless_responses;
   bool open_connection = false;
+  sip::txn::TransactionLayer* layer = nullptr;
+  int tags = 0;
 };
 
 }  // namespace herald::test

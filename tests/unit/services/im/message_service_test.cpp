@@ -70,6 +70,7 @@ class MessageServiceTest : public ::testing::Test {
  protected:
   MessageServiceTest() {
     core_.attach(layer_);
+    net_.layer = &layer_;
     core_.serve_proxy(proxy_);
     proxy_.set_hooks(&service_);
     EXPECT_TRUE(store_.add_user({"sip:bob@example.com", "example.com", std::string(32, '0'), std::string(64, '0')}).ok());
@@ -102,11 +103,7 @@ class MessageServiceTest : public ::testing::Test {
   // Another MessageService on the fixture's proxy, store and core, with `config`.
   std::unique_ptr<MessageService> service_with(const ImConfig& config) {
     return std::make_unique<MessageService>(
-        config, proxy_, location_, &store_, timers_, [this] { return now_; },
-        [this](sip::txn::ServerTransactionId id, const Message& request, int code, std::string_view reason,
-               const std::vector<std::pair<HeaderId, std::string>>& extra) {
-          core_.respond(id, request, code, reason, extra);
-        });
+        config, proxy_, location_, &store_, timers_, [this] { return now_; }, net_);
   }
   int last_final() const {
     for (auto it = net_.responses.rbegin(); it != net_.responses.rend(); ++it) {
@@ -120,7 +117,7 @@ class MessageServiceTest : public ::testing::Test {
   sip::txn::TimerService timers_{clock_};
   test::RecordingNetwork net_;
   store::MemoryStore store_;
-  ServerCore core_{Capabilities{{"OPTIONS"}, {}, {}, {}}, ""};
+  ServerCore core_{Capabilities{{"OPTIONS"}, {}, {}, {}}, net_};
   sip::txn::TransactionLayer layer_{timers_, net_, core_, {}};
   registrar::LocationService location_{timers_, nullptr, [this] { return now_; }};
   proxy::Proxy proxy_{proxy_config(),
@@ -139,12 +136,7 @@ class MessageServiceTest : public ::testing::Test {
     c.sweep_interval = seconds(600);
     return c;
   }();
-  MessageService service_{config_, proxy_, location_, &store_, timers_, [this] { return now_; },
-                          [this](sip::txn::ServerTransactionId id, const Message& request, int code,
-                                 std::string_view reason,
-                                 const std::vector<std::pair<HeaderId, std::string>>& extra) {
-                            core_.respond(id, request, code, reason, extra);
-                          }};
+  MessageService service_{config_, proxy_, location_, &store_, timers_, [this] { return now_; }, net_};
 };
 
 TEST_F(MessageServiceTest, OfflineUserGets202AndTheMessagesInOrderOnRegistration) {

@@ -105,9 +105,10 @@ class PresenceAgentTest : public ::testing::Test {
       } else if (request.method() == sip::Method::kSubscribe) {
         notifier_->handle_subscribe(id, request, source);
       } else {
-        respond(id, request, 405, "Method Not Allowed", {}, {});
+        net_.respond(id, request, 405, "Method Not Allowed");
       }
     };
+    net_.layer = &layer_;
     config_.policy = {Action::kAllow, Action::kConfirm};
     config_.rules_poll = std::chrono::milliseconds(1000);
     build();
@@ -119,15 +120,10 @@ class PresenceAgentTest : public ::testing::Test {
     location_ = std::make_unique<registrar::LocationService>(timers_, store_.get(), [this] { return now_; });
     location_->load();
     notifier_ = std::make_unique<events::Notifier>(
-        events::NotifierConfig{}, layer_, timers_, net_, sip::transport::HostsFile{}, nullptr, [this] { return now_; },
-        [this](sip::txn::ServerTransactionId id, const Message& request, int code, std::string_view reason,
-               const std::vector<std::pair<HeaderId, std::string>>& extra,
-               std::string_view to_tag) { respond(id, request, code, reason, extra, to_tag); });
+        events::NotifierConfig{}, layer_, timers_, net_, sip::transport::HostsFile{}, nullptr, [this] { return now_; });
     agent_ = std::make_unique<PresenceAgent>(
         config_, *notifier_, *location_, store_.get(), store_.get(), timers_, [this] { return now_; },
-        [this](sip::txn::ServerTransactionId id, const Message& request, int code, std::string_view reason,
-               const std::vector<std::pair<HeaderId, std::string>>& extra,
-               std::string_view to_tag) { respond(id, request, code, reason, extra, to_tag); },
+        net_,
         [this](const std::string& aor) { return store_->find_user(aor).ok(); });
     agent_->start();
     notifier_->start();
@@ -142,16 +138,6 @@ class PresenceAgentTest : public ::testing::Test {
   void restart() {
     teardown();
     build();
-  }
-
-  void respond(sip::txn::ServerTransactionId id, const Message& request, int code, std::string_view reason,
-               const std::vector<std::pair<HeaderId, std::string>>& extra, std::string_view to_tag) {
-    const std::string tag = !to_tag.empty() ? std::string(to_tag) : "t" + std::to_string(++tags_);
-    Message response = sip::make_response(request, code, reason, code > 100 ? tag : std::string());
-    response.remove(HeaderId::kContentLength);
-    for (const auto& [header, value] : extra) response.append(header, value);
-    response.append(HeaderId::kContentLength, "0");
-    layer_.respond(id, response);
   }
 
   void advance(seconds d) {
@@ -255,7 +241,6 @@ class PresenceAgentTest : public ::testing::Test {
   std::unique_ptr<events::Notifier> notifier_;
   std::unique_ptr<PresenceAgent> agent_;
   int requests_ = 0;
-  int tags_ = 0;
   std::size_t seen_ = 0;
 };
 
@@ -901,15 +886,10 @@ TEST_F(PresenceAgentTest, AStoreFailureDoesNotChangeTheAnswer) {
   FailingPublications failing;
   location_ = std::make_unique<registrar::LocationService>(timers_, nullptr, [this] { return now_; });
   notifier_ = std::make_unique<events::Notifier>(
-      events::NotifierConfig{}, layer_, timers_, net_, sip::transport::HostsFile{}, nullptr, [this] { return now_; },
-      [this](sip::txn::ServerTransactionId id, const Message& request, int code, std::string_view reason,
-             const std::vector<std::pair<HeaderId, std::string>>& extra,
-             std::string_view to_tag) { respond(id, request, code, reason, extra, to_tag); });
+      events::NotifierConfig{}, layer_, timers_, net_, sip::transport::HostsFile{}, nullptr, [this] { return now_; });
   agent_ = std::make_unique<PresenceAgent>(
       config_, *notifier_, *location_, &failing, nullptr, timers_, [this] { return now_; },
-      [this](sip::txn::ServerTransactionId id, const Message& request, int code, std::string_view reason,
-             const std::vector<std::pair<HeaderId, std::string>>& extra,
-             std::string_view to_tag) { respond(id, request, code, reason, extra, to_tag); },
+      net_,
       [this](const std::string& aor) { return store_->find_user(aor).ok(); });
   agent_->start();
   notifier_->start();

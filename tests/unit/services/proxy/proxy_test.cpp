@@ -87,6 +87,7 @@ class ProxyTest : public ::testing::Test {
       return aor == "sip:carol@example.com" || !location_.lookup(aor).empty();
     }, sip::transport::HostsFile::parse("192.0.2.50 gateway.example.net\n"));
     core_.attach(layer_);
+    net_.layer = &layer_;
     core_.serve_proxy(*proxy_);
   }
 
@@ -131,7 +132,7 @@ class ProxyTest : public ::testing::Test {
   sip::txn::ManualClock clock_;
   sip::txn::TimerService timers_{clock_};
   test::RecordingNetwork net_;
-  ServerCore core_{Capabilities{{"OPTIONS", "REGISTER", "ACK", "CANCEL"}, {}, {}, {}}, ""};
+  ServerCore core_{Capabilities{{"OPTIONS", "REGISTER", "ACK", "CANCEL"}, {}, {}, {}}, net_};
   sip::txn::TransactionLayer layer_{timers_, net_, core_, {}};
   registrar::LocationService location_{timers_, nullptr, [this] { return now_; }};
   std::unique_ptr<Proxy> proxy_;
@@ -502,6 +503,34 @@ TEST_F(RedirectTest, AnswersWithTheBindings) {
   ASSERT_EQ(contacts->size(), 2u);
   EXPECT_EQ((*contacts)[0].address.uri.text, "sip:bob@192.0.2.11");
   EXPECT_EQ((*contacts)[1].q(), 500u);
+}
+
+// ---- the server core's stateless answers (RFC 3261 §8.2.7)
+
+TEST_F(ProxyTest, OptionsToTheServerIsAnsweredWithoutATransactionAndACopyGetsTheSameAnswer) {
+  const Message options = parse_lf(request_text("OPTIONS", "sip:example.com"));
+  receive(options);
+  ASSERT_EQ(finals(), (std::vector<int>{200}));
+  EXPECT_EQ(layer_.server_transactions(), 0u);  // nothing kept for Timer J
+  receive(options);
+  ASSERT_EQ(net_.responses.size(), 2u);
+  // The same To tag (made from the request), so the same answer byte for byte.
+  EXPECT_EQ(sip::serialize(net_.responses[0]), sip::serialize(net_.responses[1]));
+  EXPECT_TRUE(net_.responses[0].get<sip::hdr::To>()->tag().has_value());
+  // Another request gets another tag.
+  receive(parse_lf(request_text("OPTIONS", "sip:192.0.2.100", "", "z9hG4bKcaller2")));
+  ASSERT_EQ(net_.responses.size(), 3u);
+  EXPECT_NE(net_.responses[2].get<sip::hdr::To>()->tag(), net_.responses[0].get<sip::hdr::To>()->tag());
+  EXPECT_EQ(layer_.server_transactions(), 0u);
+}
+
+TEST_F(ProxyTest, OptionsForAUserOrInADialogKeepsItsTransaction) {
+  bind("sip:bob@192.0.2.11");
+  receive(parse_lf(request_text("OPTIONS")));  // for bob: proxied
+  EXPECT_EQ(sent("OPTIONS").size(), 1u);
+  EXPECT_EQ(layer_.server_transactions(), 1u);
+  receive(parse_lf(request_text("OPTIONS", "sip:example.com", "", "z9hG4bKcaller2")));
+  EXPECT_EQ(layer_.server_transactions(), 1u);  // to the server: none more
 }
 
 }  // namespace
