@@ -218,20 +218,14 @@ Status SqliteStore::update_user(const User& user) {
   if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->update_user.get(), file_);
   use.bind(1, user.aor).bind(2, user.realm).bind(3, user.ha1_md5).bind(4, user.ha1_sha256);
-  Result<std::size_t> changed = use.run();
-  if (!changed.ok()) return changed.status();
-  if (*changed == 0) return Status::not_found("no user " + user.aor);
-  return Status{};
+  return sqlite::require_changed(use.run(), [&] { return "no user " + user.aor; });
 }
 
 Status SqliteStore::remove_user(std::string_view aor) {
   if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_user.get(), file_);
   use.bind(1, aor);
-  Result<std::size_t> changed = use.run();
-  if (!changed.ok()) return changed.status();
-  if (*changed == 0) return Status::not_found("no user " + std::string(aor));
-  return Status{};
+  return sqlite::require_changed(use.run(), [&] { return "no user " + std::string(aor); });
 }
 
 bool SqliteStore::snapshot_reads(const std::function<void()>& opened) {

@@ -29,10 +29,8 @@ Status SqliteStore::remove_binding(std::int64_t id) {
   if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_binding.get(), file_);
   use.bind(1, id);
-  Result<std::size_t> changed = use.run();
-  if (!changed.ok()) return changed.status();
-  if (*changed == 0) return Status::not_found("no binding with id " + std::to_string(id));
-  return Status{};
+  return sqlite::require_changed(use.run(),
+                                 [&] { return "no binding with id " + std::to_string(id); });
 }
 
 Result<std::size_t> SqliteStore::remove_bindings(std::string_view aor) {

@@ -79,20 +79,14 @@ Status SqliteStore::remove_message(std::int64_t id) {
   if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_message.get(), file_);
   use.bind(1, id);
-  Result<std::size_t> changed = use.run();
-  if (!changed.ok()) return changed.status();
-  if (*changed == 0) return Status::not_found(no_message(id));
-  return Status{};
+  return sqlite::require_changed(use.run(), [&] { return no_message(id); });
 }
 
 Status SqliteStore::set_message_attempts(std::int64_t id, std::uint32_t attempts) {
   if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->set_message_attempts.get(), file_);
   use.bind(1, id).bind(2, std::int64_t{attempts});
-  Result<std::size_t> changed = use.run();
-  if (!changed.ok()) return changed.status();
-  if (*changed == 0) return Status::not_found(no_message(id));
-  return Status{};
+  return sqlite::require_changed(use.run(), [&] { return no_message(id); });
 }
 
 Result<std::size_t> SqliteStore::remove_expired_messages(std::int64_t now) {

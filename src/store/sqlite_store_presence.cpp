@@ -87,10 +87,7 @@ Status SqliteStore::remove_publication(std::string_view etag) {
   if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_publication.get(), file_);
   use.bind(1, etag);
-  Result<std::size_t> changed = use.run();
-  if (!changed.ok()) return changed.status();
-  if (*changed == 0) return Status::not_found("no publication " + std::string(etag));
-  return Status{};
+  return sqlite::require_changed(use.run(), [&] { return "no publication " + std::string(etag); });
 }
 
 Result<std::vector<Publication>> SqliteStore::load_publications() const {
@@ -138,10 +135,7 @@ Status SqliteStore::remove_subscription(std::string_view key) {
   if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_subscription.get(), file_);
   use.bind(1, key);
-  Result<std::size_t> changed = use.run();
-  if (!changed.ok()) return changed.status();
-  if (*changed == 0) return Status::not_found("no subscription " + std::string(key));
-  return Status{};
+  return sqlite::require_changed(use.run(), [&] { return "no subscription " + std::string(key); });
 }
 
 Result<std::vector<SubscriptionRecord>> SqliteStore::load_subscriptions() const {
@@ -161,13 +155,9 @@ Status SqliteStore::remove_presence_rule(std::string_view presentity, std::strin
   if (Status s = before_write(); !s.ok()) return s;
   StatementUse use(statements_->remove_presence_rule.get(), file_);
   use.bind(1, presentity).bind(2, watcher);
-  Result<std::size_t> changed = use.run();
-  if (!changed.ok()) return changed.status();
-  if (*changed == 0) {
-    return Status::not_found("no presence rule of " + std::string(presentity) + " for " +
-                             std::string(watcher));
-  }
-  return Status{};
+  return sqlite::require_changed(use.run(), [&] {
+    return "no presence rule of " + std::string(presentity) + " for " + std::string(watcher);
+  });
 }
 
 Result<std::vector<PresenceRule>> SqliteStore::load_presence_rules() const {

@@ -58,6 +58,15 @@ struct SqliteStore::Statements {
 
 namespace sqlite {
 
+// The status of a write that must change a row: the error in `changed` (a run()'s result),
+// or, when no row changed, kNotFound with the text not_found() returns (only then called).
+template <typename NotFound>
+Status require_changed(const Result<std::size_t>& changed, NotFound not_found) {
+  if (!changed.ok()) return changed.status();
+  if (*changed == 0) return Status::not_found(not_found());
+  return Status{};
+}
+
 // A binding's Path or a subscription's route set as one column: the URIs joined by '\n'
 // (validation has made sure none is empty or holds one).
 inline std::string join_path(const std::vector<std::string>& path) {
