@@ -75,8 +75,7 @@ std::string Authenticator::realm_for(const sip::Message& request) const {
   auto address = request.method() == sip::Method::kRegister ? request.get<sip::hdr::To>()
                                                             : request.get<sip::hdr::From>();
   if (!address || !address->uri.is_sip()) return {};
-  std::string domain(address->uri.host);
-  for (char& c : domain) c = sip::grammar::to_lower(c);
+  std::string domain = sip::grammar::lower(address->uri.host);
   return realm_for_domain_ ? realm_for_domain_(domain) : domain;
 }
 

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <limits>
 
+#include "sip/msg/grammar.h"
 #include "sip/transport/address_text.h"
 #include "sip/txn/transaction_key.h"
 

@@ -75,9 +75,15 @@ std::size_t find_unquoted(std::string_view s, char sep, std::size_t pos) {
 }
 
 std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = to_lower(c);
+  std::string out;
+  append_lower(out, s);
   return out;
+}
+
+void append_lower(std::string& out, std::string_view s) {
+  const std::size_t from = out.size();
+  out.append(s);
+  for (std::size_t i = from; i < out.size(); ++i) out[i] = to_lower(out[i]);
 }
 
 std::uint64_t hash64(std::string_view text) { return XXH3_64bits(text.data(), text.size()); }

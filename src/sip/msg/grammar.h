@@ -54,6 +54,8 @@ inline constexpr bool iequals(std::string_view a, std::string_view b) {
 
 // ASCII lower case of `s` (host names, domain lists, tokens).
 std::string lower(std::string_view s);
+// Appends the ASCII lower case of `s` to `out`: a key built in pieces needs no temporary.
+void append_lower(std::string& out, std::string_view s);
 
 // A 64-bit hash of `text` (XXH3): table keys, and ids derived from text. Not keyed: where a
 // peer could choose colliding inputs to its advantage, key it or bound the table.

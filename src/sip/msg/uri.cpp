@@ -199,12 +199,6 @@ std::string unescape(std::string_view text) {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = grammar::to_lower(c);
-  return out;
-}
-
 std::string tel_digits(std::string_view number) {
   std::string out;
   for (char c : number) {
@@ -258,7 +252,7 @@ std::string address_of_record(const Uri& uri) {
     key += unescape(uri.user);
     key += '@';
   }
-  key += lower(uri.host);
+  grammar::append_lower(key, uri.host);
   return key;
 }
 
