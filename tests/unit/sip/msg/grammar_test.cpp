@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 
 namespace herald::sip::grammar {
 namespace {
@@ -19,6 +20,19 @@ TEST(Grammar, AppendLowerKeepsWhatIsThere) {
   EXPECT_EQ(key, "Bob@example.com");
   append_lower(key, "");
   EXPECT_EQ(key, "Bob@example.com");
+}
+
+TEST(Grammar, TakePortTakesTheDigitsInRange) {
+  std::string_view s = "5061;transport=tcp";
+  EXPECT_EQ(take_port(s), 5061);
+  EXPECT_EQ(s, ";transport=tcp");
+  s = "65535";
+  EXPECT_EQ(take_port(s), 65535);
+  EXPECT_TRUE(s.empty());
+  for (std::string_view bad : {"", ";lr", "0", "65536", "99999999999999999999"}) {
+    s = bad;
+    EXPECT_FALSE(take_port(s)) << bad;
+  }
 }
 
 }  // namespace
