@@ -47,6 +47,115 @@ std::string lower_hex(std::string_view s, std::size_t length) {
   return out;
 }
 
+// Why a request is not authenticated, as a Verdict says it.
+struct Refusal {
+  Outcome outcome;
+  std::string_view reason;  // static storage duration
+};
+
+// The Digest credentials for `realm` among the request's Authorization (proxy:
+// Proxy-Authorization) lines, into `chosen`; the refusal when there are none.
+std::optional<Refusal> choose_credentials(const sip::Message& request, std::string_view realm,
+                                          bool proxy, sip::AuthValue& chosen) {
+  bool other_realm = false;
+  bool digest_without_realm = false;
+  // Lines of other schemes are skipped even when we cannot parse them (Basic's token68,
+  // say); a Digest line we cannot parse makes the request malformed.
+  const sip::HeaderId wanted =
+      proxy ? sip::HeaderId::kProxyAuthorization : sip::HeaderId::kAuthorization;
+  for (const sip::HeaderField& field : request.headers()) {
+    if (field.id != wanted) continue;
+    std::string_view scheme = field.value.substr(0, field.value.find_first_of(" \t"));
+    if (!iequals(scheme, "Digest")) continue;
+    auto parsed = sip::parse_auth(field.value);
+    if (!parsed) return Refusal{Outcome::kMalformed, parsed.why()};
+    auto r = parsed->param("realm");
+    if (!r) {
+      digest_without_realm = true;
+      continue;
+    }
+    if (unescape_quoted(*r) == realm) {
+      chosen = *parsed;
+      return std::nullopt;
+    }
+    other_realm = true;
+  }
+  if (digest_without_realm) return Refusal{Outcome::kMalformed, "missing digest realm"};
+  if (other_realm) return Refusal{Outcome::kWrongRealm, "credentials for another realm"};
+  return Refusal{Outcome::kNoCredentials, "no credentials"};
+}
+
+// A digest response's parameters (quotes removed, escapes kept), checked.
+struct DigestParams {
+  std::string_view username;
+  std::string_view nonce;
+  std::string_view uri;
+  std::string_view qop;
+  std::string_view nc_text;
+  std::uint32_t nc = 0;
+  std::string_view cnonce;
+  Algorithm algorithm = Algorithm::kMd5;
+  std::string response;  // lower-case hex
+};
+
+// Reads the parameters of `credentials` into `out`, checking their syntax and that the
+// algorithm is one of `offered`; the refusal when they do not pass.
+std::optional<Refusal> read_digest(const sip::AuthValue& credentials,
+                                   const std::vector<Algorithm>& offered, DigestParams& out) {
+  // The parameters are found in one pass over the list.
+  enum Param : std::uint8_t { kUsername, kNonce, kUri, kResponse, kAlgorithm, kQop, kNc, kCnonce, kCount };
+  static constexpr std::array<std::string_view, kCount> kNames = {"username", "nonce",  "uri", "response",
+                                                                  "algorithm", "qop", "nc",  "cnonce"};
+  std::array<std::optional<std::string_view>, kCount> found;
+  credentials.find_params(kNames, found);
+  const auto& username = found[kUsername];
+  const auto& nonce = found[kNonce];
+  const auto& uri = found[kUri];
+  const auto& client_response = found[kResponse];
+  if (!username) return Refusal{Outcome::kMalformed, "missing digest username"};
+  if (!nonce || nonce->empty()) return Refusal{Outcome::kMalformed, "missing digest nonce"};
+  if (!uri || uri->empty()) return Refusal{Outcome::kMalformed, "missing digest uri"};
+  if (!client_response) return Refusal{Outcome::kMalformed, "missing digest response"};
+  Algorithm alg = Algorithm::kMd5;  // RFC 7616 §3.4: absent means MD5
+  if (const auto& name = found[kAlgorithm]) {
+    auto parsed = parse_algorithm(*name);
+    if (!parsed) return Refusal{Outcome::kUnsupportedAlgorithm, "digest algorithm not offered"};
+    alg = *parsed;
+  }
+  if (std::find(offered.begin(), offered.end(), alg) == offered.end()) {
+    return Refusal{Outcome::kUnsupportedAlgorithm, "digest algorithm not offered"};
+  }
+  const auto& qop = found[kQop];
+  if (!qop) return Refusal{Outcome::kMalformed, "digest qop required"};
+  if (!iequals(*qop, "auth")) return Refusal{Outcome::kMalformed, "digest qop not auth"};
+  const auto& nc_text = found[kNc];
+  std::optional<std::uint32_t> nc = nc_text ? parse_nc(*nc_text) : std::nullopt;
+  if (!nc) return Refusal{Outcome::kMalformed, "bad digest nc"};
+  const auto& cnonce = found[kCnonce];
+  if (!cnonce || cnonce->empty()) return Refusal{Outcome::kMalformed, "missing digest cnonce"};
+  std::string hex_response = lower_hex(*client_response, hex_length(alg));
+  if (hex_response.empty()) return Refusal{Outcome::kMalformed, "bad digest response"};
+  out = DigestParams{.username = *username,
+                     .nonce = *nonce,
+                     .uri = *uri,
+                     .qop = *qop,
+                     .nc_text = *nc_text,
+                     .nc = *nc,
+                     .cnonce = *cnonce,
+                     .algorithm = alg,
+                     .response = std::move(hex_response)};
+  return std::nullopt;
+}
+
+// RFC 3261 §22.4: whether the credentials (digest uri `uri_text`, unquoted) are for this
+// Request-URI: compared as URIs when both parse, as text otherwise.
+bool for_request_uri(const sip::Message& request, const std::string& uri_text) {
+  auto digest_uri = sip::parse_uri(uri_text);
+  const auto& request_uri = request.request_uri();
+  return digest_uri.ok() && request_uri.ok() ? sip::uri_equal(*digest_uri, *request_uri)
+                                             : uri_text == request.request_uri_text();
+}
+
 }  // namespace
 
 std::string_view outcome_name(Outcome outcome) {
@@ -75,8 +184,7 @@ std::string Authenticator::realm_for(const sip::Message& request) const {
   auto address = request.method() == sip::Method::kRegister ? request.get<sip::hdr::To>()
                                                             : request.get<sip::hdr::From>();
   if (!address || !address->uri.is_sip()) return {};
-  std::string domain(address->uri.host);
-  for (char& c : domain) c = sip::grammar::to_lower(c);
+  std::string domain = sip::grammar::lower(address->uri.host);
   return realm_for_domain_ ? realm_for_domain_(domain) : domain;
 }
 
@@ -117,82 +225,18 @@ Verdict Authenticator::verify(const sip::Message& request, std::string_view real
   };
   if (!request.is_request()) return verdict(Outcome::kMalformed, "not a request");
   if (realm.empty()) return verdict(Outcome::kMalformed, "no domain to authenticate in");
+  const auto refused = [&verdict](const Refusal& r) { return verdict(r.outcome, r.reason); };
 
-  // Pick the Digest credentials for our realm among all the lines.
-  std::optional<sip::AuthValue> chosen;
-  bool other_realm = false;
-  bool digest_without_realm = false;
-  // Lines of other schemes are skipped even when we cannot parse them (Basic's token68,
-  // say); a Digest line we cannot parse makes the request malformed.
-  const sip::HeaderId wanted =
-      proxy ? sip::HeaderId::kProxyAuthorization : sip::HeaderId::kAuthorization;
-  for (const sip::HeaderField& field : request.headers()) {
-    if (field.id != wanted) continue;
-    std::string_view scheme = field.value.substr(0, field.value.find_first_of(" \t"));
-    if (!iequals(scheme, "Digest")) continue;
-    auto parsed = sip::parse_auth(field.value);
-    if (!parsed) return verdict(Outcome::kMalformed, parsed.why());
-    auto r = parsed->param("realm");
-    if (!r) {
-      digest_without_realm = true;
-      continue;
-    }
-    if (unescape_quoted(*r) == realm) {
-      chosen = *parsed;
-      break;
-    }
-    other_realm = true;
+  sip::AuthValue authorization;
+  if (auto r = choose_credentials(request, realm, proxy, authorization)) return refused(*r);
+  DigestParams digest;
+  if (auto r = read_digest(authorization, algorithms_, digest)) return refused(*r);
+  std::string uri_text = unescape_quoted(digest.uri);
+  if (!for_request_uri(request, uri_text)) {
+    return verdict(Outcome::kMalformed, "digest uri does not match Request-URI");
   }
-  if (!chosen) {
-    if (digest_without_realm) return verdict(Outcome::kMalformed, "missing digest realm");
-    if (other_realm) return verdict(Outcome::kWrongRealm, "credentials for another realm");
-    return verdict(Outcome::kNoCredentials, "no credentials");
-  }
-  const sip::AuthValue& a = *chosen;
 
-  // Syntax and what we offered. The parameters are found in one pass over the list.
-  enum Param : std::uint8_t { kUsername, kNonce, kUri, kResponse, kAlgorithm, kQop, kNc, kCnonce, kCount };
-  static constexpr std::array<std::string_view, kCount> kNames = {"username", "nonce",  "uri", "response",
-                                                                  "algorithm", "qop", "nc",  "cnonce"};
-  std::array<std::optional<std::string_view>, kCount> found;
-  a.find_params(kNames, found);
-  const auto& username = found[kUsername];
-  const auto& nonce = found[kNonce];
-  const auto& uri = found[kUri];
-  const auto& client_response = found[kResponse];
-  if (!username) return verdict(Outcome::kMalformed, "missing digest username");
-  if (!nonce || nonce->empty()) return verdict(Outcome::kMalformed, "missing digest nonce");
-  if (!uri || uri->empty()) return verdict(Outcome::kMalformed, "missing digest uri");
-  if (!client_response) return verdict(Outcome::kMalformed, "missing digest response");
-  Algorithm alg = Algorithm::kMd5;  // RFC 7616 §3.4: absent means MD5
-  if (const auto& name = found[kAlgorithm]) {
-    auto offered = parse_algorithm(*name);
-    if (!offered) return verdict(Outcome::kUnsupportedAlgorithm, "digest algorithm not offered");
-    alg = *offered;
-  }
-  if (std::find(algorithms_.begin(), algorithms_.end(), alg) == algorithms_.end()) {
-    return verdict(Outcome::kUnsupportedAlgorithm, "digest algorithm not offered");
-  }
-  const auto& qop = found[kQop];
-  if (!qop) return verdict(Outcome::kMalformed, "digest qop required");
-  if (!iequals(*qop, "auth")) return verdict(Outcome::kMalformed, "digest qop not auth");
-  const auto& nc_text = found[kNc];
-  std::optional<std::uint32_t> nc = nc_text ? parse_nc(*nc_text) : std::nullopt;
-  if (!nc) return verdict(Outcome::kMalformed, "bad digest nc");
-  const auto& cnonce = found[kCnonce];
-  if (!cnonce || cnonce->empty()) return verdict(Outcome::kMalformed, "missing digest cnonce");
-  std::string got = lower_hex(*client_response, hex_length(alg));
-  if (got.empty()) return verdict(Outcome::kMalformed, "bad digest response");
-
-  // RFC 3261 §22.4: the credentials must be for this Request-URI.
-  std::string uri_text = unescape_quoted(*uri);
-  auto digest_uri = sip::parse_uri(uri_text);
-  const auto& request_uri = request.request_uri();
-  bool same_uri = digest_uri.ok() && request_uri.ok() ? sip::uri_equal(*digest_uri, *request_uri)
-                                                      : uri_text == request.request_uri_text();
-  if (!same_uri) return verdict(Outcome::kMalformed, "digest uri does not match Request-URI");
-
-  std::string user = unescape_quoted(*username);
+  std::string user = unescape_quoted(digest.username);
   Throttle* throttle = source != nullptr ? throttle_ : nullptr;
   std::string account;
   if (throttle != nullptr) {
@@ -204,19 +248,21 @@ Verdict Authenticator::verify(const sip::Message& request, std::string_view real
   }
 
   // The digest, with the same work whether or not the user exists.
-  std::string nonce_text = unescape_quoted(*nonce);
+  std::string nonce_text = unescape_quoted(digest.nonce);
   NonceStatus nonce_status = nonces_.check(nonce_text, realm);
   std::optional<Credentials> credentials = lookup_(user, realm);
   std::string stored;
   if (credentials) {
-    stored = lower_hex(alg == Algorithm::kSha256 ? credentials->ha1_sha256 : credentials->ha1_md5,
-                       hex_length(alg));
+    stored = lower_hex(digest.algorithm == Algorithm::kSha256 ? credentials->ha1_sha256
+                                                              : credentials->ha1_md5,
+                       hex_length(digest.algorithm));
   }
   const bool known = !stored.empty();
-  if (!known) stored.assign(hex_length(alg), '0');  // dummy HA1
+  if (!known) stored.assign(hex_length(digest.algorithm), '0');  // dummy HA1
   std::string expected =
-      response(alg, stored, nonce_text, *nc_text, unescape_quoted(*cnonce), *qop,
-               ha2(alg, request.method_name(), uri_text));
+      response(digest.algorithm, stored, nonce_text, digest.nc_text, unescape_quoted(digest.cnonce),
+               digest.qop, ha2(digest.algorithm, request.method_name(), uri_text));
+  const std::string& got = digest.response;
   bool match = expected.size() == got.size() &&
                CRYPTO_memcmp(expected.data(), got.data(), expected.size()) == 0;
   if (!match || !known) {
@@ -226,11 +272,11 @@ Verdict Authenticator::verify(const sip::Message& request, std::string_view real
   if (throttle != nullptr) throttle->succeeded(*source, account);
 
   if (nonce_status != NonceStatus::kValid) return verdict(Outcome::kStale, "stale nonce");
-  if (!counts_.accept(nonce_text, *nc)) {
+  if (!counts_.accept(nonce_text, digest.nc)) {
     return verdict(Outcome::kReplay, "nonce count not increasing");
   }
   v.username = std::move(user);
-  v.algorithm = alg;
+  v.algorithm = digest.algorithm;
   return verdict(Outcome::kOk, "ok");
 }
 

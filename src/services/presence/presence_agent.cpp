@@ -44,6 +44,57 @@ events::State state_for(Action action) {
   return events::State::kPending;
 }
 
+// The expiry a PUBLISH is granted (RFC 3903 §6), into `expires`: its Expires bounded by
+// the configuration. The refusal when it is malformed or too brief.
+std::optional<events::Refusal> publish_expires(const Message& request, const PresenceConfig& config,
+                                               std::int64_t& expires) {
+  expires = config.publish_default_expires.count();
+  if (const auto e = request.get<sip::hdr::Expires>(); e.ok()) {
+    expires = e.value();
+  } else if (e.malformed()) {
+    return events::Refusal{400, "Malformed Expires header", {}};
+  }
+  if (expires != 0 && expires < config.publish_min_expires.count()) {
+    return events::Refusal{423, "Interval Too Brief",
+                           {{HeaderId::kMinExpires, std::to_string(config.publish_min_expires.count())}}};
+  }
+  expires = std::min<std::int64_t>(expires, config.publish_max_expires.count());
+  return std::nullopt;
+}
+
+// The presence document in a PUBLISH's body (RFC 3903 §6), into `document`; none when the
+// body is empty, which only a refresh may send (`conditional`: its SIP-If-Match names a
+// live publication). The refusal when a document is missing or not one Herald takes.
+std::optional<events::Refusal> publish_document(const Message& request, const std::string& presentity,
+                                                bool conditional, const PresenceConfig& config,
+                                                std::optional<PresenceDocument>& document) {
+  if (request.body().empty()) {
+    if (!conditional) return events::Refusal{400, "PUBLISH without SIP-If-Match needs a body", {}};
+    return std::nullopt;
+  }
+  const sip::HeaderField* type = request.find(HeaderId::kContentType);
+  if (type == nullptr || !flavor_of(type->value)) {
+    return events::Refusal{415, "Unsupported Media Type", {{HeaderId::kAccept, std::string(kAcceptedTypes)}}};
+  }
+  if (request.body().size() > config.max_document_bytes) {
+    return events::Refusal{413, fmt::format("Presence document larger than {} bytes", config.max_document_bytes), {}};
+  }
+  auto parsed = parse_pidf(request.body(), presentity, config.document_limits);
+  if (!parsed.ok()) {
+    if (parsed.why() == kTooDeep) {
+      return events::Refusal{
+          400, fmt::format("Presence document nested deeper than {} elements", config.document_limits.max_depth), {}};
+    }
+    if (parsed.why() == kTooManyElements) {
+      return events::Refusal{
+          400, fmt::format("Presence document has more than {} elements", config.document_limits.max_elements), {}};
+    }
+    return events::Refusal{400, std::string(parsed.why()), {}};
+  }
+  document = std::move(parsed).value();
+  return std::nullopt;
+}
+
 }  // namespace
 
 // ---- the packages: thin adapters onto the agent
@@ -204,20 +255,11 @@ void PresenceAgent::handle_publish(sip::txn::ServerTransactionId id, const Messa
     return;
   }
 
-  std::int64_t expires = config_.publish_default_expires.count();
-  if (const auto e = request.get<sip::hdr::Expires>(); e.ok()) {
-    expires = e.value();
-  } else if (e.malformed()) {
-    answer(id, request, 400, "Malformed Expires header");
+  std::int64_t expires = 0;
+  if (auto refusal = publish_expires(request, config_, expires)) {
+    answer(id, request, refusal->code, refusal->reason, refusal->headers);
     return;
   }
-  if (expires != 0 && expires < config_.publish_min_expires.count()) {
-    answer(id, request, 423, "Interval Too Brief",
-           {{HeaderId::kMinExpires, std::to_string(config_.publish_min_expires.count())}});
-    return;
-  }
-  expires = std::min<std::int64_t>(expires, config_.publish_max_expires.count());
-
   Publication* old = nullptr;
   if (request.has(HeaderId::kSipIfMatch)) {
     const auto match = request.get<sip::hdr::SipIfMatch>();
@@ -227,37 +269,10 @@ void PresenceAgent::handle_publish(sip::txn::ServerTransactionId id, const Messa
       return;
     }
   }
-
   std::optional<PresenceDocument> document;
-  if (request.body().empty()) {
-    if (old == nullptr) {
-      answer(id, request, 400, "PUBLISH without SIP-If-Match needs a body");
-      return;
-    }
-  } else {
-    const sip::HeaderField* type = request.find(HeaderId::kContentType);
-    if (type == nullptr || !flavor_of(type->value)) {
-      answer(id, request, 415, "Unsupported Media Type", {{HeaderId::kAccept, std::string(kAcceptedTypes)}});
-      return;
-    }
-    if (request.body().size() > config_.max_document_bytes) {
-      answer(id, request, 413, fmt::format("Presence document larger than {} bytes", config_.max_document_bytes));
-      return;
-    }
-    auto parsed = parse_pidf(request.body(), presentity, config_.document_limits);
-    if (!parsed.ok()) {
-      if (parsed.why() == kTooDeep) {
-        answer(id, request, 400,
-               fmt::format("Presence document nested deeper than {} elements", config_.document_limits.max_depth));
-      } else if (parsed.why() == kTooManyElements) {
-        answer(id, request, 400,
-               fmt::format("Presence document has more than {} elements", config_.document_limits.max_elements));
-      } else {
-        answer(id, request, 400, parsed.why());
-      }
-      return;
-    }
-    document = std::move(parsed).value();
+  if (auto refusal = publish_document(request, presentity, old != nullptr, config_, document)) {
+    answer(id, request, refusal->code, refusal->reason, refusal->headers);
+    return;
   }
 
   // RFC 3903 §6: every successful PUBLISH gets a new entity-tag, a removal too.

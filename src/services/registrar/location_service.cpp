@@ -3,8 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
+
+#include "sip/msg/grammar.h"
 
 namespace herald::services::registrar {
 namespace {
@@ -113,7 +114,7 @@ const store::Binding* LocationService::match(std::string_view aor, const sip::Ur
 std::string contact_key(const sip::Uri& uri) {
   std::string key = sip::unescape(uri.user);
   key += '@';
-  for (char c : uri.host) key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  sip::grammar::append_lower(key, uri.host);
   key += ':';
   key += std::to_string(uri.port);
   return key;

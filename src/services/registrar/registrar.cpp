@@ -8,6 +8,7 @@
 #include <ctime>
 #include <limits>
 
+#include "sip/msg/grammar.h"
 #include "sip/transport/address_text.h"
 #include "sip/txn/transaction_key.h"
 
@@ -45,6 +46,78 @@ std::string source_text(const sip::transport::Source& s) {
   text.push_back(':');
   sip::transport::append_endpoint(text, s.remote_address, s.remote_port);
   return text;
+}
+
+// The Contact headers of a REGISTER (§10.3 step 6).
+struct ContactList {
+  bool star = false;                             // a Contact: *
+  std::optional<std::uint32_t> request_expires;  // the Expires header's
+  std::vector<ContactChange> changes;            // every other contact, in order
+  std::vector<sip::Uri> uris;                    // changes[i]'s URI
+  std::optional<std::uint32_t> too_brief;        // an expiry asked below min_expires
+};
+
+// nullopt when a Contact header is malformed.
+std::optional<ContactList> read_contacts(const Message& request, const RegistrarConfig& config) {
+  ContactList list;
+  auto expires_header = request.get<sip::hdr::Expires>();
+  if (expires_header.ok()) list.request_expires = expires_header.value();
+  auto contacts = request.for_each<sip::hdr::Contact>([&](const sip::ContactValue& c) {
+    if (c.star) {
+      list.star = true;
+      return true;
+    }
+    ContactChange change;
+    change.contact = std::string(c.address.uri.text);
+    std::uint32_t expires = c.expires().value_or(list.request_expires.value_or(config.default_expires));
+    if (expires != 0 && expires < config.min_expires) list.too_brief = expires;
+    change.expires = std::min(expires, config.max_expires);
+    change.q = c.q().value_or(-1);
+    if (auto instance = c.address.params.find("+sip.instance")) change.instance = std::string(sip::unquote(*instance));
+    list.changes.push_back(std::move(change));
+    list.uris.push_back(c.address.uri);
+    return true;
+  });
+  if (contacts.malformed()) return std::nullopt;
+  return list;
+}
+
+// Applies `changes` to the bindings of `common.aor` (§10.3 step 8): a contact with expiry 0
+// is removed, any other put as `common` with the contact's own fields. Returns how many
+// were removed.
+std::size_t apply_changes(LocationService& location, const std::vector<ContactChange>& changes,
+                          const store::Binding& common) {
+  std::int64_t now = location.now();
+  std::size_t removed = 0;
+  for (const ContactChange& c : changes) {
+    if (c.expires == 0) {
+      if (auto s = location.remove(common.aor, c.contact); !s.ok() && !s.is_not_found()) {
+        spdlog::error("store: {}", s.message());
+      }
+      ++removed;
+      continue;
+    }
+    store::Binding b = common;
+    b.contact = c.contact;
+    b.expires_at = now + c.expires;
+    b.q = c.q;
+    b.instance = c.instance;
+    if (auto s = location.put(std::move(b)); !s.ok()) spdlog::error("store: {}", s.message());
+  }
+  return removed;
+}
+
+void log_changes(std::string_view call_id, std::string_view aor, std::size_t changed, std::size_t removed) {
+  if (changed == 0) {
+    spdlog::debug("call-id={} {} bindings fetched", call_id, aor);
+  } else if (removed == changed) {
+    spdlog::info("call-id={} {} unregistered {} contact(s)", call_id, aor, removed);
+  } else if (removed == 0) {
+    spdlog::info("call-id={} {} registered {} contact(s)", call_id, aor, changed);
+  } else {
+    spdlog::info("call-id={} {} registered {} and unregistered {} contact(s)", call_id, aor, changed - removed,
+                 removed);
+  }
 }
 
 }  // namespace
@@ -233,30 +306,8 @@ Message Registrar::judge(const Message& request, const sip::transport::Source& s
   }
 
   // Step 6: the contacts and their expiry.
-  auto expires_header = request.get<sip::hdr::Expires>();
-  std::optional<std::uint32_t> request_expires;
-  if (expires_header.ok()) request_expires = expires_header.value();
-  bool star = false;
-  std::vector<ContactChange> changes;
-  std::vector<sip::Uri> uris;
-  std::optional<std::uint32_t> too_brief;
-  auto contacts = request.for_each<sip::hdr::Contact>([&](const sip::ContactValue& c) {
-    if (c.star) {
-      star = true;
-      return true;
-    }
-    ContactChange change;
-    change.contact = std::string(c.address.uri.text);
-    std::uint32_t expires = c.expires().value_or(request_expires.value_or(config_.default_expires));
-    if (expires != 0 && expires < config_.min_expires) too_brief = expires;
-    change.expires = std::min(expires, config_.max_expires);
-    change.q = c.q().value_or(-1);
-    if (auto instance = c.address.params.find("+sip.instance")) change.instance = std::string(sip::unquote(*instance));
-    changes.push_back(std::move(change));
-    uris.push_back(c.address.uri);
-    return true;
-  });
-  if (contacts.malformed()) return reply(request, 400, "Malformed Contact header");
+  std::optional<ContactList> contacts = read_contacts(request, config_);
+  if (!contacts) return reply(request, 400, "Malformed Contact header");
 
   auto call_id = std::string(request.get<sip::hdr::CallId>().value());
   std::uint32_t cseq = request.get<sip::hdr::CSeq>()->number;
@@ -266,9 +317,9 @@ Message Registrar::judge(const Message& request, const sip::transport::Source& s
     return bindings_reply(request, aor, with_path);
   };
 
-  if (star) {
+  if (contacts->star) {
     // "*" only alone and with Expires: 0 (§10.3 step 6).
-    if (!changes.empty() || !request_expires || *request_expires != 0) {
+    if (!contacts->changes.empty() || !contacts->request_expires || *contacts->request_expires != 0) {
       return reply(request, 400, "Contact * needs Expires: 0 and no other Contact");
     }
     // An older Call-ID/CSeq must not remove newer bindings.
@@ -279,7 +330,7 @@ Message Registrar::judge(const Message& request, const sip::transport::Source& s
     spdlog::info("call-id={} {} unregistered all contacts", call_id, aor);
     return accepted();
   }
-  if (too_brief) {
+  if (contacts->too_brief) {
     Message r = reply(request, 423, "Interval Too Brief");
     r.remove(HeaderId::kContentLength);
     r.append(HeaderId::kMinExpires, std::to_string(config_.min_expires));
@@ -290,49 +341,24 @@ Message Registrar::judge(const Message& request, const sip::transport::Source& s
   // contact refers to (equal URIs, §19.1.4). Its stored spelling is kept, so refreshes find
   // the same key. The whole request is refused when any contact is out of order (same
   // Call-ID, CSeq not higher); nothing is applied.
+  std::vector<ContactChange>& changes = contacts->changes;
   for (std::size_t i = 0; i < changes.size(); ++i) {
-    const store::Binding* existing = location_.match(aor, uris[i]);
+    const store::Binding* existing = location_.match(aor, contacts->uris[i]);
     if (existing == nullptr) continue;
     if (existing->call_id == call_id && cseq <= existing->cseq) return out_of_order(request);
     changes[i].contact = existing->contact;
   }
-  std::vector<std::string> path;
+  store::Binding common;
+  common.aor = aor;
+  common.call_id = call_id;
+  common.cseq = cseq;
   request.for_each<sip::hdr::Path>([&](const sip::NameAddr& p) {
-    path.emplace_back(p.uri.text);
+    common.path.emplace_back(p.uri.text);
     return true;
   });
-  std::int64_t now = location_.now();
-  std::size_t removed = 0;
-  for (std::size_t i = 0; i < changes.size(); ++i) {
-    ContactChange& c = changes[i];
-    const std::string& key = c.contact;
-    if (c.expires == 0) {
-      if (auto s = location_.remove(aor, key); !s.ok() && !s.is_not_found()) spdlog::error("store: {}", s.message());
-      ++removed;
-      continue;
-    }
-    store::Binding b;
-    b.aor = aor;
-    b.contact = key;
-    b.call_id = call_id;
-    b.cseq = cseq;
-    b.expires_at = now + c.expires;
-    b.q = c.q;
-    b.path = path;
-    b.instance = c.instance;
-    b.received = source_text(source);
-    if (auto s = location_.put(std::move(b)); !s.ok()) spdlog::error("store: {}", s.message());
-  }
-  if (changes.empty()) {
-    spdlog::debug("call-id={} {} bindings fetched", call_id, aor);
-  } else if (removed == changes.size()) {
-    spdlog::info("call-id={} {} unregistered {} contact(s)", call_id, aor, removed);
-  } else if (removed == 0) {
-    spdlog::info("call-id={} {} registered {} contact(s)", call_id, aor, changes.size());
-  } else {
-    spdlog::info("call-id={} {} registered {} and unregistered {} contact(s)", call_id, aor, changes.size() - removed,
-                 removed);
-  }
+  common.received = source_text(source);
+  const std::size_t removed = apply_changes(location_, changes, common);
+  log_changes(call_id, aor, changes.size(), removed);
   return accepted();
 }
 

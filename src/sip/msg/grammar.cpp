@@ -50,6 +50,15 @@ std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
   return v;
 }
 
+std::optional<std::uint16_t> take_port(std::string_view& s) {
+  std::size_t n = 0;
+  while (n < s.size() && is_digit(s[n])) ++n;
+  auto port = parse_uint(s.substr(0, n), 65535);
+  s.remove_prefix(n);
+  if (!port || *port == 0) return std::nullopt;
+  return static_cast<std::uint16_t>(*port);
+}
+
 std::size_t find_unquoted(std::string_view s, char sep, std::size_t pos) {
   bool in_quote = false;
   bool in_angle = false;
@@ -75,9 +84,15 @@ std::size_t find_unquoted(std::string_view s, char sep, std::size_t pos) {
 }
 
 std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = to_lower(c);
+  std::string out;
+  append_lower(out, s);
   return out;
+}
+
+void append_lower(std::string& out, std::string_view s) {
+  const std::size_t from = out.size();
+  out.append(s);
+  for (std::size_t i = from; i < out.size(); ++i) out[i] = to_lower(out[i]);
 }
 
 std::uint64_t hash64(std::string_view text) { return XXH3_64bits(text.data(), text.size()); }

@@ -54,6 +54,8 @@ inline constexpr bool iequals(std::string_view a, std::string_view b) {
 
 // ASCII lower case of `s` (host names, domain lists, tokens).
 std::string lower(std::string_view s);
+// Appends the ASCII lower case of `s` to `out`: a key built in pieces needs no temporary.
+void append_lower(std::string& out, std::string_view s);
 
 // A 64-bit hash of `text` (XXH3): table keys, and ids derived from text. Not keyed: where a
 // peer could choose colliding inputs to its advantage, key it or bound the table.
@@ -91,6 +93,10 @@ std::optional<std::string_view> take_quoted(std::string_view& s);
 
 // Decimal without sign, at most `max`; nullopt for empty, non-digits or overflow.
 std::optional<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max);
+
+// Takes the digits at the front of `s` as a port (1 to 65535, a URI's or a Via's sent-by);
+// nullopt when there are none or they are out of range.
+std::optional<std::uint16_t> take_port(std::string_view& s);
 
 // Finds the next `sep` in `s` from `pos` that is outside quoted strings and <...>.
 // Returns npos when there is none. An unterminated quote or bracket yields npos too;

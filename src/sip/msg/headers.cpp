@@ -89,12 +89,9 @@ Parsed<ViaValue> parse_via(std::string_view s) {
   if (!s.empty() && s.front() == ':') {
     s.remove_prefix(1);
     skip_ws(s);
-    std::size_t n = 0;
-    while (n < s.size() && is_digit(s[n])) ++n;
-    auto port = grammar::parse_uint(s.substr(0, n), 65535);
-    if (!port || *port == 0) return Parsed<ViaValue>::error("bad Via port");
-    v.port = static_cast<std::uint16_t>(*port);
-    s.remove_prefix(n);
+    auto port = grammar::take_port(s);
+    if (!port) return Parsed<ViaValue>::error("bad Via port");
+    v.port = *port;
   }
   v.params = ParamList(s, ParamSyntax::kHeader);
   // One pass checks the grammar and the first received, rport and branch (the ones the

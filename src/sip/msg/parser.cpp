@@ -26,6 +26,113 @@ bool is_version(std::string_view v) {
   return true;
 }
 
+// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+struct StatusLine {
+  std::string_view version;
+  int code = 0;
+  std::string_view reason;
+};
+
+Parsed<StatusLine> parse_status_line(std::string_view start) {
+  std::size_t sp1 = start.find(' ');
+  if (sp1 == std::string_view::npos || start.size() < sp1 + 4) return Parsed<StatusLine>::error("bad Status-Line");
+  StatusLine line;
+  line.version = start.substr(0, sp1);
+  auto value = grammar::parse_uint(start.substr(sp1 + 1, 3), 699);
+  if (!is_version(line.version) || !value || *value < 100) return Parsed<StatusLine>::error("bad Status-Line");
+  if (start.size() > sp1 + 4 && start[sp1 + 4] != ' ') return Parsed<StatusLine>::error("bad status code");
+  line.code = static_cast<int>(*value);
+  line.reason = start.size() > sp1 + 5 ? start.substr(sp1 + 5) : std::string_view{};
+  return line;
+}
+
+// Request-Line = Method SP Request-URI SP SIP-Version: single spaces, nothing else.
+struct RequestLine {
+  std::string_view method;
+  std::string_view uri;
+  std::string_view version;  // "SIP/2.0" when the line has none that is well formed
+  // Something is there (a method) but the line is not well formed: answerable with 400
+  // once the headers are read, unless they are unusable too.
+  bool malformed = false;
+};
+
+Parsed<RequestLine> parse_request_line(std::string_view start) {
+  std::size_t sp1 = start.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return Parsed<RequestLine>::error("bad Request-Line");
+  RequestLine line;
+  line.method = start.substr(0, sp1);
+  if (!grammar::is_token(line.method)) return Parsed<RequestLine>::error("bad method");
+  std::size_t sp2 = start.find(' ', sp1 + 1);
+  std::string_view rest = sp2 == std::string_view::npos ? std::string_view{} : start.substr(sp2 + 1);
+  line.uri = start.substr(sp1 + 1, sp2 == std::string_view::npos ? std::string_view::npos : sp2 - sp1 - 1);
+  line.version = rest;
+  if (sp2 == std::string_view::npos || line.uri.empty() || rest.find(' ') != std::string_view::npos ||
+      !is_version(rest)) {
+    line.malformed = true;
+    if (!is_version(rest)) line.version = "SIP/2.0";
+  }
+  return line;
+}
+
+// The text of the header field whose first line is [begin, first_end), with the continuation
+// lines (starting with SP / HTAB) from `pos` on, without its trailing CR. Moves `pos` past
+// them; `folded` tells whether there were any.
+std::string_view take_field_text(std::string_view text, std::size_t begin, std::size_t first_end,
+                                 std::size_t& pos, bool& folded) {
+  std::size_t value_end = first_end;
+  folded = false;
+  while (pos < text.size() && grammar::is_wsp(text[pos])) {
+    std::size_t next = line_end(text, pos);
+    if (next == std::string_view::npos) next = text.size();
+    value_end = next;
+    pos = next + 1;
+    folded = true;
+  }
+  std::string_view raw = text.substr(begin, value_end - begin);
+  if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+  return raw;
+}
+
+struct FieldParts {
+  std::string_view name;
+  std::string_view value;  // trimmed, still folded
+};
+
+// Splits a header field's text at its colon.
+Parsed<FieldParts> split_field(std::string_view raw) {
+  std::size_t colon = raw.find(':');
+  if (colon == std::string_view::npos) return Parsed<FieldParts>::error("Header line without colon");
+  std::string_view name = raw.substr(0, colon);
+  while (!name.empty() && grammar::is_wsp(name.back())) name.remove_suffix(1);
+  if (!grammar::is_token(name)) return Parsed<FieldParts>::error("Malformed header name");
+  return FieldParts{name, grammar::trim(raw.substr(colon + 1))};
+}
+
+// Replaces each CRLF + white space run by one SP (RFC 3261 §7.3.1).
+std::string unfold(std::string_view value) {
+  std::string unfolded;
+  unfolded.reserve(value.size());
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\r' || value[i] == '\n') {
+      while (i + 1 < value.size() && (value[i + 1] == '\r' || value[i + 1] == '\n' || grammar::is_wsp(value[i + 1]))) ++i;
+      unfolded.push_back(' ');
+    } else {
+      unfolded.push_back(value[i]);
+    }
+  }
+  return unfolded;
+}
+
+// Takes a Content-Length value into `length`; returns the defect when it is malformed or
+// differs from an earlier one (`length` then unchanged), empty otherwise.
+std::string_view take_content_length(std::string_view value, std::optional<std::size_t>& length) {
+  auto cl = parse_content_length(value);
+  if (!cl) return "Malformed Content-Length header";
+  if (length && *length != *cl) return "Conflicting Content-Length headers";
+  length = *cl;
+  return {};
+}
+
 }  // namespace
 
 Parsed<Message> parse_message(std::string bytes) {
@@ -45,34 +152,19 @@ Parsed<Message> parse_message(std::string bytes) {
   pos = nl + 1;
 
   if (start.size() >= 4 && grammar::iequals(start.substr(0, 4), "SIP/")) {
-    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
-    std::size_t sp1 = start.find(' ');
-    if (sp1 == std::string_view::npos || start.size() < sp1 + 4) return Parsed<Message>::error("bad Status-Line");
-    m.version_ = start.substr(0, sp1);
-    std::string_view code = start.substr(sp1 + 1, 3);
-    auto value = grammar::parse_uint(code, 699);
-    if (!is_version(m.version_) || !value || *value < 100) return Parsed<Message>::error("bad Status-Line");
-    if (start.size() > sp1 + 4 && start[sp1 + 4] != ' ') return Parsed<Message>::error("bad status code");
-    m.status_code_ = static_cast<int>(*value);
-    m.reason_ = start.size() > sp1 + 5 ? start.substr(sp1 + 5) : std::string_view{};
+    auto line = parse_status_line(start);
+    if (!line) return Parsed<Message>::error(line.why());
+    m.version_ = line->version;
+    m.status_code_ = line->code;
+    m.reason_ = line->reason;
   } else {
-    // Request-Line = Method SP Request-URI SP SIP-Version: single spaces, nothing else.
-    std::size_t sp1 = start.find(' ');
-    if (sp1 == std::string_view::npos || sp1 == 0) return Parsed<Message>::error("bad Request-Line");
-    m.method_name_ = start.substr(0, sp1);
-    if (!grammar::is_token(m.method_name_)) return Parsed<Message>::error("bad method");
+    auto line = parse_request_line(start);
+    if (!line) return Parsed<Message>::error(line.why());
+    m.method_name_ = line->method;
     m.method_ = method_from_name(m.method_name_);
-    std::size_t sp2 = start.find(' ', sp1 + 1);
-    std::string_view rest = sp2 == std::string_view::npos ? std::string_view{} : start.substr(sp2 + 1);
-    m.request_uri_text_ = start.substr(sp1 + 1, sp2 == std::string_view::npos ? std::string_view::npos : sp2 - sp1 - 1);
-    m.version_ = rest;
-    if (sp2 == std::string_view::npos || m.request_uri_text_.empty() || rest.find(' ') != std::string_view::npos ||
-        !is_version(rest)) {
-      // Something is there (a method) but the line is not well formed: answerable with 400
-      // once the headers are read, unless they are unusable too.
-      set_defect("Malformed Request-Line");
-      if (!is_version(rest)) m.version_ = "SIP/2.0";
-    }
+    m.request_uri_text_ = line->uri;
+    m.version_ = line->version;
+    if (line->malformed) set_defect("Malformed Request-Line");
     m.request_uri_ = parse_uri(m.request_uri_text_);
   }
 
@@ -97,56 +189,16 @@ Parsed<Message> parse_message(std::string bytes) {
       set_defect("Continuation line without a header");
       continue;
     }
-    // Gather continuation lines.
-    std::size_t value_end = nl;
     bool folded = false;
-    while (pos < text.size() && grammar::is_wsp(text[pos])) {
-      std::size_t next = line_end(text, pos);
-      if (next == std::string_view::npos) next = text.size();
-      value_end = next;
-      pos = next + 1;
-      folded = true;
-    }
-    std::string_view raw = text.substr(line_start, value_end - line_start);
-    if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-    std::size_t colon = raw.find(':');
-    if (colon == std::string_view::npos) {
-      set_defect("Header line without colon");
+    auto field = split_field(take_field_text(text, line_start, nl, pos, folded));
+    if (!field) {
+      set_defect(field.why());
       continue;
     }
-    std::string_view name = raw.substr(0, colon);
-    while (!name.empty() && grammar::is_wsp(name.back())) name.remove_suffix(1);
-    if (!grammar::is_token(name)) {
-      set_defect("Malformed header name");
-      continue;
-    }
-    std::string_view value = grammar::trim(raw.substr(colon + 1));
-    if (folded) {
-      // Replace each CRLF + white space run by one SP (RFC 3261 §7.3.1).
-      std::string unfolded;
-      unfolded.reserve(value.size());
-      for (std::size_t i = 0; i < value.size(); ++i) {
-        if (value[i] == '\r' || value[i] == '\n') {
-          while (i + 1 < value.size() && (value[i + 1] == '\r' || value[i + 1] == '\n' || grammar::is_wsp(value[i + 1]))) ++i;
-          unfolded.push_back(' ');
-        } else {
-          unfolded.push_back(value[i]);
-        }
-      }
-      value = m.keep(unfolded);
-    }
-    HeaderId id = header_id(name);
-    m.headers_.push_back({id, name, value});
-    if (id == HeaderId::kContentLength) {
-      auto cl = parse_content_length(value);
-      if (!cl) {
-        set_defect("Malformed Content-Length header");
-      } else if (content_length && *content_length != *cl) {
-        set_defect("Conflicting Content-Length headers");
-      } else {
-        content_length = *cl;
-      }
-    }
+    std::string_view value = folded ? m.keep(unfold(field->value)) : field->value;
+    HeaderId id = header_id(field->name);
+    m.headers_.push_back({id, field->name, value});
+    if (id == HeaderId::kContentLength) set_defect(take_content_length(value, content_length));
   }
   if (!ended) set_defect("Headers not terminated by an empty line");
 

@@ -106,12 +106,9 @@ Parsed<Uri> parse_sip(Uri uri, std::string_view rest) {
   }
   if (!rest.empty() && rest.front() == ':') {
     rest.remove_prefix(1);
-    std::size_t end = 0;
-    while (end < rest.size() && is_digit(rest[end])) ++end;
-    auto port = grammar::parse_uint(rest.substr(0, end), 65535);
-    if (!port || *port == 0) return Parsed<Uri>::error("bad URI port");
-    uri.port = static_cast<std::uint16_t>(*port);
-    rest.remove_prefix(end);
+    auto port = grammar::take_port(rest);
+    if (!port) return Parsed<Uri>::error("bad URI port");
+    uri.port = *port;
   }
   std::size_t q = rest.find('?');
   uri.params = ParamList(rest.substr(0, q), ParamSyntax::kUri);
@@ -199,12 +196,6 @@ std::string unescape(std::string_view text) {
 
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = grammar::to_lower(c);
-  return out;
-}
-
 std::string tel_digits(std::string_view number) {
   std::string out;
   for (char c : number) {
@@ -258,7 +249,7 @@ std::string address_of_record(const Uri& uri) {
     key += unescape(uri.user);
     key += '@';
   }
-  key += lower(uri.host);
+  grammar::append_lower(key, uri.host);
   return key;
 }
 

@@ -28,12 +28,6 @@ std::string_view take_field(std::string_view& line) {
   return field;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), grammar::to_lower);
-  return out;
-}
-
 // An IPv4 or IPv6 address as written, without a zone ("fe80::1%eth0"): Asio would look the zone
 // up with if_nametoindex(), which opens a socket, and a zone means nothing to a remote peer.
 std::optional<ip::address> numeric_address(std::string_view text) {
@@ -58,7 +52,7 @@ HostsFile HostsFile::parse(std::string_view text, std::filesystem::path path) {
     std::optional<ip::address> address = numeric_address(take_field(line));
     if (!address) continue;
     for (std::string_view name = take_field(line); !name.empty(); name = take_field(line)) {
-      std::vector<ip::address>& addresses = hosts.names_[lower(name)];
+      std::vector<ip::address>& addresses = hosts.names_[grammar::lower(name)];
       if (std::find(addresses.begin(), addresses.end(), *address) == addresses.end()) {
         addresses.push_back(*address);
       }
@@ -81,7 +75,7 @@ HostsFile HostsFile::load(const std::filesystem::path& path) {
 
 std::vector<ip::address> HostsFile::lookup(std::string_view name) const {
   if (name.size() > 1 && name.back() == '.') name.remove_suffix(1);
-  auto found = names_.find(lower(name));
+  auto found = names_.find(grammar::lower(name));
   if (found == names_.end()) return {};
   return found->second;
 }
@@ -104,7 +98,7 @@ Resolution resolve(const Uri& uri, const HostsFile& hosts, std::optional<Protoco
     } else if (grammar::iequals(transport, "tcp")) {
       protocol = Protocol::kTcp;
     } else {
-      resolution.error = "transport " + lower(transport) + " not supported";
+      resolution.error = "transport " + grammar::lower(transport) + " not supported";
       return resolution;
     }
   }
