@@ -14,8 +14,8 @@ void append_name_addr(std::string& out, std::string_view uri, std::string_view t
 }  // namespace
 
 Message dialog_request(std::string_view method, const DialogView& dialog, std::uint32_t cseq) {
-  static const std::vector<std::string> kNoRoutes;
-  const std::vector<std::string>& routes = dialog.route_set != nullptr ? *dialog.route_set : kNoRoutes;
+  static const std::vector<std::string> no_routes;
+  const std::vector<std::string>& routes = dialog.route_set != nullptr ? *dialog.route_set : no_routes;
   std::string_view request_uri = dialog.remote_target;
   std::size_t first_route = 0;
   bool strict = false;
