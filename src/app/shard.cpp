@@ -28,23 +28,26 @@ sip::transport::TransportsConfig transports_config(const Config& config) {
 
 sip::StackConfig stack_config(const Config& config, std::uint32_t index, sip::Shards& shards);
 
-
 // Buckets reserved in the tables that grow with the load (transactions, bindings,
 // subscriptions), so that they do not rehash all at once while the loop waits: 1 MiB a
-// table, up to 524,288 entries.
-constexpr std::size_t kPresizedBuckets = std::size_t{1} << 17;
+// table, up to 524,288 entries, for the whole process: each of `shards` shards reserves its
+// share (at least 1/16 of it), so that 64 cores do not hold 64 times as much before any load.
+std::size_t presized_buckets(std::uint32_t shards) {
+  constexpr std::size_t kProcess = std::size_t{1} << 17;
+  return std::max(kProcess / std::max<std::uint32_t>(shards, 1), kProcess / 16);
+}
 
 // How often the users cache reads the store's users generation: `herald user add`, `passwd`
 // and `del` take effect within this (as presence rules do, PresenceConfig::rules_poll).
 constexpr std::chrono::seconds kUsersPoll{1};
 
-sip::txn::TransactionLayerConfig layer_config(const Config& config, std::uint32_t index) {
+sip::txn::TransactionLayerConfig layer_config(const Config& config, std::uint32_t index, std::uint32_t shards) {
   sip::txn::TransactionLayerConfig c;
   c.timers.t1 = config.t1;
   c.timers.t2 = config.t2;
   c.timers.t4 = config.t4;
   c.shard = index;
-  c.presized_buckets = kPresizedBuckets;
+  c.presized_buckets = presized_buckets(shards);
   return c;
 }
 
@@ -57,7 +60,7 @@ sip::StackConfig stack_config(const Config& config, std::uint32_t index, sip::Sh
     c.shards = &shards;
     c.transports.udp_sharing = index == 0 ? sip::transport::UdpSharing::kFirst : sip::transport::UdpSharing::kJoin;
   }
-  c.transactions = layer_config(config, index);
+  c.transactions = layer_config(config, index, shards.count());
   c.wildcard_host = config.domains.empty() ? std::string() : config.domains.front();
   c.identity_header = sip::HeaderId::kServer;
   c.identity = config.server_header;
@@ -219,8 +222,8 @@ Shard::Shard(const Config& config, std::uint32_t index, sip::Shards& shards, std
     presence_.own(owned);
     messages_.own(owned);
   }
-  location_.presize(kPresizedBuckets);
-  notifier_.presize(kPresizedBuckets);
+  location_.presize(presized_buckets(shards.count()));
+  notifier_.presize(presized_buckets(shards.count()));
   location_.load();
 }
 
